@@ -1,0 +1,226 @@
+package agentvault
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/agentvault/agentvault/internal/record"
+	"github.com/agentvault/agentvault/kms"
+)
+
+const dekLen = 32
+
+// seal encrypts value for (path, version) under a fresh data key and returns
+// the version envelope and the data key's AEAD (for the cache).
+func (v *AgentVault) seal(ctx context.Context, path string, n uint32, value []byte, now time.Time, actor string) (record.Version, cipher.AEAD, error) {
+	dek := make([]byte, dekLen)
+	if _, err := rand.Read(dek); err != nil {
+		return record.Version{}, nil, err
+	}
+	defer clear(dek)
+	aead, err := newGCM(dek)
+	if err != nil {
+		return record.Version{}, nil, err
+	}
+	ver := record.Version{Number: n, CreatedAt: now.UnixNano(), CreatedBy: actor, KeyID: v.kp.KeyID()}
+	if _, err := rand.Read(ver.Nonce[:]); err != nil {
+		return record.Version{}, nil, err
+	}
+	ver.Ciphertext = aead.Seal(nil, ver.Nonce[:], value, record.AAD(record.PurposeValue, v.id[:], path, n))
+	wrapped, err := v.kp.Encrypt(ctx, dek, record.AAD(record.PurposeDEK, v.id[:], path, n))
+	if err != nil {
+		return record.Version{}, nil, fmt.Errorf("wrap data key: %w", err)
+	}
+	ver.WrappedDEK = wrapped
+	return ver, aead, nil
+}
+
+// open decrypts one version of the record at path.
+func (v *AgentVault) open(ctx context.Context, path string, ver *record.Version) ([]byte, error) {
+	aead, err := v.dekFor(ctx, path, ver)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := aead.Open(nil, ver.Nonce[:], ver.Ciphertext, record.AAD(record.PurposeValue, v.id[:], path, ver.Number))
+	if err != nil {
+		return nil, fmt.Errorf("%w: value ciphertext does not authenticate", ErrIntegrity)
+	}
+	return pt, nil
+}
+
+// dekFor returns the AEAD of a version's data key, from the cache or by
+// unwrapping it through the KeyProvider.
+func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Version) (cipher.AEAD, error) {
+	ck := string(ver.WrappedDEK)
+	if a := v.cache.dek(ck); a != nil {
+		return a, nil
+	}
+	dek, err := v.kp.Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
+	if err != nil {
+		if errors.Is(err, kms.ErrDecrypt) {
+			return nil, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)
+		}
+		return nil, fmt.Errorf("unwrap data key: %w", err)
+	}
+	defer clear(dek)
+	if len(dek) != dekLen {
+		return nil, fmt.Errorf("%w: data key has wrong length", ErrIntegrity)
+	}
+	aead, err := newGCM(dek)
+	if err != nil {
+		return nil, err
+	}
+	v.cache.putDEK(ck, aead)
+	return aead, nil
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+func (v *AgentVault) mac(body []byte) []byte {
+	m := hmac.New(sha256.New, v.macKey)
+	m.Write(body)
+	return m.Sum(nil)
+}
+
+// encode MACs and encodes a record.
+func (v *AgentVault) encode(s *record.Secret) []byte {
+	body := s.MarshalBody()
+	return append(body, v.mac(body)...)
+}
+
+// decode parses and authenticates the raw record stored for path. Records
+// already authenticated are served from the cache when the bytes match.
+func (v *AgentVault) decode(path string, raw []byte) (*record.Secret, error) {
+	if s := v.cache.record(path, raw); s != nil {
+		return s, nil
+	}
+	s, body, mac, err := record.ParseSecret(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	if !hmac.Equal(mac, v.mac(body)) {
+		return nil, fmt.Errorf("%w: record MAC does not verify", ErrIntegrity)
+	}
+	if s.Path != path {
+		return nil, fmt.Errorf("%w: record belongs to another path", ErrIntegrity)
+	}
+	if _, ok := tierFromRank(s.Tier); !ok || !SecretType(s.Type).Valid() {
+		return nil, fmt.Errorf("%w: unknown tier or type in record", ErrIntegrity)
+	}
+	v.cache.putRecord(path, raw, s)
+	return s, nil
+}
+
+// cache holds authenticated records (keyed by path, valid only for the exact
+// bytes they were parsed from) and unwrapped data keys (keyed by the
+// wrapped key, valid for maxAge). Both are bounded; eviction is arbitrary.
+// Records hold no plaintext.
+type cache struct {
+	size   int
+	maxAge time.Duration
+	now    func() time.Time
+
+	mu   sync.RWMutex
+	recs map[string]recEntry
+	deks map[string]dekEntry
+}
+
+type recEntry struct {
+	raw []byte
+	rec *record.Secret
+}
+
+type dekEntry struct {
+	aead cipher.AEAD
+	born time.Time
+}
+
+func newCache(size int, maxAge time.Duration, now func() time.Time) *cache {
+	return &cache{size: size, maxAge: maxAge, now: now,
+		recs: make(map[string]recEntry), deks: make(map[string]dekEntry)}
+}
+
+func (c *cache) record(path string, raw []byte) *record.Secret {
+	if c.size <= 0 {
+		return nil
+	}
+	c.mu.RLock()
+	e, ok := c.recs[path]
+	c.mu.RUnlock()
+	if ok && string(e.raw) == string(raw) {
+		return e.rec
+	}
+	return nil
+}
+
+func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {
+	if c.size <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.recs[path]; !ok && len(c.recs) >= c.size {
+		for k := range c.recs {
+			delete(c.recs, k)
+			break
+		}
+	}
+	c.recs[path] = recEntry{raw: raw, rec: s}
+}
+
+func (c *cache) dek(wrapped string) cipher.AEAD {
+	if c.size <= 0 {
+		return nil
+	}
+	c.mu.RLock()
+	e, ok := c.deks[wrapped]
+	c.mu.RUnlock()
+	if !ok || c.now().Sub(e.born) >= c.maxAge {
+		return nil
+	}
+	return e.aead
+}
+
+func (c *cache) putDEK(wrapped string, a cipher.AEAD) {
+	if c.size <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.deks[wrapped]; !ok && len(c.deks) >= c.size {
+		for k := range c.deks {
+			delete(c.deks, k)
+			break
+		}
+	}
+	c.deks[wrapped] = dekEntry{aead: a, born: c.now()}
+}
+
+func (c *cache) forget(path string) {
+	c.mu.Lock()
+	delete(c.recs, path)
+	c.mu.Unlock()
+}
+
+func (c *cache) purge() {
+	c.mu.Lock()
+	c.recs = make(map[string]recEntry)
+	c.deks = make(map[string]dekEntry)
+	c.mu.Unlock()
+}
+
+func timeUTC(nanos int64) time.Time { return time.Unix(0, nanos).UTC() }

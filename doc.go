@@ -1,0 +1,84 @@
+// Package agentvault keeps secrets for applications and AI agents: API keys,
+// OAuth tokens, database credentials, SSH keys, payment credentials. It runs
+// in your process; there is no server.
+//
+// Start with New, giving it a Backend (where encrypted records are stored)
+// and a KeyProvider (what wraps the data keys):
+//
+//	store, _ := filebackend.Open("/var/lib/myapp/vault")   // or membackend.New(), redisbackend.New(client)
+//	keys, _ := localkms.LoadFile("/etc/myapp/vault.key")   // or awskms / gcpkms
+//	vault, err := agentvault.New(store, keys, agentvault.WithActor("deploy-bot"))
+//
+//	vault.CreateSecret(ctx, agentvault.CreateSecretInput{
+//		Path:  "production/openai/api-key",
+//		Value: agentvault.StringValue("sk-proj-…"),
+//		Type:  agentvault.TypeAPIKey,
+//		Tier:  agentvault.TierStandard,
+//		Tags:  map[string]string{"team": "ml"},
+//		ExpiresIn: 90 * 24 * time.Hour,
+//	})
+//	s, err := vault.GetSecret(ctx, "production/openai/api-key")
+//	use(s.Value.Reveal())
+//
+// Secrets live at paths such as "production/openai/api-key" (see
+// ValidatePath for the grammar). Each secret has a type (for display and
+// routing, never access control), an access tier (standard, sensitive,
+// critical), tags, a description, who created it and when, and an optional
+// expiry. Every new value is a new immutable version ("v1", "v2", …);
+// ListVersions lists them, GetSecret with AtVersion reads any of them,
+// Rollback makes an earlier one active again without re-encrypting anything.
+// An expired secret is kept and listed, but GetSecret refuses its value with
+// ErrExpired until the expiry is extended or cleared.
+//
+// Values are SecretValue: fmt, JSON and slog print "[REDACTED]"; call Reveal
+// or Bytes to get the plaintext.
+//
+// # Encryption
+//
+// Each version is sealed with AES-256-GCM under its own random 256-bit data
+// key (DEK); the DEK is wrapped by the KeyProvider. Both the value
+// ciphertext and the wrapped DEK are bound, through their additional
+// authenticated data, to the vault's random id, the secret's path and the
+// version number, so a ciphertext copied to another path, version or vault
+// does not open. Each stored record (metadata and all version envelopes) is
+// authenticated with HMAC-SHA256 under a per-vault key that the KeyProvider
+// wraps once, so the tier, expiry, active version and tags cannot be changed
+// by someone who can only write to storage. Unwrapped DEKs are cached in
+// memory (bounded in size and age, see WithKeyCache) so a warm read makes no
+// KeyProvider call.
+//
+// # Threat model
+//
+// agentvault protects secrets against anyone who can read or modify the
+// storage (files, Redis) but does not hold the key-encryption key: they learn
+// paths, metadata sizes and version counts, but no value, and any change they
+// make is detected (ErrIntegrity) rather than served. They can delete
+// records, and they can replace a secret's record with an older authentic
+// record of the same secret (a rollback of its whole state); detecting that
+// needs trusted state outside the storage, which agentvault does not keep.
+// Anyone holding both the storage and the key (or the ability to call the
+// KMS) can read everything. A process using an AgentVault holds unwrapped
+// data keys in memory. Secret values, keys and tokens never appear in errors,
+// logs or panics; paths, types, tiers, tags and descriptions are not secret
+// and do appear.
+//
+// # Errors
+//
+// Methods return an *Error naming the operation, path and version, wrapping
+// one of the sentinels (ErrNotFound, ErrAlreadyExists, ErrExpired,
+// ErrInvalidPath, ErrInvalidInput, ErrIntegrity, ErrConflict, ErrClosed) or
+// the backend or KeyProvider error behind the failure. Use errors.Is.
+//
+// # Concurrency
+//
+// An AgentVault is safe for concurrent use. Several AgentVaults, in one
+// process or in many on many machines, may share one backend (file or
+// Redis): every write is a conditional write retried on conflict, so
+// concurrent updates each get their own version number and none is lost.
+//
+// # Compatibility
+//
+// The storage format is versioned and frozen: records written by this
+// version stay readable by later ones (frozen test vectors check it). An
+// unknown format version is an error, never a guess.
+package agentvault

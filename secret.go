@@ -1,0 +1,340 @@
+package agentvault
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// SecretType classifies a secret for display, filtering, audit enrichment
+// and rotation routing. It never grants or denies access.
+type SecretType string
+
+// The secret types.
+const (
+	TypeAPIKey            SecretType = "api_key"
+	TypeOAuthToken        SecretType = "oauth_token"
+	TypeDBCredential      SecretType = "db_credential"
+	TypeSSHKey            SecretType = "ssh_key"
+	TypePaymentCredential SecretType = "payment_credential"
+	TypeCertificate       SecretType = "certificate"
+	TypeCustom            SecretType = "custom" // the default
+)
+
+var secretTypes = []SecretType{TypeAPIKey, TypeOAuthToken, TypeDBCredential, TypeSSHKey,
+	TypePaymentCredential, TypeCertificate, TypeCustom}
+
+// SecretTypes returns every secret type, in documentation order.
+func SecretTypes() []SecretType { return append([]SecretType(nil), secretTypes...) }
+
+// Valid reports whether t is one of the known types.
+func (t SecretType) Valid() bool {
+	for _, k := range secretTypes {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseSecretType returns the type named s, or an error wrapping ErrInvalidInput.
+func ParseSecretType(s string) (SecretType, error) {
+	t := SecretType(s)
+	if !t.Valid() {
+		names := make([]string, len(secretTypes))
+		for i, k := range secretTypes {
+			names[i] = string(k)
+		}
+		return "", fmt.Errorf("%w: unknown type %q (want one of %s)", ErrInvalidInput, truncate(s, 32), strings.Join(names, ", "))
+	}
+	return t, nil
+}
+
+const redacted = "[REDACTED]"
+
+// SecretValue holds a secret's plaintext. It never prints it: String,
+// GoString, every fmt verb, JSON, text marshalling and slog all give
+// "[REDACTED]". Reveal and Bytes return the plaintext, as copies.
+//
+// The zero SecretValue is an empty value. A SecretValue is immutable and
+// safe for concurrent use.
+type SecretValue struct {
+	b []byte
+}
+
+// NewValue returns a SecretValue holding a copy of b.
+func NewValue(b []byte) SecretValue { return SecretValue{b: append([]byte{}, b...)} }
+
+// StringValue returns a SecretValue holding s.
+func StringValue(s string) SecretValue { return SecretValue{b: []byte(s)} }
+
+// Reveal returns the plaintext as a string.
+func (v SecretValue) Reveal() string { return string(v.b) }
+
+// Bytes returns a copy of the plaintext.
+func (v SecretValue) Bytes() []byte { return append([]byte{}, v.b...) }
+
+// Len returns the plaintext's length in bytes (not secret: ciphertext sizes reveal it anyway).
+func (v SecretValue) Len() int { return len(v.b) }
+
+// Equal reports whether v and w hold the same plaintext.
+func (v SecretValue) Equal(w SecretValue) bool { return string(v.b) == string(w.b) }
+
+// String returns "[REDACTED]".
+func (SecretValue) String() string { return redacted }
+
+// GoString returns "[REDACTED]".
+func (SecretValue) GoString() string { return redacted }
+
+// Format prints "[REDACTED]" for every verb (%v %+v %#v %s %q %x %d …).
+func (SecretValue) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
+
+// MarshalJSON returns "[REDACTED]" as a JSON string.
+func (SecretValue) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
+
+// MarshalText returns "[REDACTED]".
+func (SecretValue) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// LogValue makes slog print "[REDACTED]".
+func (SecretValue) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// SecretMetadata is everything about a secret except its value: what
+// ListSecrets returns. The zero ExpiresAt means the secret never expires.
+type SecretMetadata struct {
+	Path        string            `json:"path"`
+	Type        SecretType        `json:"type"`
+	Tier        AccessTier        `json:"tier"`
+	Tags        map[string]string `json:"tags,omitempty"`
+	Description string            `json:"description,omitempty"`
+	CreatedBy   string            `json:"created_by"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+	Version     string            `json:"version"` // the active version, e.g. "v3"
+	ExpiresAt   time.Time         `json:"expires_at"`
+}
+
+// Expired reports whether the secret's expiry is set and not after now.
+func (m *SecretMetadata) Expired(now time.Time) bool {
+	return !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt)
+}
+
+// Secret is one version of a secret, with its value. Version is the version
+// returned (the active one unless another was asked for).
+type Secret struct {
+	SecretMetadata
+	Value SecretValue `json:"value"`
+}
+
+// CreateSecretInput describes a new secret. Path and Value are required.
+type CreateSecretInput struct {
+	Path        string
+	Value       SecretValue
+	Type        SecretType        // default TypeCustom
+	Tier        AccessTier        // default TierSensitive
+	Tags        map[string]string // at most 64; keys 1–128 bytes, values up to 512 bytes
+	Description string            // up to 1 KiB
+	ExpiresAt   time.Time         // zero: never; must be in the future
+	ExpiresIn   time.Duration     // alternative to ExpiresAt, relative to now
+}
+
+// UpdateSecretInput changes a secret. Nil or zero fields are left as they
+// are. A new Value creates a new version and makes it active; every other
+// field changes metadata only and creates no version.
+type UpdateSecretInput struct {
+	Value       *SecretValue      // new version with this value
+	Type        SecretType        // "" keeps the type
+	Tier        AccessTier        // "" keeps the tier
+	Tags        map[string]string // nil keeps the tags; an empty non-nil map removes them all
+	Description *string           // nil keeps the description
+	ExpiresAt   *time.Time        // set or extend the expiry (a past time stops serving at once)
+	ExpiresIn   time.Duration     // set the expiry to now + ExpiresIn
+	ClearExpiry bool              // remove the expiry
+	IfVersion   string            // if set, fail with ErrConflict unless this is the active version
+}
+
+// ListFilter selects secrets for ListSecrets. Zero fields match everything.
+type ListFilter struct {
+	Prefix         string            // path prefix, e.g. "production/" or "production/open"
+	Type           SecretType        // exact type
+	Tier           AccessTier        // exact tier
+	Tags           map[string]string // every tag must be present with this value
+	ExpiringWithin time.Duration     // only secrets whose expiry is set and at most this far away (already expired included)
+}
+
+// VersionInfo describes one stored version of a secret.
+type VersionInfo struct {
+	Version   string    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	IsActive  bool      `json:"is_active"`
+}
+
+// Input limits.
+const (
+	DefaultMaxValueSize = 64 << 10 // bytes; change with WithMaxValueSize
+	MaxTags             = 64
+	MaxTagKeyLen        = 128
+	MaxTagValueLen      = 512
+	MaxDescriptionLen   = 1024
+	MaxActorLen         = 256
+	MaxPathLen          = 512
+	MaxPathSegments     = 32
+)
+
+// ValidatePath checks p against the path grammar: 1–32 segments joined by
+// '/', each segment one or more of A–Z a–z 0–9 '.' '_' '-' and not "." or
+// "..", no leading, trailing or doubled '/', at most 512 bytes. Paths are
+// case-sensitive and used exactly as given (there is no normalisation, so
+// the string checked is the string stored and authenticated). The error
+// wraps ErrInvalidPath and names the offending segment.
+func ValidatePath(p string) error {
+	if p == "" {
+		return fmt.Errorf("%w: empty path", ErrInvalidPath)
+	}
+	if len(p) > MaxPathLen {
+		return fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidPath, len(p), MaxPathLen)
+	}
+	if p[0] == '/' {
+		return fmt.Errorf("%w: leading '/'", ErrInvalidPath)
+	}
+	if p[len(p)-1] == '/' {
+		return fmt.Errorf("%w: trailing '/'", ErrInvalidPath)
+	}
+	seg, start := 0, 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		seg++
+		if seg > MaxPathSegments {
+			return fmt.Errorf("%w: more than %d segments", ErrInvalidPath, MaxPathSegments)
+		}
+		s := p[start:i]
+		if err := validateSegment(seg, s); err != nil {
+			return err
+		}
+		start = i + 1
+	}
+	return nil
+}
+
+func validateSegment(n int, s string) error {
+	switch s {
+	case "":
+		return fmt.Errorf("%w: segment %d is empty (doubled '/')", ErrInvalidPath, n)
+	case ".", "..":
+		return fmt.Errorf("%w: segment %d is %q", ErrInvalidPath, n, s)
+	}
+	for i := 0; i < len(s); i++ {
+		if !segmentByte(s[i]) {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return fmt.Errorf("%w: segment %d %q contains %q (allowed: A-Z a-z 0-9 . _ -)",
+				ErrInvalidPath, n, truncate(s, 64), r)
+		}
+	}
+	return nil
+}
+
+func segmentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
+// validPrefix checks a ListFilter prefix: path characters and '/' only.
+func validPrefix(p string) error {
+	if len(p) > MaxPathLen {
+		return fmt.Errorf("%w: prefix is %d bytes, longer than %d", ErrInvalidPath, len(p), MaxPathLen)
+	}
+	for i := 0; i < len(p); i++ {
+		if !segmentByte(p[i]) && p[i] != '/' {
+			r, _ := utf8.DecodeRuneInString(p[i:])
+			return fmt.Errorf("%w: prefix %q contains %q", ErrInvalidPath, truncate(p, 64), r)
+		}
+	}
+	return nil
+}
+
+func validateTags(tags map[string]string) error {
+	if len(tags) > MaxTags {
+		return fmt.Errorf("%w: %d tags, more than %d", ErrInvalidInput, len(tags), MaxTags)
+	}
+	for k, v := range tags {
+		if k == "" {
+			return fmt.Errorf("%w: empty tag key", ErrInvalidInput)
+		}
+		if len(k) > MaxTagKeyLen {
+			return fmt.Errorf("%w: tag key %q… is %d bytes, longer than %d", ErrInvalidInput, truncate(k, 32), len(k), MaxTagKeyLen)
+		}
+		if len(v) > MaxTagValueLen {
+			return fmt.Errorf("%w: tag %q value is %d bytes, longer than %d", ErrInvalidInput, truncate(k, 32), len(v), MaxTagValueLen)
+		}
+		if !printable(k) {
+			return fmt.Errorf("%w: tag key %q is not printable UTF-8", ErrInvalidInput, truncate(k, 32))
+		}
+		if !utf8.ValidString(v) {
+			return fmt.Errorf("%w: tag %q value is not valid UTF-8", ErrInvalidInput, truncate(k, 32))
+		}
+	}
+	return nil
+}
+
+func validateDescription(d string) error {
+	if len(d) > MaxDescriptionLen {
+		return fmt.Errorf("%w: description is %d bytes, longer than %d", ErrInvalidInput, len(d), MaxDescriptionLen)
+	}
+	if !utf8.ValidString(d) {
+		return fmt.Errorf("%w: description is not valid UTF-8", ErrInvalidInput)
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedTagKeys(tags map[string]string) []string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// truncate shortens s for an error message, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+type actorKey struct{}
+
+// ContextWithActor returns a context carrying the acting principal's id
+// (a user, service or agent name). It is recorded as created_by on what the
+// call creates, and overrides the vault's WithActor default.
+func ContextWithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorFromContext returns the actor set by ContextWithActor, if any.
+func ActorFromContext(ctx context.Context) (string, bool) {
+	a, ok := ctx.Value(actorKey{}).(string)
+	return a, ok && a != ""
+}

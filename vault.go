@@ -1,0 +1,636 @@
+package agentvault
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentvault/agentvault/backend"
+	"github.com/agentvault/agentvault/internal/record"
+	"github.com/agentvault/agentvault/kms"
+)
+
+// Backend keys. Every secret is one record at secretPrefix+path.
+const (
+	configKey    = "meta/vault"
+	secretPrefix = "s/"
+)
+
+// AgentVault stores versioned, envelope-encrypted secrets in a Backend,
+// wrapping data keys with a KeyProvider. Create one with New.
+//
+// An AgentVault is safe for concurrent use by multiple goroutines, and
+// several AgentVaults (in one process or many) may share one backend: every
+// write is a conditional write retried on conflict, so no version is lost or
+// duplicated. The zero value is not usable.
+type AgentVault struct {
+	b      backend.Backend
+	kp     kms.KeyProvider
+	opts   options
+	id     [record.VaultIDLen]byte
+	macKey []byte
+	cache  *cache
+	closed atomic.Bool
+}
+
+// New opens the vault stored in b, creating its configuration (a random
+// vault id and a MAC key wrapped by k) on first use. Later opens must use a
+// KeyProvider that can unwrap that key, or New fails with ErrIntegrity.
+//
+// The vault does not take ownership of b or k: Close does not close them.
+func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, error) {
+	if b == nil || k == nil {
+		return nil, errors.New("agentvault: new: backend and key provider are required")
+	}
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.maxValueSize <= 0 || o.maxValueSize > 16<<20 {
+		return nil, fmt.Errorf("agentvault: new: max value size %d out of range (1 B – 16 MiB)", o.maxValueSize)
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now)}
+	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
+	defer cancel()
+	if err := v.init(ctx); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
+	return v, nil
+}
+
+func (v *AgentVault) init(ctx context.Context) error {
+	for attempt := 0; attempt < 3; attempt++ {
+		raw, _, err := v.b.Get(ctx, configKey)
+		if errors.Is(err, backend.ErrNotFound) {
+			raw, err = v.createConfig(ctx)
+			if errors.Is(err, backend.ErrConflict) {
+				continue // another process created it first: read theirs
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("read vault configuration: %w", err)
+		}
+		cfg, err := record.ParseConfig(raw)
+		if err != nil {
+			return fmt.Errorf("%w: vault configuration: %w", ErrIntegrity, err)
+		}
+		key, err := v.kp.Decrypt(ctx, cfg.WrappedMACKey, record.AAD(record.PurposeMACKey, cfg.VaultID[:], "", 0))
+		if err != nil {
+			if errors.Is(err, kms.ErrDecrypt) || errors.Is(err, kms.ErrKeyNotFound) {
+				return fmt.Errorf("%w: the key provider cannot unwrap this vault's key (wrong key, or a tampered configuration): %w", ErrIntegrity, err)
+			}
+			return fmt.Errorf("unwrap vault key: %w", err)
+		}
+		if len(key) != 32 {
+			return fmt.Errorf("%w: vault key has wrong length", ErrIntegrity)
+		}
+		v.id, v.macKey = cfg.VaultID, key
+		return nil
+	}
+	return errors.New("vault configuration keeps changing")
+}
+
+func (v *AgentVault) createConfig(ctx context.Context) ([]byte, error) {
+	cfg := record.Config{CreatedAt: v.opts.now().UnixNano(), KeyID: v.kp.KeyID()}
+	key := make([]byte, 32)
+	if _, err := rand.Read(cfg.VaultID[:]); err != nil {
+		return nil, err
+	}
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	wrapped, err := v.kp.Encrypt(ctx, key, record.AAD(record.PurposeMACKey, cfg.VaultID[:], "", 0))
+	if err != nil {
+		return nil, fmt.Errorf("wrap vault key: %w", err)
+	}
+	cfg.WrappedMACKey = wrapped
+	raw := cfg.Marshal()
+	if _, err := v.b.Put(ctx, configKey, raw, 0); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// Close releases the vault's caches and wipes its keys from memory. Later
+// calls fail with ErrClosed. It does not close the backend or KeyProvider.
+func (v *AgentVault) Close() error {
+	if v.closed.Swap(true) {
+		return nil
+	}
+	v.cache.purge()
+	clear(v.macKey)
+	return nil
+}
+
+func (v *AgentVault) check(path string) error {
+	if v.closed.Load() {
+		return ErrClosed
+	}
+	return ValidatePath(path)
+}
+
+func (v *AgentVault) actor(ctx context.Context) string {
+	if a, ok := ActorFromContext(ctx); ok {
+		return truncate(a, MaxActorLen)
+	}
+	return v.opts.actor
+}
+
+// CreateSecret stores a new secret as version v1. It fails with
+// ErrAlreadyExists if a secret exists at in.Path.
+func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (*Secret, error) {
+	const op = "create"
+	if err := v.check(in.Path); err != nil {
+		return nil, opErr(op, safePath(in.Path, err), "", err)
+	}
+	now := v.opts.now()
+	typ, tier := in.Type, in.Tier
+	if typ == "" {
+		typ = TypeCustom
+	}
+	if tier == "" {
+		tier = TierSensitive
+	}
+	if err := v.validateCreate(in, typ, tier, now); err != nil {
+		return nil, opErr(op, in.Path, "", err)
+	}
+	actor := v.actor(ctx)
+	ver, aead, err := v.seal(ctx, in.Path, 1, in.Value.b, now, actor)
+	if err != nil {
+		return nil, opErr(op, in.Path, "v1", err)
+	}
+	rec := &record.Secret{
+		Path: in.Path, Type: string(typ), Tier: tierRanks[tier], Description: in.Description,
+		Tags: toRecordTags(in.Tags), CreatedBy: actor, CreatedAt: now.UnixNano(), UpdatedAt: now.UnixNano(),
+		ExpiresAt: expiryNanos(in.ExpiresAt, in.ExpiresIn, now), Active: 1, MaxVersion: 1,
+		Versions: []record.Version{ver},
+	}
+	raw := v.encode(rec)
+	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
+		if errors.Is(err, backend.ErrConflict) {
+			err = ErrAlreadyExists
+		}
+		return nil, opErr(op, in.Path, "", err)
+	}
+	v.cache.putDEK(string(ver.WrappedDEK), aead)
+	v.cache.putRecord(in.Path, raw, rec)
+	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
+}
+
+func (v *AgentVault) validateCreate(in CreateSecretInput, typ SecretType, tier AccessTier, now time.Time) error {
+	if !typ.Valid() {
+		_, err := ParseSecretType(string(typ))
+		return err
+	}
+	if !tier.Valid() {
+		_, err := ParseAccessTier(string(tier))
+		return err
+	}
+	if err := v.validateValue(in.Value); err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	if err := validateDescription(in.Description); err != nil {
+		return err
+	}
+	if !in.ExpiresAt.IsZero() && in.ExpiresIn != 0 {
+		return fmt.Errorf("%w: set ExpiresAt or ExpiresIn, not both", ErrInvalidInput)
+	}
+	if in.ExpiresIn < 0 {
+		return fmt.Errorf("%w: ExpiresIn %v is negative", ErrInvalidInput, in.ExpiresIn)
+	}
+	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
+		return fmt.Errorf("%w: ExpiresAt %s is not in the future", ErrInvalidInput, in.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func (v *AgentVault) validateValue(val SecretValue) error {
+	if len(val.b) > v.opts.maxValueSize {
+		return fmt.Errorf("%w: value is %d bytes, larger than the limit of %d", ErrInvalidInput, len(val.b), v.opts.maxValueSize)
+	}
+	return nil
+}
+
+// GetSecret returns the active version of the secret at path, or the version
+// named with AtVersion. It fails with ErrNotFound, or ErrExpired when the
+// secret's expiry has passed (its metadata stays listable).
+func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (*Secret, error) {
+	const op = "get"
+	var o getOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := v.check(path); err != nil {
+		return nil, opErr(op, safePath(path, err), "", err)
+	}
+	var want uint32
+	if o.version != "" {
+		n, err := ParseVersion(o.version)
+		if err != nil {
+			return nil, opErr(op, path, "", err)
+		}
+		want = n
+	}
+	rec, _, err := v.load(ctx, path)
+	if err != nil {
+		return nil, opErr(op, path, o.version, err)
+	}
+	if want == 0 {
+		want = rec.Active
+	}
+	vs := FormatVersion(want)
+	if rec.ExpiresAt != 0 && !v.opts.now().Before(time.Unix(0, rec.ExpiresAt)) {
+		return nil, opErr(op, path, vs, ErrExpired)
+	}
+	ver := rec.Find(want)
+	if ver == nil {
+		return nil, opErr(op, path, vs, ErrNotFound)
+	}
+	pt, err := v.open(ctx, path, ver)
+	if err != nil {
+		return nil, opErr(op, path, vs, err)
+	}
+	s := &Secret{SecretMetadata: metadata(rec, want), Value: SecretValue{b: pt}}
+	return s, nil
+}
+
+// load reads and authenticates the record at path.
+func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int64, error) {
+	raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil, 0, ErrNotFound
+		}
+		return nil, 0, err
+	}
+	rec, err := v.decode(path, raw)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rec, rev, nil
+}
+
+// UpdateSecret changes the secret at path. A new Value becomes a new
+// version (max+1) and the active one; other fields change metadata only.
+// Concurrent updates are serialised by conditional writes: each gets its
+// own version number, none is lost.
+func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (*SecretMetadata, error) {
+	const op = "update"
+	if err := v.check(path); err != nil {
+		return nil, opErr(op, safePath(path, err), "", err)
+	}
+	if err := v.validateUpdate(in); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	var ifVersion uint32
+	if in.IfVersion != "" {
+		n, err := ParseVersion(in.IfVersion)
+		if err != nil {
+			return nil, opErr(op, path, "", err)
+		}
+		ifVersion = n
+	}
+	actor := v.actor(ctx)
+	var out *SecretMetadata
+	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+		if ifVersion != 0 && rec.Active != ifVersion {
+			return nil, nil, fmt.Errorf("%w: active version is %s, not %s", ErrConflict, FormatVersion(rec.Active), in.IfVersion)
+		}
+		now := v.opts.now()
+		applyMetadata(rec, in, now)
+		var aead cipher.AEAD
+		var added *record.Version
+		if in.Value != nil {
+			if rec.MaxVersion == ^uint32(0) {
+				return nil, nil, fmt.Errorf("%w: version numbers exhausted", ErrInvalidInput)
+			}
+			n := rec.MaxVersion + 1
+			ver, a, err := v.seal(ctx, path, n, in.Value.b, now, actor)
+			if err != nil {
+				return nil, nil, err
+			}
+			rec.Versions = append(rec.Versions, ver)
+			rec.MaxVersion, rec.Active = n, n
+			aead, added = a, &rec.Versions[len(rec.Versions)-1]
+		}
+		rec.UpdatedAt = now.UnixNano()
+		m := metadata(rec, rec.Active)
+		out = &m
+		return aead, added, nil
+	})
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	return out, nil
+}
+
+func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
+	if in.Type != "" && !in.Type.Valid() {
+		_, err := ParseSecretType(string(in.Type))
+		return err
+	}
+	if in.Tier != "" && !in.Tier.Valid() {
+		_, err := ParseAccessTier(string(in.Tier))
+		return err
+	}
+	if in.Value != nil {
+		if err := v.validateValue(*in.Value); err != nil {
+			return err
+		}
+	}
+	if in.Tags != nil {
+		if err := validateTags(in.Tags); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validateDescription(*in.Description); err != nil {
+			return err
+		}
+	}
+	n := 0
+	if in.ExpiresAt != nil {
+		n++
+	}
+	if in.ExpiresIn != 0 {
+		n++
+	}
+	if in.ClearExpiry {
+		n++
+	}
+	if n > 1 {
+		return fmt.Errorf("%w: set only one of ExpiresAt, ExpiresIn and ClearExpiry", ErrInvalidInput)
+	}
+	if in.ExpiresIn < 0 {
+		return fmt.Errorf("%w: ExpiresIn %v is negative", ErrInvalidInput, in.ExpiresIn)
+	}
+	if in.ExpiresAt != nil && in.ExpiresAt.IsZero() {
+		return fmt.Errorf("%w: ExpiresAt is the zero time (use ClearExpiry to remove the expiry)", ErrInvalidInput)
+	}
+	return nil
+}
+
+func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
+	if in.Type != "" {
+		rec.Type = string(in.Type)
+	}
+	if in.Tier != "" {
+		rec.Tier = tierRanks[in.Tier]
+	}
+	if in.Tags != nil {
+		rec.Tags = toRecordTags(in.Tags)
+	}
+	if in.Description != nil {
+		rec.Description = *in.Description
+	}
+	switch {
+	case in.ClearExpiry:
+		rec.ExpiresAt = 0
+	case in.ExpiresAt != nil:
+		rec.ExpiresAt = in.ExpiresAt.UnixNano()
+	case in.ExpiresIn != 0:
+		rec.ExpiresAt = now.Add(in.ExpiresIn).UnixNano()
+	}
+}
+
+// modify runs a read-change-write cycle on the record at path, retrying
+// when another writer changed it in between. change edits a private copy of
+// the record; it may return the AEAD and envelope of a version it added, to
+// warm the cache once the write lands.
+func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
+	for attempt := 0; ; attempt++ {
+		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+		if err != nil {
+			if errors.Is(err, backend.ErrNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		cur, err := v.decode(path, raw)
+		if err != nil {
+			return err
+		}
+		rec := cloneRecord(cur)
+		aead, added, err := change(rec)
+		if err != nil {
+			return err
+		}
+		out := v.encode(rec)
+		_, err = v.b.Put(ctx, secretPrefix+path, out, rev)
+		if err == nil {
+			if added != nil {
+				v.cache.putDEK(string(added.WrappedDEK), aead)
+			}
+			v.cache.putRecord(path, out, rec)
+			return nil
+		}
+		if !errors.Is(err, backend.ErrConflict) {
+			return err
+		}
+		if attempt >= v.opts.maxRetries {
+			return fmt.Errorf("%w: gave up after %d attempts", ErrConflict, attempt+1)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff sleeps a random time that grows with attempt, capped at 20ms.
+func backoff(ctx context.Context, attempt int) error {
+	limit := int64(50*time.Microsecond) << min(attempt, 9)
+	limit = min(limit, int64(20*time.Millisecond))
+	n, err := rand.Int(rand.Reader, big.NewInt(limit))
+	if err != nil {
+		return err
+	}
+	t := time.NewTimer(time.Duration(n.Int64()))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func cloneRecord(s *record.Secret) *record.Secret {
+	c := *s
+	c.Tags = append([]record.Tag(nil), s.Tags...)
+	c.Versions = append(make([]record.Version, 0, len(s.Versions)+1), s.Versions...)
+	return &c
+}
+
+// DeleteSecret permanently removes the secret at path and all its versions.
+func (v *AgentVault) DeleteSecret(ctx context.Context, path string) error {
+	const op = "delete"
+	if err := v.check(path); err != nil {
+		return opErr(op, safePath(path, err), "", err)
+	}
+	err := v.b.Delete(ctx, secretPrefix+path, 0)
+	v.cache.forget(path)
+	if errors.Is(err, backend.ErrNotFound) {
+		err = ErrNotFound
+	}
+	return opErr(op, path, "", err)
+}
+
+// ListSecrets returns the metadata (never the values) of the secrets that
+// match f, sorted by path. Expired secrets are listed.
+func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, error) {
+	const op = "list"
+	if v.closed.Load() {
+		return nil, opErr(op, "", "", ErrClosed)
+	}
+	if err := validPrefix(f.Prefix); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	if f.Type != "" && !f.Type.Valid() {
+		_, err := ParseSecretType(string(f.Type))
+		return nil, opErr(op, "", "", err)
+	}
+	if f.Tier != "" && !f.Tier.Valid() {
+		_, err := ParseAccessTier(string(f.Tier))
+		return nil, opErr(op, "", "", err)
+	}
+	keys, err := v.b.List(ctx, secretPrefix+f.Prefix)
+	if err != nil {
+		return nil, opErr(op, f.Prefix, "", err)
+	}
+	items, err := v.getMany(ctx, keys)
+	if err != nil {
+		return nil, opErr(op, f.Prefix, "", err)
+	}
+	now := v.opts.now()
+	out := make([]SecretMetadata, 0, len(items))
+	for _, it := range items {
+		if it.Value == nil {
+			continue // deleted since List
+		}
+		path := it.Key[len(secretPrefix):]
+		rec, err := v.decode(path, it.Value)
+		if err != nil {
+			return nil, opErr(op, path, "", err)
+		}
+		m := metadata(rec, rec.Active)
+		if matches(&m, f, now) {
+			out = append(out, m)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func (v *AgentVault) getMany(ctx context.Context, keys []string) ([]backend.Item, error) {
+	if bb, ok := v.b.(backend.Batcher); ok {
+		return bb.GetMany(ctx, keys)
+	}
+	items := make([]backend.Item, len(keys))
+	for i, k := range keys {
+		val, rev, err := v.b.Get(ctx, k)
+		if err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return nil, err
+		}
+		items[i] = backend.Item{Key: k, Value: val, Rev: rev}
+	}
+	return items, nil
+}
+
+func matches(m *SecretMetadata, f ListFilter, now time.Time) bool {
+	if f.Type != "" && m.Type != f.Type {
+		return false
+	}
+	if f.Tier != "" && m.Tier != f.Tier {
+		return false
+	}
+	for k, want := range f.Tags {
+		if got, ok := m.Tags[k]; !ok || got != want {
+			return false
+		}
+	}
+	if f.ExpiringWithin > 0 && (m.ExpiresAt.IsZero() || m.ExpiresAt.After(now.Add(f.ExpiringWithin))) {
+		return false
+	}
+	return true
+}
+
+// metadata converts a record to the public metadata, as of version n.
+func metadata(rec *record.Secret, n uint32) SecretMetadata {
+	tier, _ := tierFromRank(rec.Tier)
+	m := SecretMetadata{
+		Path: rec.Path, Type: SecretType(rec.Type), Tier: tier, Description: rec.Description,
+		CreatedBy: rec.CreatedBy, CreatedAt: time.Unix(0, rec.CreatedAt).UTC(),
+		UpdatedAt: time.Unix(0, rec.UpdatedAt).UTC(), Version: FormatVersion(n),
+	}
+	if rec.ExpiresAt != 0 {
+		m.ExpiresAt = time.Unix(0, rec.ExpiresAt).UTC()
+	}
+	if len(rec.Tags) > 0 {
+		m.Tags = make(map[string]string, len(rec.Tags))
+		for _, t := range rec.Tags {
+			m.Tags[t.Key] = t.Value
+		}
+	}
+	return m
+}
+
+func toRecordTags(tags map[string]string) []record.Tag {
+	if len(tags) == 0 {
+		return nil
+	}
+	out := make([]record.Tag, 0, len(tags))
+	for _, k := range sortedTagKeys(tags) {
+		out = append(out, record.Tag{Key: k, Value: tags[k]})
+	}
+	return out
+}
+
+func expiryNanos(at time.Time, in time.Duration, now time.Time) int64 {
+	switch {
+	case !at.IsZero():
+		return at.UnixNano()
+	case in > 0:
+		return now.Add(in).UnixNano()
+	}
+	return 0
+}
+
+// FormatVersion returns the version id of version number n: "v3".
+func FormatVersion(n uint32) string { return "v" + strconv.FormatUint(uint64(n), 10) }
+
+// ParseVersion parses a version id ("v3") into its number. The error wraps
+// ErrInvalidInput.
+func ParseVersion(s string) (uint32, error) {
+	if len(s) < 2 || s[0] != 'v' || s[1] == '0' {
+		return 0, fmt.Errorf("%w: version %q is not of the form v1, v2, …", ErrInvalidInput, truncate(s, 32))
+	}
+	n, err := strconv.ParseUint(s[1:], 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%w: version %q is not of the form v1, v2, …", ErrInvalidInput, truncate(s, 32))
+	}
+	return uint32(n), nil
+}
+
+// safePath returns the path to name in an error: the path itself unless it
+// is invalid, when it is shortened (an invalid "path" may be a value pasted
+// in the wrong place).
+func safePath(p string, err error) string {
+	if errors.Is(err, ErrInvalidPath) {
+		return strconv.Quote(truncate(p, 64))
+	}
+	return p
+}

@@ -1,0 +1,60 @@
+package agentvault
+
+import (
+	"context"
+	"crypto/cipher"
+	"fmt"
+
+	"github.com/agentvault/agentvault/internal/record"
+)
+
+// ListVersions returns every stored version of the secret at path, oldest
+// first, marking the active one. It works on expired secrets too.
+func (v *AgentVault) ListVersions(ctx context.Context, path string) ([]VersionInfo, error) {
+	const op = "versions"
+	if err := v.check(path); err != nil {
+		return nil, opErr(op, safePath(path, err), "", err)
+	}
+	rec, _, err := v.load(ctx, path)
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	out := make([]VersionInfo, len(rec.Versions))
+	for i, ver := range rec.Versions {
+		out[i] = VersionInfo{
+			Version: FormatVersion(ver.Number), CreatedAt: timeUTC(ver.CreatedAt),
+			CreatedBy: ver.CreatedBy, IsActive: ver.Number == rec.Active,
+		}
+	}
+	return out, nil
+}
+
+// Rollback makes version (e.g. "v2") the active version of the secret at
+// path. Nothing is re-encrypted: the stored data key and ciphertext of that
+// version are served again. Versions stay immutable, and the next update
+// creates version max+1.
+func (v *AgentVault) Rollback(ctx context.Context, path, version string) (*SecretMetadata, error) {
+	const op = "rollback"
+	if err := v.check(path); err != nil {
+		return nil, opErr(op, safePath(path, err), "", err)
+	}
+	n, err := ParseVersion(version)
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	var out *SecretMetadata
+	err = v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+		if rec.Find(n) == nil {
+			return nil, nil, fmt.Errorf("%w: no version %s (versions go up to %s)", ErrNotFound, version, FormatVersion(rec.MaxVersion))
+		}
+		rec.Active = n
+		rec.UpdatedAt = v.opts.now().UnixNano()
+		m := metadata(rec, n)
+		out = &m
+		return nil, nil, nil
+	})
+	if err != nil {
+		return nil, opErr(op, path, version, err)
+	}
+	return out, nil
+}
