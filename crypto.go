@@ -59,8 +59,7 @@ func (v *AgentVault) open(ctx context.Context, path string, ver *record.Version)
 // dekFor returns the AEAD of a version's data key, from the cache or by
 // unwrapping it through the KeyProvider.
 func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Version) (cipher.AEAD, error) {
-	ck := string(ver.WrappedDEK)
-	if a := v.cache.dek(ck); a != nil {
+	if a := v.cache.dek(ver.WrappedDEK); a != nil {
 		return a, nil
 	}
 	dek, err := v.kp.Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
@@ -78,7 +77,7 @@ func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Versio
 	if err != nil {
 		return nil, err
 	}
-	v.cache.putDEK(ck, aead)
+	v.cache.putDEK(string(ver.WrappedDEK), aead)
 	return aead, nil
 }
 
@@ -182,12 +181,12 @@ func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {
 	c.recs[path] = recEntry{raw: raw, rec: s}
 }
 
-func (c *cache) dek(wrapped string) cipher.AEAD {
+func (c *cache) dek(wrapped []byte) cipher.AEAD {
 	if c.size <= 0 {
 		return nil
 	}
 	c.mu.RLock()
-	e, ok := c.deks[wrapped]
+	e, ok := c.deks[string(wrapped)]
 	c.mu.RUnlock()
 	if !ok || c.now().Sub(e.born) >= c.maxAge {
 		return nil

@@ -610,7 +610,19 @@ func expiryNanos(at time.Time, in time.Duration, now time.Time) int64 {
 }
 
 // FormatVersion returns the version id of version number n: "v3".
-func FormatVersion(n uint32) string { return "v" + strconv.FormatUint(uint64(n), 10) }
+func FormatVersion(n uint32) string {
+	if n < uint32(len(smallVersions)) {
+		return smallVersions[n]
+	}
+	return "v" + strconv.FormatUint(uint64(n), 10)
+}
+
+var smallVersions = func() (s [256]string) {
+	for i := range s {
+		s[i] = "v" + strconv.Itoa(i)
+	}
+	return s
+}()
 
 // ParseVersion parses a version id ("v3") into its number. The error wraps
 // ErrInvalidInput.
