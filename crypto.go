@@ -62,7 +62,7 @@ func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Versio
 	if a := v.cache.dek(ver.WrappedDEK); a != nil {
 		return a, nil
 	}
-	dek, err := v.kp.Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
+	dek, err := v.providerFor(ver.KeyID).Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
 	if err != nil {
 		if errors.Is(err, kms.ErrDecrypt) {
 			return nil, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)

@@ -2,6 +2,8 @@ package agentvault
 
 import (
 	"time"
+
+	"github.com/agentvault/agentvault/kms"
 )
 
 // Option configures New. Every option has a documented default.
@@ -15,6 +17,7 @@ type options struct {
 	cacheMaxAge  time.Duration
 	initTimeout  time.Duration
 	maxRetries   int
+	previous     []kms.KeyProvider
 }
 
 func defaultOptions() options {

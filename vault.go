@@ -84,7 +84,7 @@ func (v *AgentVault) init(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: vault configuration: %w", ErrIntegrity, err)
 		}
-		key, err := v.kp.Decrypt(ctx, cfg.WrappedMACKey, record.AAD(record.PurposeMACKey, cfg.VaultID[:], "", 0))
+		key, err := v.providerFor(cfg.KeyID).Decrypt(ctx, cfg.WrappedMACKey, record.AAD(record.PurposeMACKey, cfg.VaultID[:], "", 0))
 		if err != nil {
 			if errors.Is(err, kms.ErrDecrypt) || errors.Is(err, kms.ErrKeyNotFound) {
 				return fmt.Errorf("%w: the key provider cannot unwrap this vault's key (wrong key, or a tampered configuration): %w", ErrIntegrity, err)

@@ -1,0 +1,159 @@
+package agentvault
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+
+	"github.com/agentvault/agentvault/internal/record"
+	"github.com/agentvault/agentvault/kms"
+)
+
+// WithPreviousKeyProvider lets the vault unwrap data keys that were wrapped
+// by another KeyProvider, during a migration between providers (local key
+// to AWS KMS, one AWS key to another). The previous provider is used only
+// for keys whose recorded key id equals its KeyID(): it is chosen by the
+// stored envelope, never tried as a fallback after a failure, and never
+// used to wrap. Run Rewrap to move every key to the vault's provider, then
+// drop this option. May be given more than once.
+func WithPreviousKeyProvider(p kms.KeyProvider) Option {
+	return func(o *options) { o.previous = append(o.previous, p) }
+}
+
+// providerFor returns the provider that unwraps a key recorded under keyID:
+// a previous provider with exactly that id, else the vault's own (whose
+// keyring may hold older keys, as localkms does after a rotation).
+func (v *AgentVault) providerFor(keyID string) kms.KeyProvider {
+	if keyID != v.kp.KeyID() {
+		for _, p := range v.opts.previous {
+			if p.KeyID() == keyID {
+				return p
+			}
+		}
+	}
+	return v.kp
+}
+
+// RewrapOptions controls Rewrap.
+type RewrapOptions struct {
+	// Progress, if set, is called after each secret with the number of
+	// secrets done and the total.
+	Progress func(done, total int)
+}
+
+// RewrapResult reports a Rewrap.
+type RewrapResult struct {
+	Secrets   int `json:"secrets"`   // secrets examined
+	Rewrapped int `json:"rewrapped"` // versions whose data key was re-wrapped
+	Current   int `json:"current"`   // versions already wrapped by the current key
+}
+
+// Rewrap re-wraps every version's data key, and the vault's own MAC key,
+// under the vault's KeyProvider's current primary key (its KeyID). Value
+// ciphertexts are not touched and values never leave memory unwrapped
+// beyond the data keys.
+//
+// Use it after rotating a local keyring (localkms.RotateKeyFile) or to
+// migrate between providers: open the vault with the new provider and
+// WithPreviousKeyProvider(old), then Rewrap.
+//
+// Rewrap is idempotent and resumable: each secret is rewritten atomically,
+// versions already under the current key are skipped, and the vault's MAC
+// key is re-wrapped last, so a crash at any point leaves every value
+// readable (with the same options) and running Rewrap again finishes the
+// job. It fails closed: if a key provider fails, nothing more is written and
+// no other key is used instead.
+func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapResult, error) {
+	const op = "rewrap"
+	if v.closed.Load() {
+		return nil, opErr(op, "", "", ErrClosed)
+	}
+	keys, err := v.b.List(ctx, secretPrefix)
+	if err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	res := &RewrapResult{}
+	target := v.kp.KeyID()
+	for i, k := range keys {
+		path := k[len(secretPrefix):]
+		var rewrapped, current int
+		err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+			rewrapped, current = 0, 0
+			for j := range rec.Versions {
+				ver := &rec.Versions[j]
+				if ver.KeyID == target {
+					current++
+					continue
+				}
+				aad := record.AAD(record.PurposeDEK, v.id[:], path, ver.Number)
+				dek, err := v.providerFor(ver.KeyID).Decrypt(ctx, ver.WrappedDEK, aad)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s: unwrap data key (key %s): %w", FormatVersion(ver.Number), ver.KeyID, err)
+				}
+				wrapped, err := v.kp.Encrypt(ctx, dek, aad)
+				clear(dek)
+				if err != nil {
+					return nil, nil, fmt.Errorf("%s: wrap data key: %w", FormatVersion(ver.Number), err)
+				}
+				ver.WrappedDEK, ver.KeyID = wrapped, target
+				rewrapped++
+			}
+			if rewrapped == 0 {
+				return nil, nil, errNothingToDo
+			}
+			return nil, nil, nil
+		})
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// deleted meanwhile
+		case errors.Is(err, errNothingToDo):
+			res.Current += current
+		case err != nil:
+			return res, opErr(op, path, "", err)
+		default:
+			res.Rewrapped += rewrapped
+			res.Current += current
+		}
+		res.Secrets++
+		if opts.Progress != nil {
+			opts.Progress(i+1, len(keys))
+		}
+	}
+	if err := v.rewrapConfig(ctx); err != nil {
+		return res, opErr(op, "", "", err)
+	}
+	return res, nil
+}
+
+var errNothingToDo = errors.New("nothing to do")
+
+// rewrapConfig re-wraps the vault's MAC key under the current primary key.
+func (v *AgentVault) rewrapConfig(ctx context.Context) error {
+	raw, rev, err := v.b.Get(ctx, configKey)
+	if err != nil {
+		return fmt.Errorf("read vault configuration: %w", err)
+	}
+	cfg, err := record.ParseConfig(raw)
+	if err != nil {
+		return fmt.Errorf("%w: vault configuration: %w", ErrIntegrity, err)
+	}
+	if cfg.KeyID == v.kp.KeyID() {
+		return nil
+	}
+	aad := record.AAD(record.PurposeMACKey, cfg.VaultID[:], "", 0)
+	key, err := v.providerFor(cfg.KeyID).Decrypt(ctx, cfg.WrappedMACKey, aad)
+	if err != nil {
+		return fmt.Errorf("unwrap vault key: %w", err)
+	}
+	defer clear(key)
+	wrapped, err := v.kp.Encrypt(ctx, key, aad)
+	if err != nil {
+		return fmt.Errorf("wrap vault key: %w", err)
+	}
+	cfg.WrappedMACKey, cfg.KeyID = wrapped, v.kp.KeyID()
+	if _, err := v.b.Put(ctx, configKey, cfg.Marshal(), rev); err != nil {
+		return fmt.Errorf("write vault configuration: %w", err)
+	}
+	return nil
+}
