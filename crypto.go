@@ -64,8 +64,11 @@ func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Versio
 	}
 	dek, err := v.providerFor(ver.KeyID).Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
 	if err != nil {
-		if errors.Is(err, kms.ErrDecrypt) {
+		switch {
+		case errors.Is(err, kms.ErrDecrypt):
 			return nil, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)
+		case errors.Is(err, kms.ErrKeyNotFound):
+			return nil, fmt.Errorf("%w: wrapped data key names a key the provider does not hold (a key rotated in elsewhere and not loaded here, a deleted key, or tampering): %w", ErrIntegrity, err)
 		}
 		return nil, fmt.Errorf("unwrap data key: %w", err)
 	}
