@@ -18,7 +18,7 @@
 // # Revisions
 //
 // Every stored value carries a revision: an int64 greater than zero that
-// changes on every successful Put. Put takes the revision the caller last
+// increases on every successful Put. Put takes the revision the caller last
 // saw; 0 means "create only". A mismatch writes nothing and returns
 // ErrConflict. An implementation must not hand out the same revision to a key
 // twice, even across Delete and re-create (so a writer holding a revision from
@@ -67,7 +67,8 @@ var (
 
 // Backend is durable key-value storage with conditional writes.
 //
-// Implementations must be safe for concurrent use by multiple goroutines.
+// Every method returns an error wrapping ctx.Err() if ctx is done before it
+// acts. Implementations must be safe for concurrent use by multiple goroutines.
 // File and Redis implementations must also be safe for concurrent use by
 // multiple processes sharing the same store.
 type Backend interface {
@@ -100,7 +101,7 @@ type Backend interface {
 // Item is one key's value and revision, as returned by Batcher.GetMany.
 type Item struct {
 	Key   string
-	Value []byte // nil when the key does not exist
+	Value []byte // nil when the key does not exist; non-nil, maybe empty, when it does
 	Rev   int64  // 0 when the key does not exist
 }
 
