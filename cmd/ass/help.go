@@ -1,0 +1,126 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+)
+
+var helpCommand = &command{
+	name:    "help",
+	args:    "[COMMAND]",
+	summary: "show help for ass or for one command",
+	maxArgs: 1,
+	define: func(*flag.FlagSet) func(*cli, []string) error {
+		return func(c *cli, args []string) error {
+			if len(args) == 0 {
+				_, err := fmt.Fprint(c.stdout, mainUsage())
+				return err
+			}
+			cmd := lookupCommand(args[0])
+			if cmd == nil {
+				return usagef("unknown command %q", truncate(args[0], 32))
+			}
+			_, err := fmt.Fprint(c.stdout, commandUsage(cmd))
+			return err
+		}
+	},
+}
+
+const globalHelp = `Global flags (before or after the command):
+  --backend URL   where secrets are stored [env ASS_BACKEND]
+                    file://DIR  a directory (default file://$ASS_HOME/store)
+                    mem://      in memory, gone when the command ends (for trying things)
+  --kms URL       the key that protects them [env ASS_KMS]
+                    local://FILE  a local key file (default local://$ASS_HOME/key)
+                    env://VAR     a key in an environment variable: the base64 of 32
+                                  random bytes, e.g. from "head -c32 /dev/urandom | base64"
+  --actor NAME    recorded as created_by [env ASS_ACTOR; default $USER, else "cli"]
+  --json          print JSON instead of text
+  -h, --help      show help
+`
+
+const envHelp = `Environment:
+  ASS_HOME      where "ass init" puts the vault (default ~/.agentvault)
+  ASS_BACKEND   default for --backend
+  ASS_KMS       default for --kms
+  ASS_ACTOR     default for --actor
+`
+
+const exitHelp = `Exit codes:
+  0  success
+  1  failure (one line on stderr, starting "ass: "; nothing is half-written)
+  2  usage error: unknown command or flag, wrong arguments, bad flag value
+  3  secret or version not found
+  4  secret expired (kept and listed, but its value is not served)
+`
+
+func mainUsage() string {
+	var b strings.Builder
+	b.WriteString(`ass keeps secrets (API keys, tokens, credentials) in an encrypted agentvault vault.
+
+Usage:
+  ass COMMAND [ARGUMENTS] [FLAGS]
+  ass --version
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\n" + globalHelp + "\n" + envHelp + "\n" + exitHelp)
+	b.WriteString(`
+Flags may come before or after arguments; "--" ends the flags.
+Paths look like production/openai/api-key: 1-32 segments of A-Z a-z 0-9 . _ -
+joined by "/". Errors never show secret values.
+
+Start with "ass init", then for example:
+  printf %s "$OPENAI_API_KEY" | ass set production/openai/api-key --type api_key --tier standard
+  ass get production/openai/api-key
+Run "ass help COMMAND" for a command's flags.
+`)
+	return b.String()
+}
+
+func argsSynopsis(c *command) string {
+	if c.args == "" {
+		return "no arguments"
+	}
+	return c.args
+}
+
+func commandUsage(c *command) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: ass %s", c.name)
+	if c.args != "" {
+		b.WriteString(" " + c.args)
+	}
+	b.WriteString(" [FLAGS]\n\n")
+	b.WriteString(strings.ToUpper(c.summary[:1]) + c.summary[1:] + ".\n")
+	if c.details != "" {
+		b.WriteString("\n" + c.details + "\n")
+	}
+	fs := newFlagSet(c.name)
+	c.define(fs)
+	var lines [][2]string
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		left := "--" + f.Name
+		if name != "" {
+			left += " " + name
+		}
+		lines = append(lines, [2]string{left, usage})
+	})
+	if len(lines) > 0 {
+		width := 0
+		for _, l := range lines {
+			width = max(width, len(l[0]))
+		}
+		b.WriteString("\nFlags:\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "  %-*s  %s\n", width, l[0], l[1])
+		}
+	}
+	b.WriteString("\n" + globalHelp + "\n" + exitHelp)
+	return b.String()
+}

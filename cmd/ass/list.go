@@ -1,0 +1,71 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/agentvault/agentvault"
+)
+
+var listCommand = &command{
+	name:    "list",
+	args:    "[PREFIX]",
+	summary: "list secrets (metadata only, never values)",
+	details: `Lists the secrets whose path starts with PREFIX (all when omitted), sorted by
+path, in columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
+listed and marked. Filters combine: every one given must match.
+
+With --json, prints an array of metadata objects (the fields of get --json
+without "value"); [] when nothing matches.`,
+	maxArgs: 1,
+	define: func(fs *flag.FlagSet) func(*cli, []string) error {
+		var typ typeFlag
+		var tier tierFlag
+		var within durationFlag
+		tags := tagsFlag{}
+		fs.Var(&typ, "type", "only secrets of `TYPE`")
+		fs.Var(&tier, "tier", "only secrets of access `TIER`")
+		fs.Var(tags, "tag", "only secrets tagged `KEY=VALUE` (repeatable: all must match)")
+		fs.Var(&within, "expiring-within", "only secrets expiring within `DURATION` (expired ones included): 30d, 12h …")
+		return func(c *cli, args []string) error {
+			f := agentvault.ListFilter{
+				Type: agentvault.SecretType(typ), Tier: agentvault.AccessTier(tier),
+				ExpiringWithin: time.Duration(within),
+			}
+			if len(args) == 1 {
+				f.Prefix = args[0]
+			}
+			if len(tags) > 0 {
+				f.Tags = tags
+			}
+			s, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			ms, err := s.vault.ListSecrets(c.ctx, f)
+			if err != nil {
+				return err
+			}
+			if c.g.json {
+				out := make([]secretJSON, len(ms))
+				for i := range ms {
+					out[i] = toSecretJSON(&ms[i], nil)
+				}
+				return writeJSON(c.stdout, out)
+			}
+			if len(ms) == 0 {
+				_, err := fmt.Fprintln(c.stdout, "no secrets")
+				return err
+			}
+			now := time.Now()
+			rows := make([][]string, len(ms))
+			for i, m := range ms {
+				rows[i] = []string{m.Path, string(m.Type), string(m.Tier), m.Version,
+					formatTime(m.UpdatedAt), formatExpiry(m.ExpiresAt, now)}
+			}
+			return writeTable(c.stdout, []string{"PATH", "TYPE", "TIER", "VERSION", "UPDATED", "EXPIRES"}, rows)
+		}
+	},
+}

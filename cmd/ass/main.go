@@ -1,0 +1,321 @@
+// Command ass keeps secrets in an agentvault vault from the command line.
+//
+// Run "ass help" for the commands, flags, environment variables and exit
+// codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/agentvault/agentvault"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitError    = 1 // any failure not listed below
+	exitUsage    = 2 // unknown command or flag, wrong arguments, bad flag value
+	exitNotFound = 3 // no such secret or version
+	exitExpired  = 4 // the secret has expired
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the module version from the build information is used.
+var version = ""
+
+func main() {
+	// No signal handling: an interrupted ass leaves nothing half-written
+	// (the library writes atomically), and locks die with the process.
+	c := &cli{
+		ctx:       context.Background(),
+		getenv:    os.Getenv,
+		stdin:     os.Stdin,
+		stdout:    os.Stdout,
+		stderr:    os.Stderr,
+		stdinFD:   int(os.Stdin.Fd()),
+		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+	}
+	os.Exit(c.run(os.Args[1:]))
+}
+
+// cli is one invocation of ass: its environment and, once parsed, its flags.
+type cli struct {
+	ctx       context.Context
+	getenv    func(string) string
+	stdin     io.Reader
+	stdout    io.Writer
+	stderr    io.Writer
+	stdinFD   int
+	stdinTTY  bool
+	stdoutTTY bool
+
+	g   globals
+	set map[string]bool // flags given on the command line
+	cfg *config
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // the positional arguments, for usage lines
+	summary string
+	details string
+	minArgs int
+	maxArgs int
+	// secretArgs: an argument may be a secret value, so messages never echo
+	// arguments.
+	secretArgs bool
+	// define registers the command's flags on fs and returns its body,
+	// which reads the flags once they are parsed.
+	define func(fs *flag.FlagSet) func(c *cli, args []string) error
+}
+
+// commands lists the subcommands in help order. It is filled in init to
+// break the reference cycle through the help command.
+var commands []*command
+
+func init() {
+	commands = []*command{
+		initCommand, setCommand, createCommand, getCommand, updateCommand,
+		listCommand, versionsCommand, rollbackCommand, deleteCommand, helpCommand,
+	}
+}
+
+func lookupCommand(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// usageError is a mistake on the command line: exit code 2 and a pointer
+// to the help.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// versioned marks an error whose message should name the version involved
+// (one the user asked for: get --version, rollback).
+type versioned struct{ error }
+
+func (v versioned) Unwrap() error { return v.error }
+
+// run executes one command line and returns the exit code.
+func (c *cli) run(args []string) int {
+	i := findCommand(args)
+	if i < 0 {
+		switch {
+		case hasFlag(args, "version"):
+			fmt.Fprintf(c.stdout, "ass %s\n", versionString())
+			return exitOK
+		case wantsHelp(args):
+			fmt.Fprint(c.stdout, mainUsage())
+			return exitOK
+		}
+		return c.fail(nil, usagef("no command given"))
+	}
+	if hasFlag(args[:i], "version") {
+		fmt.Fprintf(c.stdout, "ass %s\n", versionString())
+		return exitOK
+	}
+	cmd := lookupCommand(args[i])
+	if cmd == nil {
+		return c.fail(nil, usagef("unknown command %q", truncate(args[i], 32)))
+	}
+	rest := append(append([]string{}, args[:i]...), args[i+1:]...)
+	if wantsHelp(rest) {
+		fmt.Fprint(c.stdout, commandUsage(cmd))
+		return exitOK
+	}
+
+	fs := newFlagSet(cmd.name)
+	addGlobals(fs, &c.g)
+	body := cmd.define(fs)
+	pos, err := parseArgs(fs, rest, cmd.secretArgs)
+	if err != nil {
+		return c.fail(cmd, &usageError{msg: err.Error()})
+	}
+	if len(pos) < cmd.minArgs || len(pos) > cmd.maxArgs {
+		return c.fail(cmd, usagef("wrong number of arguments: want %s", argsSynopsis(cmd)))
+	}
+	c.set = setFlags(fs)
+	if err := body(c, pos); err != nil {
+		return c.fail(cmd, err)
+	}
+	return exitOK
+}
+
+// findCommand returns the index of the command name in args: the first
+// argument that is neither a flag nor the value of a global flag.
+func findCommand(args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return -1 // "ass -- cmd" is not supported: flags end after the command
+		}
+		if len(a) < 2 || a[0] != '-' {
+			return i
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && (name == "backend" || name == "kms" || name == "actor") {
+			i++ // skip the flag's value
+		}
+	}
+	return -1
+}
+
+// hasFlag reports whether args hold -name or --name.
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "-"+name || a == "--"+name {
+			return true
+		}
+	}
+	return false
+}
+
+// fail prints err as one line on stderr and returns its exit code.
+func (c *cli) fail(cmd *command, err error) int {
+	msg := describe(err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		if cmd != nil {
+			msg = cmd.name + ": " + msg + fmt.Sprintf(` (see "ass help %s")`, cmd.name)
+		} else {
+			msg += ` (see "ass help")`
+		}
+	}
+	fmt.Fprintf(c.stderr, "ass: %s\n", oneLine(msg))
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, agentvault.ErrExpired):
+		return exitExpired
+	case errors.Is(err, agentvault.ErrNotFound):
+		return exitNotFound
+	}
+	return exitError
+}
+
+// describe renders an error for stderr. A library *agentvault.Error
+// becomes "get production/x: secret expired": the operation, the path, the
+// version only when the user named it, and the reason without the
+// library's "agentvault: " prefixes. Library messages never hold values.
+func describe(err error) string {
+	showVersion := false
+	if v, ok := err.(versioned); ok {
+		err, showVersion = v.error, true
+	}
+	ae, ok := err.(*agentvault.Error)
+	if !ok {
+		return err.Error()
+	}
+	var b strings.Builder
+	b.WriteString(ae.Op)
+	if ae.Path != "" {
+		b.WriteString(" " + ae.Path)
+	}
+	if showVersion && ae.Version != "" {
+		b.WriteString(" " + ae.Version)
+	}
+	if ae.Err != nil {
+		b.WriteString(": " + strings.TrimPrefix(ae.Err.Error(), "agentvault: "))
+	}
+	return b.String()
+}
+
+// oneLine replaces line breaks so that an error is always one line.
+func oneLine(s string) string {
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "devel"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return v + " (" + runtime.Version() + ")"
+}
+
+// config is where the vault is and who is acting, from flags, environment
+// and defaults.
+type config struct {
+	home           string // $ASS_HOME, absolute
+	backend        string // URL
+	kms            string // URL
+	defaultBackend string // file://$ASS_HOME/store
+	defaultKMS     string // local://$ASS_HOME/key
+	actor          string
+}
+
+// config resolves the global flags against the environment, once.
+func (c *cli) config() (*config, error) {
+	if c.cfg != nil {
+		return c.cfg, nil
+	}
+	home := c.getenv("ASS_HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("cannot find the home directory (set ASS_HOME): %w", err)
+		}
+		home = filepath.Join(h, ".agentvault")
+	}
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	cfg := &config{
+		home:           home,
+		defaultBackend: "file://" + filepath.Join(home, "store"),
+		defaultKMS:     "local://" + filepath.Join(home, "key"),
+	}
+	cfg.backend = firstOf(c.g.backend, c.getenv("ASS_BACKEND"), cfg.defaultBackend)
+	cfg.kms = firstOf(c.g.kms, c.getenv("ASS_KMS"), cfg.defaultKMS)
+	cfg.actor = firstOf(c.g.actor, c.getenv("ASS_ACTOR"), c.getenv("USER"), "cli")
+	c.cfg = cfg
+	return cfg, nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// open opens the vault for a command other than init.
+func (c *cli) open() (*session, error) {
+	cfg, err := c.config()
+	if err != nil {
+		return nil, err
+	}
+	return openVault(c.ctx, cfg, false)
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/agentvault/agentvault"
+	"github.com/agentvault/agentvault/backend"
+	"github.com/agentvault/agentvault/backend/filebackend"
+	"github.com/agentvault/agentvault/backend/membackend"
+	"github.com/agentvault/agentvault/kms"
+	"github.com/agentvault/agentvault/kms/localkms"
+)
+
+// Storage and key providers are chosen by URL scheme. Adding one is one
+// entry in backendSchemes or kmsSchemes, and one open function.
+var (
+	backendSchemes = []scheme[backend.Backend]{
+		{name: "file", form: "file://DIR", open: openFileBackend},
+		{name: "mem", form: "mem://", open: openMemBackend},
+	}
+	kmsSchemes = []scheme[kms.KeyProvider]{
+		{name: "local", form: "local://FILE", open: openLocalKMS},
+		{name: "env", form: "env://VAR", open: openEnvKMS},
+	}
+)
+
+// scheme opens the storage or key provider that URLs of one scheme name.
+type scheme[T any] struct {
+	name string // "file": the part before "://"
+	form string // "file://DIR": shown in help and errors
+	open func(o *opener, t target) (T, error)
+}
+
+// target is a URL being opened.
+type target struct {
+	URL  string // as given; may hold credentials: print only redactURL(URL)
+	Rest string // the part after "scheme://"
+}
+
+// opener carries what the scheme functions need. In create mode (ass init)
+// they make what is missing (directories, key file) and record how to undo
+// it; otherwise they fail, creating nothing, when it does not exist.
+type opener struct {
+	ctx    context.Context
+	cfg    *config
+	create bool
+	undo   []func() // removes what this run created, run newest first on failure
+}
+
+// rollback removes what this run created.
+func (o *opener) rollback() {
+	for i := len(o.undo) - 1; i >= 0; i-- {
+		o.undo[i]()
+	}
+	o.undo = nil
+}
+
+func openBackend(o *opener, url string) (backend.Backend, error) {
+	return openURL(o, "--backend", url, backendSchemes)
+}
+
+func openKMS(o *opener, url string) (kms.KeyProvider, error) {
+	return openURL(o, "--kms", url, kmsSchemes)
+}
+
+func openURL[T any](o *opener, flagName, url string, schemes []scheme[T]) (T, error) {
+	var zero T
+	name, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return zero, &usageError{msg: fmt.Sprintf("invalid %s %q: want one of %s", flagName, redactURL(url), schemeForms(schemes))}
+	}
+	for _, s := range schemes {
+		if s.name == name {
+			return s.open(o, target{URL: url, Rest: rest})
+		}
+	}
+	return zero, &usageError{msg: fmt.Sprintf("unknown %s scheme in %q (supported: %s)", flagName, redactURL(url), schemeForms(schemes))}
+}
+
+func schemeForms[T any](schemes []scheme[T]) string {
+	forms := make([]string, len(schemes))
+	for i, s := range schemes {
+		forms[i] = s.form
+	}
+	return strings.Join(forms, ", ")
+}
+
+// noVaultError is returned, before anything is created, when a command
+// other than init finds no store or key.
+type noVaultError struct {
+	what string // "vault", "key file"
+	at   string
+	hint string
+}
+
+func (e *noVaultError) Error() string {
+	return fmt.Sprintf("no %s at %s (run %s first)", e.what, e.at, e.hint)
+}
+
+// missing reports storage or a key that does not exist: at the default
+// location it names $ASS_HOME, elsewhere the path itself.
+func (o *opener) missing(isDefault bool, what, at string) error {
+	if isDefault {
+		return &noVaultError{what: "vault", at: o.cfg.home, hint: `"ass init"`}
+	}
+	return &noVaultError{what: what, at: at, hint: `"ass init" with the same --backend and --kms`}
+}
+
+// mkdirAll creates dir (mode 0700) and any missing parents, and records how
+// to remove what it created.
+func (o *opener) mkdirAll(dir string) error {
+	first := ""
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		first = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if first == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	o.undo = append(o.undo, func() { _ = os.RemoveAll(first) })
+	return nil
+}
+
+func openFileBackend(o *opener, t target) (backend.Backend, error) {
+	dir := t.Rest
+	if dir == "" {
+		return nil, &usageError{msg: "file:// needs a directory, e.g. file:///var/lib/agentvault"}
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return nil, fmt.Errorf("store %s is not a directory", dir)
+	case errors.Is(err, fs.ErrNotExist):
+		if !o.create {
+			return nil, o.missing(t.URL == o.cfg.defaultBackend, "vault", dir)
+		}
+		if err := o.mkdirAll(dir); err != nil {
+			return nil, fmt.Errorf("create store: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return filebackend.Open(dir)
+}
+
+func openMemBackend(_ *opener, t target) (backend.Backend, error) {
+	if t.Rest != "" {
+		return nil, &usageError{msg: "mem:// takes nothing after the scheme"}
+	}
+	return membackend.New(), nil
+}
+
+func openLocalKMS(o *opener, t target) (kms.KeyProvider, error) {
+	file := t.Rest
+	if file == "" {
+		return nil, &usageError{msg: "local:// needs a key file, e.g. local:///etc/agentvault/key"}
+	}
+	_, err := os.Stat(file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !o.create {
+			return nil, o.missing(t.URL == o.cfg.defaultKMS, "key file", file)
+		}
+		if err := o.mkdirAll(filepath.Dir(file)); err != nil {
+			return nil, fmt.Errorf("create key directory: %w", err)
+		}
+		_, err := localkms.GenerateKeyFile(file)
+		switch {
+		case err == nil:
+			o.undo = append(o.undo, func() { _ = os.Remove(file) })
+		case errors.Is(err, fs.ErrExist):
+			// Another init made it first: use theirs.
+		default:
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	return localkms.LoadFile(file)
+}
+
+func openEnvKMS(_ *opener, t target) (kms.KeyProvider, error) {
+	if t.Rest == "" {
+		return nil, &usageError{msg: "env:// needs a variable name, e.g. env://AGENTVAULT_KEY"}
+	}
+	return localkms.FromEnv(t.Rest)
+}
+
+// session is an open vault and what it was opened from.
+type session struct {
+	vault   *agentvault.AgentVault
+	backend backend.Backend
+	keys    kms.KeyProvider
+	existed bool // create mode: the storage already held data before this run
+}
+
+// Close closes the vault and the backend, and the key provider if it has a
+// Close method.
+func (s *session) Close() {
+	_ = s.vault.Close()
+	_ = s.backend.Close()
+	if c, ok := s.keys.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
+
+// openVault opens the vault cfg names. With create (ass init) it makes the
+// store and key when missing and undoes that if the vault does not open;
+// without, it fails with a *noVaultError, creating nothing, when they are
+// missing.
+func openVault(ctx context.Context, cfg *config, create bool) (_ *session, err error) {
+	o := &opener{ctx: ctx, cfg: cfg, create: create}
+	defer func() {
+		if err != nil {
+			o.rollback()
+		}
+	}()
+	keys, err := openKMS(o, cfg.kms)
+	if err != nil {
+		return nil, err
+	}
+	b, err := openBackend(o, cfg.backend)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{backend: b, keys: keys}
+	if create {
+		// New creates the vault's configuration silently; look first, so
+		// init can say whether it made a new vault.
+		names, err := b.List(ctx, "")
+		if err != nil {
+			_ = b.Close()
+			return nil, err
+		}
+		s.existed = len(names) > 0
+	}
+	v, err := agentvault.New(b, keys, agentvault.WithActor(cfg.actor))
+	if err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	s.vault = v
+	return s, nil
+}
+
+// redactURL returns url with its userinfo and query values replaced by
+// "REDACTED", for messages: redis://:pw@host/0?password=x becomes
+// redis://REDACTED@host/0?password=REDACTED.
+func redactURL(url string) string {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		scheme, rest = "", url
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = "REDACTED" + rest[at:]
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 {
+		query, frag, hasFrag := strings.Cut(rest[q+1:], "#")
+		params := strings.Split(query, "&")
+		for i, p := range params {
+			if k, _, ok := strings.Cut(p, "="); ok {
+				params[i] = k + "=REDACTED"
+			}
+		}
+		rest = rest[:q+1] + strings.Join(params, "&")
+		if hasFrag {
+			rest += "#" + frag
+		}
+	}
+	if ok {
+		return scheme + "://" + rest
+	}
+	return rest
+}
