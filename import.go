@@ -82,7 +82,9 @@ type ImportResult struct {
 // backend or key provider fails part-way, the result lists what was written
 // and the error says where it stopped; running the import again finishes
 // the job.
-func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions) (res *ImportResult, err error) {
+	defer v.auditImport(ctx, opts, &res, &err)
+	ctx = withoutAudit(ctx) // one secret.imported event, not one per secret
 	const op = "import"
 	if v.closed.Load() {
 		return nil, opErr(op, opts.Namespace, "", ErrClosed)

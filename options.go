@@ -18,6 +18,8 @@ type options struct {
 	initTimeout  time.Duration
 	maxRetries   int
 	previous     []kms.KeyProvider
+
+	access accessOptions // tokens, approvals, agents, audit: see access_options.go
 }
 
 func defaultOptions() options {
@@ -29,6 +31,7 @@ func defaultOptions() options {
 		cacheMaxAge:  10 * time.Minute,
 		initTimeout:  30 * time.Second,
 		maxRetries:   1000,
+		access:       defaultAccessOptions(),
 	}
 }
 

@@ -149,7 +149,9 @@ type UpdateSecretInput struct {
 	Value       *SecretValue      // new version with this value
 	Type        SecretType        // "" keeps the type
 	Tier        AccessTier        // "" keeps the tier
-	Tags        map[string]string // nil keeps the tags; an empty non-nil map removes them all
+	Tags        map[string]string // nil keeps the tags; non-nil replaces them all (an empty map removes them)
+	SetTags     map[string]string // adds or changes these tags, keeping the others (applied after Tags)
+	RemoveTags  []string          // removes these tag keys (applied before SetTags)
 	Description *string           // nil keeps the description
 	ExpiresAt   *time.Time        // set or extend the expiry (a past time stops serving at once)
 	ExpiresIn   time.Duration     // set the expiry to now + ExpiresIn

@@ -149,7 +149,8 @@ func (v *AgentVault) actor(ctx context.Context) string {
 
 // CreateSecret stores a new secret as version v1. It fails with
 // ErrAlreadyExists if a secret exists at in.Path.
-func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (*Secret, error) {
+func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (out *Secret, err error) {
+	defer v.auditCreate(ctx, in.Path, &out, &err)
 	const op = "create"
 	if err := v.check(in.Path); err != nil {
 		return nil, opErr(op, safePath(in.Path, err), "", err)
@@ -228,7 +229,8 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // GetSecret returns the active version of the secret at path, or the version
 // named with AtVersion. It fails with ErrNotFound, or ErrExpired when the
 // secret's expiry has passed (its metadata stays listable).
-func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (*Secret, error) {
+func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
+	defer v.auditGet(ctx, path, &out, &err)
 	const op = "get"
 	var o getOptions
 	for _, opt := range opts {
@@ -254,7 +256,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	}
 	vs := FormatVersion(want)
 	if rec.ExpiresAt != 0 && !v.opts.now().Before(time.Unix(0, rec.ExpiresAt)) {
-		return nil, opErr(op, path, vs, ErrExpired)
+		return nil, opErr(op, path, o.version, ErrExpired)
 	}
 	ver := rec.Find(want)
 	if ver == nil {
@@ -288,7 +290,8 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 // version (max+1) and the active one; other fields change metadata only.
 // Concurrent updates are serialised by conditional writes: each gets its
 // own version number, none is lost.
-func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (*SecretMetadata, error) {
+func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (meta *SecretMetadata, rerr error) {
+	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	const op = "update"
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
@@ -312,6 +315,9 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 		}
 		now := v.opts.now()
 		applyMetadata(rec, in, now)
+		if len(rec.Tags) > MaxTags {
+			return nil, nil, fmt.Errorf("%w: %d tags after the update, more than %d", ErrInvalidInput, len(rec.Tags), MaxTags)
+		}
 		var aead cipher.AEAD
 		var added *record.Version
 		if in.Value != nil {
@@ -357,6 +363,11 @@ func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
 			return err
 		}
 	}
+	if in.SetTags != nil {
+		if err := validateTags(in.SetTags); err != nil {
+			return err
+		}
+	}
 	if in.Description != nil {
 		if err := validateDescription(*in.Description); err != nil {
 			return err
@@ -393,6 +404,19 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
 	}
 	if in.Tags != nil {
 		rec.Tags = toRecordTags(in.Tags)
+	}
+	if len(in.SetTags) > 0 || len(in.RemoveTags) > 0 {
+		merged := make(map[string]string, len(rec.Tags)+len(in.SetTags))
+		for _, t := range rec.Tags {
+			merged[t.Key] = t.Value
+		}
+		for _, k := range in.RemoveTags {
+			delete(merged, k)
+		}
+		for k, val := range in.SetTags {
+			merged[k] = val
+		}
+		rec.Tags = toRecordTags(merged)
 	}
 	if in.Description != nil {
 		rec.Description = *in.Description
@@ -476,7 +500,8 @@ func cloneRecord(s *record.Secret) *record.Secret {
 }
 
 // DeleteSecret permanently removes the secret at path and all its versions.
-func (v *AgentVault) DeleteSecret(ctx context.Context, path string) error {
+func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error) {
+	defer v.auditErr(ctx, EventSecretDeleted, path, &rerr)
 	const op = "delete"
 	if err := v.check(path); err != nil {
 		return opErr(op, safePath(path, err), "", err)
@@ -491,7 +516,8 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) error {
 
 // ListSecrets returns the metadata (never the values) of the secrets that
 // match f, sorted by path. Expired secrets are listed.
-func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, error) {
+func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretMetadata, err error) {
+	defer v.auditErr(ctx, EventSecretListed, f.Prefix, &err)
 	const op = "list"
 	if v.closed.Load() {
 		return nil, opErr(op, "", "", ErrClosed)

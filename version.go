@@ -10,7 +10,8 @@ import (
 
 // ListVersions returns every stored version of the secret at path, oldest
 // first, marking the active one. It works on expired secrets too.
-func (v *AgentVault) ListVersions(ctx context.Context, path string) ([]VersionInfo, error) {
+func (v *AgentVault) ListVersions(ctx context.Context, path string) (_ []VersionInfo, err error) {
+	defer v.auditErr(ctx, EventSecretListed, path, &err)
 	const op = "versions"
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
@@ -33,7 +34,8 @@ func (v *AgentVault) ListVersions(ctx context.Context, path string) ([]VersionIn
 // path. Nothing is re-encrypted: the stored data key and ciphertext of that
 // version are served again. Versions stay immutable, and the next update
 // creates version max+1.
-func (v *AgentVault) Rollback(ctx context.Context, path, version string) (*SecretMetadata, error) {
+func (v *AgentVault) Rollback(ctx context.Context, path, version string) (meta *SecretMetadata, rerr error) {
+	defer v.auditMeta(ctx, EventSecretRolledBack, path, &meta, &rerr)
 	const op = "rollback"
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)

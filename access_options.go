@@ -1,0 +1,106 @@
+package agentvault
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"sync"
+	"time"
+)
+
+// Defaults of the access options.
+const (
+	DefaultTokenTTL    = time.Hour      // RequestToken without a TTL
+	DefaultMaxTokenTTL = 24 * time.Hour // the longest TTL RequestToken accepts
+	DefaultApprovalTTL = time.Hour      // how long an approval request stays open
+)
+
+// accessOptions holds the settings of tokens, approvals, agents and audit,
+// plus the per-vault state they share (New calls defaultOptions once per
+// vault, so the pointer is never shared between vaults).
+type accessOptions struct {
+	tokenTTL    time.Duration
+	maxTokenTTL time.Duration
+	policy      ApprovalPolicy
+	rules       []pathRule
+	auditStore  bool      // write audit events to the backend
+	auditWriter io.Writer // and/or as JSON lines here
+	failClosed  bool
+	notifiers   []Notifier
+	st          *accessState
+}
+
+func defaultAccessOptions() accessOptions {
+	return accessOptions{
+		tokenTTL:    DefaultTokenTTL,
+		maxTokenTTL: DefaultMaxTokenTTL,
+		policy:      DefaultApprovalPolicy(),
+		auditStore:  true,
+		st:          newAccessState(),
+	}
+}
+
+// accessState is the mutable per-vault state of this feature.
+type accessState struct {
+	keyOnce sync.Once
+	key     []byte // MAC key for token, approval, agent and audit records
+
+	audit auditWriterState
+}
+
+func newAccessState() *accessState {
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		panic("agentvault: crypto/rand failed: " + err.Error())
+	}
+	return &accessState{audit: auditWriterState{writer: hex.EncodeToString(id[:])}}
+}
+
+// WithTokenTTL sets the TTL of tokens requested without one (default 1
+// hour) and the longest TTL a request may ask for (default 24 hours).
+// Requests over the maximum fail with ErrInvalidInput.
+func WithTokenTTL(def, max time.Duration) Option {
+	return func(o *options) { o.access.tokenTTL, o.access.maxTokenTTL = def, max }
+}
+
+// WithApprovalPolicy replaces the vault-wide approval policy (default
+// DefaultApprovalPolicy). Per-path rules (WithApprovalRule) override it.
+func WithApprovalPolicy(p ApprovalPolicy) Option {
+	return func(o *options) { o.access.policy = p }
+}
+
+// WithApprovalRule overrides the approval policy of the given tier for the
+// secrets whose path pattern matches (pattern as in Scope, e.g.
+// "payments/*"). Rules are tried in the order given; the first one that
+// matches a secret's path and tier applies to it. An invalid pattern or
+// tier makes RequestToken fail with ErrInvalidInput.
+func WithApprovalRule(pattern string, tier AccessTier, rule TierRule) Option {
+	return func(o *options) {
+		o.access.rules = append(o.access.rules, pathRule{pattern: pattern, tier: tier, rule: rule})
+	}
+}
+
+// WithAudit turns the audit trail in the backend on or off. Default on:
+// every operation appends one event, one backend Put (see AuditEvent).
+// With it off, events still go to a WithAuditWriter writer if one is set.
+func WithAudit(on bool) Option { return func(o *options) { o.access.auditStore = on } }
+
+// WithAuditWriter also writes every audit event to w, as one JSON object per
+// line, in order, with its hash-chain fields (VerifyAuditLog checks such a
+// log). Writes to w are serialised. Default none.
+func WithAuditWriter(w io.Writer) Option { return func(o *options) { o.access.auditWriter = w } }
+
+// WithAuditFailClosed makes reads fail closed: when the audit event of a
+// GetSecret (direct or through a token), RequestToken or RedeemApproval
+// cannot be written, the value or token is not returned and the call fails
+// with ErrAuditFailed. Other operations have already taken effect when their
+// event is written; they report nothing. Default off (fail open: the event is
+// lost and the call succeeds).
+func WithAuditFailClosed(on bool) Option { return func(o *options) { o.access.failClosed = on } }
+
+// WithNotifier adds a Notifier told about every new approval request and
+// every decision on one (see Notifier, NotifierFunc, WebhookNotifier).
+// Default none.
+func WithNotifier(n Notifier) Option {
+	return func(o *options) { o.access.notifiers = append(o.access.notifiers, n) }
+}

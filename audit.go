@@ -1,0 +1,613 @@
+package agentvault
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agentvault/agentvault/backend"
+)
+
+// Audit event names, in the product's "resource.action" form.
+const (
+	EventSecretCreated    = "secret.created"
+	EventSecretRead       = "secret.read"
+	EventSecretUpdated    = "secret.updated"
+	EventSecretDeleted    = "secret.deleted"
+	EventSecretRolledBack = "secret.rolled_back"
+	EventSecretImported   = "secret.imported"
+	EventSecretExpired    = "secret.expired" // a read refused because the secret expired
+	EventSecretListed     = "secret.listed"  // ListSecrets, ListVersions (not in the product's catalogue)
+
+	EventTokenIssued  = "token.issued"
+	EventTokenUsed    = "token.used" // Session.Check: a token presented and accepted without a secret operation
+	EventTokenRevoked = "token.revoked"
+	EventTokenExpired = "token.expired" // a use refused because the token's TTL lapsed
+	EventTokenDenied  = "token.denied"  // a request or use refused: unknown, revoked, exhausted, IP, scope, tier
+
+	EventApprovalRequested = "approval.requested"
+	EventApprovalGranted   = "approval.granted"
+	EventApprovalDenied    = "approval.denied" // also a cancellation (Reason "cancelled")
+	EventApprovalTimedOut  = "approval.timed_out"
+
+	EventAgentCreated = "agent.created"
+	EventAgentUpdated = "agent.updated"
+)
+
+// Outcome says how an audited operation ended.
+type Outcome string
+
+// The outcomes.
+const (
+	OutcomeAllowed Outcome = "allowed" // the operation was performed
+	OutcomeDenied  Outcome = "denied"  // refused by policy: scope, tier, token state, expiry, approval rules
+	OutcomeFailed  Outcome = "failed"  // an error: invalid input, not found, storage or key failure
+)
+
+// ActorKind says what kind of principal acted.
+type ActorKind string
+
+// The actor kinds.
+const (
+	ActorHuman   ActorKind = "human"   // a caller named with ContextWithActor
+	ActorService ActorKind = "service" // the vault's default actor (WithActor)
+	ActorAgent   ActorKind = "agent"   // a registered agent (ContextWithAgentKey); ID is the agent id
+	ActorToken   ActorKind = "token"   // a Session; ID is the token accessor
+	ActorSystem  ActorKind = "system"
+)
+
+// Actor identifies who performed an audited operation.
+type Actor struct {
+	Kind ActorKind `json:"kind"`
+	ID   string    `json:"id"`
+}
+
+// AuditEvent is one entry of the audit trail. It never holds a secret
+// value, a raw token or an agent key.
+//
+// Every AgentVault writes its events as its own hash chain: Writer is a
+// random id chosen by New, Seq counts from 1, Prev is the Hash of the
+// writer's previous event ("" for the first), and Hash is HMAC-SHA256, under
+// a key derived from the vault's MAC key, of the event's JSON without Hash.
+// Because the hash is keyed, someone who can write to the storage but does
+// not hold the vault key cannot forge, alter, reorder or re-chain events.
+type AuditEvent struct {
+	ID            string     `json:"id"` // writer:seq
+	Time          time.Time  `json:"time"`
+	Event         string     `json:"event"`
+	Actor         Actor      `json:"actor"`
+	Path          string     `json:"path,omitempty"` // a secret path, a ListSecrets prefix, an import namespace
+	Version       string     `json:"version,omitempty"`
+	Type          SecretType `json:"type,omitempty"`
+	Tier          AccessTier `json:"tier,omitempty"`
+	TokenAccessor string     `json:"token_accessor,omitempty"`
+	ApprovalID    string     `json:"approval_id,omitempty"`
+	AgentID       string     `json:"agent_id,omitempty"`
+	Outcome       Outcome    `json:"outcome"`
+	Reason        string     `json:"reason,omitempty"`
+	Writer        string     `json:"writer"`
+	Seq           uint64     `json:"seq"`
+	Prev          string     `json:"prev"`
+	Hash          string     `json:"hash,omitempty"`
+}
+
+// ErrAuditFailed is returned, with WithAuditFailClosed, when the audit event
+// of a read could not be written: the value is withheld.
+var ErrAuditFailed = errors.New("agentvault: audit event could not be written")
+
+const auditPrefix = "audit/"
+
+// auditWriterState is the chain state of this vault's writer.
+type auditWriterState struct {
+	mu     sync.Mutex
+	writer string
+	seq    uint64
+	prev   string
+	mac    hash.Hash // HMAC-SHA256 under the access key, reused under mu
+}
+
+type noAuditKey struct{}
+
+// withoutAudit marks a context for internal calls whose event the caller
+// writes itself (ImportEnv's creates, a Session's operations).
+func withoutAudit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noAuditKey{}, true)
+}
+
+func (v *AgentVault) auditing(ctx context.Context) bool {
+	a := &v.opts.access
+	return (a.auditStore || a.auditWriter != nil) && ctx.Value(noAuditKey{}) == nil
+}
+
+// emit appends e to the audit trail. It fills in the time, id and chain
+// fields. It returns ErrAuditFailed (wrapping the cause) when the event could
+// not be written.
+func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
+	if !v.auditing(ctx) || v.closed.Load() {
+		return nil
+	}
+	a := &v.opts.access
+	key := v.accessKey()
+	st := &a.st.audit
+	e.Time = v.opts.now().UTC()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		line := st.seal(e, key)
+		if a.auditStore {
+			_, err := v.b.Put(ctx, auditKey(st.writer, e.Seq), line, 0)
+			if errors.Is(err, backend.ErrConflict) && attempt == 0 && st.adopt(ctx, v, key) {
+				continue // an earlier Put reported an error but landed: chain on from it
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrAuditFailed, err)
+			}
+		}
+		st.seq, st.prev = e.Seq, e.Hash
+		if a.auditWriter != nil {
+			if _, err := a.auditWriter.Write(append(line, '\n')); err != nil {
+				return fmt.Errorf("%w: %w", ErrAuditFailed, err)
+			}
+		}
+		return nil
+	}
+}
+
+// seal sets e's chain fields for the next sequence number and returns its
+// JSON encoding. The caller holds st.mu.
+func (st *auditWriterState) seal(e *AuditEvent, key []byte) []byte {
+	e.Writer, e.Seq, e.Prev, e.Hash = st.writer, st.seq+1, st.prev, ""
+	e.ID = st.writer + ":" + strconv.FormatUint(e.Seq, 10)
+	body, _ := json.Marshal(e) // cannot fail: strings, numbers, a time
+	if st.mac == nil {
+		st.mac = hmac.New(sha256.New, key)
+	}
+	st.mac.Reset()
+	st.mac.Write(auditDomain)
+	st.mac.Write(body)
+	var sum [sha256.Size]byte
+	e.Hash = hex.EncodeToString(st.mac.Sum(sum[:0]))
+	// The same bytes json.Marshal gives with Hash set (it is the last field).
+	line := make([]byte, 0, len(body)+len(e.Hash)+10)
+	line = append(line, body[:len(body)-1]...)
+	line = append(line, `,"hash":"`...)
+	line = append(line, e.Hash...)
+	return append(line, '"', '}')
+}
+
+// adopt handles a Put that failed with an error yet wrote the event: if the
+// entry at the next sequence number is ours and authentic, the chain moves
+// past it. The caller holds st.mu.
+func (st *auditWriterState) adopt(ctx context.Context, v *AgentVault, key []byte) bool {
+	raw, _, err := v.b.Get(ctx, auditKey(st.writer, st.seq+1))
+	if err != nil {
+		return false
+	}
+	e, err := parseAuditEvent(raw, key)
+	if err != nil || e.Writer != st.writer || e.Seq != st.seq+1 || e.Prev != st.prev {
+		return false
+	}
+	st.seq, st.prev = e.Seq, e.Hash
+	return true
+}
+
+func auditKey(writer string, seq uint64) string {
+	var digits [20]byte
+	for i := range digits {
+		digits[len(digits)-1-i] = byte('0' + seq%10)
+		seq /= 10
+	}
+	return auditPrefix + writer + "/" + string(digits[:])
+}
+
+var auditDomain = []byte("agentvault audit v1\x00")
+
+func auditMAC(key, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(auditDomain)
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// parseAuditEvent decodes one stored or logged event and checks its hash.
+func parseAuditEvent(raw []byte, key []byte) (*AuditEvent, error) {
+	var e AuditEvent
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return nil, fmt.Errorf("not an audit event: %w", err)
+	}
+	h := e.Hash
+	e.Hash = ""
+	body, _ := json.Marshal(&e)
+	e.Hash = h
+	if !hmac.Equal([]byte(h), []byte(auditMAC(key, body))) {
+		return &e, errors.New("hash does not verify")
+	}
+	return &e, nil
+}
+
+// event starts an audit event for a direct call: the actor is the caller
+// named in the context (human) or the vault's default (service).
+func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
+	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
+}
+
+func (v *AgentVault) callerActor(ctx context.Context) Actor {
+	if a, ok := ActorFromContext(ctx); ok {
+		return Actor{Kind: ActorHuman, ID: truncate(a, MaxActorLen)}
+	}
+	return Actor{Kind: ActorService, ID: v.opts.actor}
+}
+
+// finish records err's outcome and reason on e.
+func (e *AuditEvent) finish(err error) *AuditEvent {
+	e.Outcome, e.Reason = outcomeOf(err)
+	return e
+}
+
+// outcomeOf classifies an operation's error as an outcome and a short
+// reason code (never the error text, which may quote input).
+func outcomeOf(err error) (Outcome, string) {
+	switch {
+	case err == nil:
+		return OutcomeAllowed, ""
+	case errors.Is(err, ErrExpired):
+		return OutcomeDenied, "secret_expired"
+	case errors.Is(err, ErrTokenExpired):
+		return OutcomeDenied, "token_expired"
+	case errors.Is(err, ErrTokenExhausted):
+		return OutcomeDenied, "token_exhausted"
+	case errors.Is(err, ErrTokenRevoked):
+		return OutcomeDenied, "token_revoked"
+	case errors.Is(err, ErrTokenUnknown):
+		return OutcomeDenied, "token_unknown"
+	case errors.Is(err, ErrUnauthorized):
+		return OutcomeDenied, "unauthorized"
+	case errors.Is(err, ErrIPDenied):
+		return OutcomeDenied, "ip_denied"
+	case errors.Is(err, ErrTierDenied):
+		return OutcomeDenied, "tier_denied"
+	case errors.Is(err, ErrScopeDenied):
+		return OutcomeDenied, "scope_denied"
+	case errors.Is(err, ErrApprovalRequired):
+		return OutcomeDenied, "approval_required"
+	case errors.Is(err, ErrApprovalPending):
+		return OutcomeDenied, "approval_pending"
+	case errors.Is(err, ErrApprovalExpired):
+		return OutcomeDenied, "approval_expired"
+	case errors.Is(err, ErrApprovalClosed):
+		return OutcomeDenied, "approval_closed"
+	case errors.Is(err, ErrApprovalForbidden):
+		return OutcomeDenied, "approval_forbidden"
+	case errors.Is(err, ErrNotFound):
+		return OutcomeFailed, "not_found"
+	case errors.Is(err, ErrAlreadyExists):
+		return OutcomeFailed, "already_exists"
+	case errors.Is(err, ErrInvalidPath):
+		return OutcomeFailed, "invalid_path"
+	case errors.Is(err, ErrInvalidInput):
+		return OutcomeFailed, "invalid_input"
+	case errors.Is(err, ErrConflict):
+		return OutcomeFailed, "conflict"
+	case errors.Is(err, ErrIntegrity):
+		return OutcomeFailed, "integrity"
+	case errors.Is(err, ErrClosed):
+		return OutcomeFailed, "closed"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return OutcomeFailed, "canceled"
+	}
+	return OutcomeFailed, "error"
+}
+
+// auditPath is the path to record for an operation: none when the path is
+// invalid (an invalid "path" may be a value pasted in the wrong place).
+func auditPath(p string) string {
+	if ValidatePath(p) != nil {
+		return ""
+	}
+	return p
+}
+
+// auditSecret writes the one event of a direct secret operation. m, when
+// set, supplies version, type and tier. With fail-closed audit, a failure to
+// write turns a successful read into ErrAuditFailed.
+func (v *AgentVault) auditSecret(ctx context.Context, name, path string, m *SecretMetadata, err error) error {
+	if !v.auditing(ctx) {
+		return err
+	}
+	if errors.Is(err, ErrExpired) && name == EventSecretRead {
+		name = EventSecretExpired
+	}
+	e := v.event(ctx, name, auditPath(path))
+	if name == EventSecretListed && validPrefix(path) == nil {
+		e.Path = path
+	}
+	if m != nil {
+		e.Version, e.Type, e.Tier = m.Version, m.Type, m.Tier
+	} else {
+		var ae *Error
+		if errors.As(err, &ae) {
+			e.Version = ae.Version
+		}
+	}
+	werr := v.emit(ctx, e.finish(err))
+	if werr != nil && err == nil && name == EventSecretRead && v.opts.access.failClosed {
+		return &Error{Op: "get", Path: path, Err: werr}
+	}
+	return err
+}
+
+// AuditQuery selects audit events. Zero fields match everything.
+type AuditQuery struct {
+	PathPrefix string    // events whose Path starts with this
+	Event      string    // exact event name, or a prefix ending in "." ("token.")
+	ActorKind  ActorKind // exact
+	ActorID    string    // exact
+	Since      time.Time // Time >= Since
+	Until      time.Time // Time < Until
+	Limit      int       // at most this many (the newest); 0 for all
+}
+
+func (q *AuditQuery) match(e *AuditEvent) bool {
+	switch {
+	case q.PathPrefix != "" && !strings.HasPrefix(e.Path, q.PathPrefix):
+		return false
+	case q.Event != "" && e.Event != q.Event && !(strings.HasSuffix(q.Event, ".") && strings.HasPrefix(e.Event, q.Event)):
+		return false
+	case q.ActorKind != "" && e.Actor.Kind != q.ActorKind:
+		return false
+	case q.ActorID != "" && e.Actor.ID != q.ActorID:
+		return false
+	case !q.Since.IsZero() && e.Time.Before(q.Since):
+		return false
+	case !q.Until.IsZero() && !e.Time.Before(q.Until):
+		return false
+	}
+	return true
+}
+
+// QueryAudit returns the stored audit events that match q, oldest first
+// (by time, then writer and sequence). Every event is authenticated; an
+// event that fails its hash check fails the query with ErrIntegrity (use
+// VerifyAudit to locate it). Queries are not themselves audited.
+func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
+	const op = "audit query"
+	if v.closed.Load() {
+		return nil, &Error{Op: op, Err: ErrClosed}
+	}
+	keys, err := v.b.List(ctx, auditPrefix)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	items, err := v.getMany(ctx, keys)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	key := v.accessKey()
+	var out []AuditEvent
+	for _, it := range items {
+		if it.Value == nil {
+			continue
+		}
+		e, err := parseAuditEvent(it.Value, key)
+		if err != nil {
+			return nil, &Error{Op: op, Err: fmt.Errorf("%w: audit entry %s: %w", ErrIntegrity, it.Key, err)}
+		}
+		if q.match(e) {
+			out = append(out, *e)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		if a.Writer != b.Writer {
+			return a.Writer < b.Writer
+		}
+		return a.Seq < b.Seq
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[len(out)-q.Limit:]
+	}
+	return out, nil
+}
+
+// AuditReport summarises a successful verification.
+type AuditReport struct {
+	Writers int `json:"writers"` // chains checked
+	Events  int `json:"events"`  // events checked
+}
+
+// AuditIntegrityError locates the first broken entry of an audit chain. It
+// unwraps to ErrIntegrity.
+type AuditIntegrityError struct {
+	Writer  string // the chain
+	Seq     uint64 // the first sequence number that does not verify
+	Key     string // the backend key, or "line N" for a log
+	Problem string // "modified", "deleted" or "reordered"
+	Detail  string
+}
+
+func (e *AuditIntegrityError) Error() string {
+	return fmt.Sprintf("agentvault: audit chain %s: entry %d (%s) %s: %s", e.Writer, e.Seq, e.Key, e.Problem, e.Detail)
+}
+
+func (e *AuditIntegrityError) Unwrap() error { return ErrIntegrity }
+
+// VerifyAudit checks every audit chain stored in the backend and returns an
+// *AuditIntegrityError for the first entry that was modified (its hash does
+// not verify, or the entry before it was replaced), deleted (a gap in the
+// sequence) or reordered (an authentic entry stored under another sequence
+// number or chain). Chains are checked one after another, each from its
+// first entry.
+//
+// Limits: a chain only proves what is linked to it. Deleting the newest
+// entries of a chain, or a whole chain, leaves no gap and is not detected
+// from the backend alone; keep a copy elsewhere (WithAuditWriter to an
+// append-only destination, checked with VerifyAuditLog) to detect it.
+func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
+	if v.closed.Load() {
+		return nil, &Error{Op: "audit verify", Err: ErrClosed}
+	}
+	keys, err := v.b.List(ctx, auditPrefix)
+	if err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
+	}
+	items, err := v.getMany(ctx, keys)
+	if err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
+	}
+	c := chainChecker{key: v.accessKey(), next: map[string]*chainPos{}}
+	for _, it := range items {
+		writer, seqStr, ok := strings.Cut(strings.TrimPrefix(it.Key, auditPrefix), "/")
+		seq, perr := strconv.ParseUint(seqStr, 10, 64)
+		if !ok || perr != nil || it.Value == nil {
+			return nil, &AuditIntegrityError{Writer: writer, Key: it.Key, Problem: "modified", Detail: "not an audit entry key"}
+		}
+		if err := c.check(writer, seq, it.Key, it.Value); err != nil {
+			return nil, err
+		}
+	}
+	return &AuditReport{Writers: len(c.next), Events: c.events}, nil
+}
+
+// VerifyAuditLog checks a JSON-lines audit log written by WithAuditWriter
+// (by this vault or another AgentVault on the same storage): every chain in
+// it must start at sequence 1 and continue without gaps, in line order.
+func (v *AgentVault) VerifyAuditLog(r io.Reader) (*AuditReport, error) {
+	c := chainChecker{key: v.accessKey(), next: map[string]*chainPos{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		var hdr struct {
+			Writer string `json:"writer"`
+			Seq    uint64 `json:"seq"`
+		}
+		if err := json.Unmarshal(line, &hdr); err != nil {
+			return nil, &AuditIntegrityError{Key: "line " + strconv.Itoa(n), Problem: "modified", Detail: "not JSON"}
+		}
+		pos := c.next[hdr.Writer]
+		seq := uint64(1)
+		if pos != nil {
+			seq = pos.seq
+		}
+		if hdr.Seq > seq {
+			seq = hdr.Seq // a gap: check reports the missing entries as deleted
+		}
+		if err := c.check(hdr.Writer, seq, "line "+strconv.Itoa(n), line); err != nil {
+			return nil, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return &AuditReport{Writers: len(c.next), Events: c.events}, nil
+}
+
+type chainPos struct {
+	seq  uint64 // the next expected sequence number
+	prev string // the hash of the entry before it
+}
+
+type chainChecker struct {
+	key    []byte
+	next   map[string]*chainPos
+	events int
+}
+
+// check verifies the entry found at (writer, seq).
+func (c *chainChecker) check(writer string, seq uint64, where string, raw []byte) error {
+	pos := c.next[writer]
+	if pos == nil {
+		pos = &chainPos{seq: 1}
+		c.next[writer] = pos
+	}
+	fail := func(s uint64, problem, detail string) error {
+		return &AuditIntegrityError{Writer: writer, Seq: s, Key: where, Problem: problem, Detail: detail}
+	}
+	if seq > pos.seq {
+		return fail(pos.seq, "deleted", fmt.Sprintf("entries %d to %d are missing", pos.seq, seq-1))
+	}
+	if seq < pos.seq {
+		return fail(seq, "reordered", "entry out of sequence")
+	}
+	e, err := parseAuditEvent(raw, c.key)
+	if err != nil {
+		return fail(seq, "modified", err.Error())
+	}
+	if e.Writer != writer || e.Seq != seq {
+		return fail(seq, "reordered", fmt.Sprintf("holds entry %d of chain %s", e.Seq, e.Writer))
+	}
+	if e.Prev != pos.prev {
+		return fail(seq-1, "modified", "the entry before this one is not the one it was chained to")
+	}
+	pos.seq, pos.prev = seq+1, e.Hash
+	c.events++
+	return nil
+}
+
+// The deferred audit hooks of the direct methods (vault.go, version.go,
+// import.go): each takes pointers to the method's named results.
+
+func (v *AgentVault) auditGet(ctx context.Context, path string, out **Secret, err *error) {
+	var m *SecretMetadata
+	if *out != nil {
+		m = &(*out).SecretMetadata
+	}
+	if *err = v.auditSecret(ctx, EventSecretRead, path, m, *err); *err != nil {
+		*out = nil
+	}
+}
+
+func (v *AgentVault) auditCreate(ctx context.Context, path string, out **Secret, err *error) {
+	var m *SecretMetadata
+	if *out != nil {
+		m = &(*out).SecretMetadata
+	}
+	*err = v.auditSecret(ctx, EventSecretCreated, path, m, *err)
+}
+
+func (v *AgentVault) auditMeta(ctx context.Context, event, path string, out **SecretMetadata, err *error) {
+	*err = v.auditSecret(ctx, event, path, *out, *err)
+}
+
+func (v *AgentVault) auditErr(ctx context.Context, event, path string, err *error) {
+	*err = v.auditSecret(ctx, event, path, nil, *err)
+}
+
+// auditImport writes ImportEnv's single secret.imported event; its Reason
+// holds the counts.
+func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, res **ImportResult, err *error) {
+	if !v.auditing(ctx) {
+		return
+	}
+	e := v.event(ctx, EventSecretImported, auditPath(opts.Namespace))
+	e.finish(*err)
+	if r := *res; r != nil {
+		counts := fmt.Sprintf("created %d, updated %d, skipped %d", r.Created, r.Updated, r.Skipped)
+		if r.DryRun {
+			counts = "dry run: " + counts
+		}
+		if e.Reason != "" {
+			counts = e.Reason + "; " + counts
+		}
+		e.Reason = counts
+	}
+	_ = v.emit(ctx, e)
+}
