@@ -34,7 +34,7 @@ func BenchmarkGetSecret(b *testing.B) {
 	for _, bk := range benchBackends(b) {
 		b.Run(bk.name, func(b *testing.B) {
 			counting := kmstest.NewCounting(testKey(b))
-			v, err := agentvault.New(bk.open(b), counting)
+			v, err := agentvault.New(bk.open(b), counting, agentvault.WithAudit(false))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func BenchmarkGetFloor(b *testing.B) {
 func BenchmarkCreateSecret(b *testing.B) {
 	for _, bk := range benchBackends(b) {
 		b.Run(bk.name, func(b *testing.B) {
-			v, err := agentvault.New(bk.open(b), testKey(b))
+			v, err := agentvault.New(bk.open(b), testKey(b), agentvault.WithAudit(false))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -134,7 +134,7 @@ func BenchmarkCreateSecret(b *testing.B) {
 func BenchmarkUpdateSecret(b *testing.B) {
 	for _, bk := range benchBackends(b) {
 		b.Run(bk.name, func(b *testing.B) {
-			v, err := agentvault.New(bk.open(b), testKey(b))
+			v, err := agentvault.New(bk.open(b), testKey(b), agentvault.WithAudit(false))
 			if err != nil {
 				b.Fatal(err)
 			}

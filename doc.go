@@ -33,6 +33,42 @@
 // Values are SecretValue: fmt, JSON and slog print "[REDACTED]"; call Reveal
 // or Bytes to get the plaintext.
 //
+// # Agents: scoped tokens, approvals, audit
+//
+// Hand an agent a token, not the vault. RequestToken issues a short-lived
+// token ("ast_tok_…", stored only as a hash) for scopes such as
+// "secrets:read:production/openai/*" (see ParseScope: `*` crosses '/'),
+// with a TTL (default 1h, at most 24h), an optional use limit and an
+// optional IP allowlist. Session(token) gives the agent GetSecret,
+// ListSecrets, CreateSecret, UpdateSecret and DeleteSecret limited to those
+// scopes:
+//
+//	tok, err := vault.RequestToken(ctx, agentvault.TokenRequest{
+//		Scopes: []string{"secrets:read:production/openai/*"}, TTL: 15 * time.Minute, MaxUses: 10,
+//	})
+//	// hand tok.Value.Reveal() to the agent; it calls:
+//	s, err := vault.Session(raw).GetSecret(ctx, "production/openai/api-key")
+//
+// The highest tier among the secrets the scopes reach decides issuance:
+// standard tokens are issued at once; sensitive and critical ones fail with
+// an *ApprovalRequiredError carrying an approval id, which humans approve
+// (Approve; distinct approvers, never the requester; 1 for sensitive and 2
+// for critical by default, optionally with a cancellable delay) before
+// RedeemApproval issues the token once. A token never reads a secret above
+// the tier it was issued for. Agents (CreateAgent) get a key and a scope
+// ceiling their token requests cannot exceed. A Notifier (a Go func or a
+// signed webhook) tells approvers about requests.
+//
+// Every operation — allowed, denied or failed — writes exactly one audit
+// event (secret.read, token.issued, approval.granted, …) to an append-only,
+// hash-chained trail in the backend (WithAudit, on by default) and/or a
+// JSON-lines writer (WithAuditWriter). Events never contain values or raw
+// tokens. QueryAudit filters the trail; VerifyAudit finds the first
+// modified, deleted or reordered entry. WithAuditFailClosed withholds a
+// value whose read could not be audited. An audited read costs one extra
+// backend write (on the file backend, an fsync): turn the store off with
+// WithAudit(false) where that matters and keep a JSON-lines writer instead.
+//
 // # Encryption
 //
 // Each version is sealed with AES-256-GCM under its own random 256-bit data

@@ -187,7 +187,11 @@ func BenchmarkGetSecretRedis(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	v, err := agentvault.New(rb, testKey(b))
+	v, err := agentvault.New(rb, testKey(b), agentvault.WithAudit(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	audited, err := agentvault.New(rb, testKey(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -204,6 +208,11 @@ func BenchmarkGetSecretRedis(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	auditedGet := func() {
+		if _, err := audited.GetSecret(ctx, "production/openai/api-key"); err != nil {
+			b.Fatal(err)
+		}
+	}
 	rawGet := func() {
 		if _, err := client.Get(ctx, "raw").Bytes(); err != nil {
 			b.Fatal(err)
@@ -212,7 +221,7 @@ func BenchmarkGetSecretRedis(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		f    func()
-	}{{"vault", vaultGet}, {"rawGET", rawGet}} {
+	}{{"vault", vaultGet}, {"vault-audited", auditedGet}, {"rawGET", rawGet}} {
 		b.Run(c.name+"/serial", func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentvault/agentvault"
+	"github.com/agentvault/agentvault/envfile"
 )
 
 // globals are the flags every command accepts, before or after its name.
@@ -306,4 +307,77 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// namespacesFlag collects --namespace NS flags in the order given. import
+// and export take one (single); run takes several. A trailing "/" is
+// dropped; an empty namespace is refused, so that an unset shell variable
+// ("--namespace $NS") cannot put secrets at the top level of the vault.
+type namespacesFlag struct {
+	list   []string
+	single bool
+}
+
+func (f *namespacesFlag) String() string { return strings.Join(f.list, ",") }
+
+func (f *namespacesFlag) Set(s string) error {
+	if f.single && len(f.list) > 0 {
+		return errors.New("given more than once (this command takes one namespace)")
+	}
+	s = strings.TrimSuffix(s, "/")
+	if s == "" {
+		return errors.New("empty namespace (want e.g. production or production/app)")
+	}
+	if err := agentvault.ValidatePath(s); err != nil {
+		return errors.New(libReason(err))
+	}
+	f.list = append(f.list, s)
+	return nil
+}
+
+// prefixFlag collects repeatable --tier-prefix or --type-prefix PREFIX=VALUE
+// flags into a map; a later flag with the same prefix wins. PREFIX must be
+// the start of a valid variable name, VALUE is checked by parse.
+type prefixFlag[T any] struct {
+	m     map[string]T
+	parse func(string) (T, error)
+}
+
+func newPrefixFlag[T any](parse func(string) (T, error)) *prefixFlag[T] {
+	return &prefixFlag[T]{m: map[string]T{}, parse: parse}
+}
+
+func (f *prefixFlag[T]) String() string {
+	if f == nil {
+		return ""
+	}
+	keys := make([]string, 0, len(f.m))
+	for k := range f.m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = fmt.Sprintf("%s=%v", k, f.m[k])
+	}
+	return strings.Join(keys, ",")
+}
+
+func (f *prefixFlag[T]) Set(s string) error {
+	p, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return fmt.Errorf("%q is not PREFIX=VALUE", truncate(s, 40))
+	}
+	if p == "" {
+		return fmt.Errorf("%q has an empty prefix (want PREFIX=VALUE, e.g. DB_=critical)", truncate(s, 40))
+	}
+	// Every non-empty start of a valid variable name is itself a valid name.
+	if !envfile.ValidKey(p) {
+		return fmt.Errorf("prefix %q can never match a variable name (A-Z a-z 0-9 _ . -, not starting with a digit, '.' or '-')", truncate(p, 40))
+	}
+	t, err := f.parse(v)
+	if err != nil {
+		return errors.New(libReason(err))
+	}
+	f.m[p] = t
+	return nil
 }

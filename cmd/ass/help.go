@@ -53,6 +53,8 @@ const exitHelp = `Exit codes:
   2  usage error: unknown command or flag, wrong arguments, bad flag value
   3  secret or version not found
   4  secret expired (kept and listed, but its value is not served)
+  ass run exits with its command's status instead (126: the command cannot
+  be started, 127: not found, 128+N: killed by signal N)
 `
 
 func mainUsage() string {
@@ -77,6 +79,9 @@ joined by "/". Errors never show secret values.
 Start with "ass init", then for example:
   printf %s "$OPENAI_API_KEY" | ass set production/openai/api-key --type api_key --tier standard
   ass get production/openai/api-key
+Moving from .env files:
+  ass import .env --namespace production --tier-prefix DB_=critical
+  ass run --namespace production -- ./server
 Run "ass help COMMAND" for a command's flags.
 `)
 	return b.String()
@@ -91,11 +96,14 @@ func argsSynopsis(c *command) string {
 
 func commandUsage(c *command) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Usage: ass %s", c.name)
-	if c.args != "" {
-		b.WriteString(" " + c.args)
+	switch {
+	case c.passThrough:
+		fmt.Fprintf(&b, "Usage: ass %s [FLAGS] %s\n\n", c.name, c.args)
+	case c.args != "":
+		fmt.Fprintf(&b, "Usage: ass %s %s [FLAGS]\n\n", c.name, c.args)
+	default:
+		fmt.Fprintf(&b, "Usage: ass %s [FLAGS]\n\n", c.name)
 	}
-	b.WriteString(" [FLAGS]\n\n")
 	b.WriteString(strings.ToUpper(c.summary[:1]) + c.summary[1:] + ".\n")
 	if c.details != "" {
 		b.WriteString("\n" + c.details + "\n")

@@ -9,11 +9,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"golang.org/x/term"
@@ -35,6 +37,8 @@ const (
 var version = ""
 
 func main() {
+	// go-redis logs dial failures on its own; ass reports errors itself, on one line.
+	redis.SetLogger(quietLogger{})
 	// No signal handling: an interrupted ass leaves nothing half-written
 	// (the library writes atomically), and locks die with the process.
 	c := &cli{
@@ -46,6 +50,7 @@ func main() {
 		stdinFD:   int(os.Stdin.Fd()),
 		stdinTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
+		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
 	os.Exit(c.run(os.Args[1:]))
 }
@@ -60,6 +65,7 @@ type cli struct {
 	stdinFD   int
 	stdinTTY  bool
 	stdoutTTY bool
+	stderrTTY bool
 
 	g   globals
 	set map[string]bool // flags given on the command line
@@ -77,6 +83,10 @@ type command struct {
 	// secretArgs: an argument may be a secret value, so messages never echo
 	// arguments.
 	secretArgs bool
+	// passThrough: the arguments are everything after a required "--",
+	// passed uninterpreted (ass run's command line); no positional
+	// arguments may come before it.
+	passThrough bool
 	// define registers the command's flags on fs and returns its body,
 	// which reads the flags once they are parsed.
 	define func(fs *flag.FlagSet) func(c *cli, args []string) error
@@ -89,7 +99,8 @@ var commands []*command
 func init() {
 	commands = []*command{
 		initCommand, setCommand, createCommand, getCommand, updateCommand,
-		listCommand, versionsCommand, rollbackCommand, deleteCommand, helpCommand,
+		listCommand, versionsCommand, rollbackCommand, deleteCommand,
+		importCommand, exportCommand, runCommand, helpCommand,
 	}
 }
 
@@ -149,15 +160,33 @@ func (c *cli) run(args []string) int {
 	fs := newFlagSet(cmd.name)
 	addGlobals(fs, &c.g)
 	body := cmd.define(fs)
+	var after []string
+	if cmd.passThrough {
+		i := slices.Index(rest, "--")
+		if i < 0 {
+			return c.fail(cmd, usagef(`missing "--" before the command: want %s`, argsSynopsis(cmd)))
+		}
+		rest, after = rest[:i], rest[i+1:]
+	}
 	pos, err := parseArgs(fs, rest, cmd.secretArgs)
 	if err != nil {
 		return c.fail(cmd, &usageError{msg: err.Error()})
+	}
+	if cmd.passThrough {
+		if len(pos) > 0 {
+			return c.fail(cmd, usagef(`unexpected argument before "--": want %s`, argsSynopsis(cmd)))
+		}
+		pos = after
 	}
 	if len(pos) < cmd.minArgs || len(pos) > cmd.maxArgs {
 		return c.fail(cmd, usagef("wrong number of arguments: want %s", argsSynopsis(cmd)))
 	}
 	c.set = setFlags(fs)
 	if err := body(c, pos); err != nil {
+		var st *exitStatus
+		if errors.As(err, &st) && st.err == nil {
+			return st.code // ass run: the child's status, nothing printed
+		}
 		return c.fail(cmd, err)
 	}
 	return exitOK
@@ -209,9 +238,12 @@ func (c *cli) fail(cmd *command, err error) int {
 
 func exitCode(err error) int {
 	var ue *usageError
+	var st *exitStatus
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &st):
+		return st.code
 	case errors.Is(err, agentvault.ErrExpired):
 		return exitExpired
 	case errors.Is(err, agentvault.ErrNotFound):
@@ -319,3 +351,8 @@ func (c *cli) open() (*session, error) {
 	}
 	return openVault(c.ctx, cfg, false)
 }
+
+// quietLogger discards go-redis's log lines.
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}

@@ -248,9 +248,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"update", "p/x"}, "update: nothing to update"},
 		{[]string{"update", "p/x", "--json"}, "update: nothing to update"},
 		{[]string{"list", "--json=maybe"}, "list: flag --json takes no value"},
-		{[]string{"list", "--backend", "redis://user:hunter2@localhost:6379/0"}, `list: unknown --backend scheme in "redis://REDACTED@localhost:6379/0" (supported: file://DIR, mem://)`},
-		{[]string{"list", "--backend", "/tmp/store"}, `list: invalid --backend "/tmp/store": want one of file://DIR, mem://`},
-		{[]string{"list", "--kms", "awskms://arn:aws:kms:eu-west-1:1:key/x"}, "list: unknown --kms scheme in \"awskms://arn:aws:kms:eu-west-1:1:key/x\" (supported: local://FILE, env://VAR)"},
+		{[]string{"list", "--backend", "s3://user:hunter2@bucket/0"}, `list: unknown --backend scheme in "s3://REDACTED@bucket/0" (supported: file://DIR, mem://, redis://`},
+		{[]string{"list", "--backend", "/tmp/store"}, `list: invalid --backend "/tmp/store": want one of file://DIR, mem://, redis://`},
+		{[]string{"list", "--kms", "vault://x"}, "list: unknown --kms scheme in \"vault://x\" (supported: local://FILE, env://VAR, awskms://"},
 		{[]string{"list", "--backend", "file://"}, "list: file:// needs a directory"},
 		{[]string{"list", "--backend", "mem://x"}, "list: mem:// takes nothing after the scheme"},
 		{[]string{"list", "--kms", "local://"}, "list: local:// needs a key file"},
@@ -261,7 +261,8 @@ func TestUsageErrors(t *testing.T) {
 		assert.Contains(t, stderr, tc.want, "ass %q", tc.args)
 		assert.Contains(t, stderr, `(see "ass help`, "ass %q: no hint", tc.args)
 	}
-	assert.NotContains(t, s.fails(exitUsage, "", "list", "--backend", "redis://:hunter2@h:1/0?password=hunter2"), "hunter2")
+	assert.NotContains(t, s.fails(exitError, "", "list", "--backend", "redis://:hunter2@127.0.0.1:1/0?password=hunter2"), "hunter2")
+	assert.NotContains(t, s.fails(exitError, "", "list", "--backend", "redis://:hunter2@127.0.0.1:1/0"), "hunter2")
 	// Nothing was changed by any of them.
 	assert.Equal(t, canary, s.ok("", "get", "p/x"))
 	assert.Len(t, decodeArray(t, s.ok("", "versions", "p/x", "--json")), 1)

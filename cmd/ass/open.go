@@ -14,7 +14,10 @@ import (
 	"github.com/agentvault/agentvault/backend"
 	"github.com/agentvault/agentvault/backend/filebackend"
 	"github.com/agentvault/agentvault/backend/membackend"
+	"github.com/agentvault/agentvault/backend/redisbackend"
 	"github.com/agentvault/agentvault/kms"
+	"github.com/agentvault/agentvault/kms/awskms"
+	"github.com/agentvault/agentvault/kms/gcpkms"
 	"github.com/agentvault/agentvault/kms/localkms"
 )
 
@@ -24,10 +27,18 @@ var (
 	backendSchemes = []scheme[backend.Backend]{
 		{name: "file", form: "file://DIR", open: openFileBackend},
 		{name: "mem", form: "mem://", open: openMemBackend},
+		{name: "redis", form: "redis://[user:pass@]host:port/db", open: openRedisBackend},
+		{name: "rediss", form: "rediss://… (TLS)", open: openRedisBackend},
+		{name: "redis+cluster", form: "redis+cluster://host:port?addr=host2:port…", open: openRedisBackend},
+		{name: "rediss+cluster", form: "rediss+cluster://…", open: openRedisBackend},
+		{name: "redis+sentinel", form: "redis+sentinel://host:port?master=NAME…", open: openRedisBackend},
+		{name: "rediss+sentinel", form: "rediss+sentinel://…", open: openRedisBackend},
 	}
 	kmsSchemes = []scheme[kms.KeyProvider]{
 		{name: "local", form: "local://FILE", open: openLocalKMS},
 		{name: "env", form: "env://VAR", open: openEnvKMS},
+		{name: "awskms", form: "awskms://KEY-ID-OR-ARN?region=…&endpoint=…", open: openAWSKMS},
+		{name: "gcpkms", form: "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K", open: openGCPKMS},
 	}
 )
 
@@ -194,6 +205,23 @@ func openLocalKMS(o *opener, t target) (kms.KeyProvider, error) {
 	return localkms.LoadFile(file)
 }
 
+// openRedisBackend opens any of the Redis URL forms (single node, TLS,
+// Cluster, Sentinel); see redisbackend.Open. Errors never hold the password.
+func openRedisBackend(_ *opener, t target) (backend.Backend, error) {
+	return redisbackend.Open(t.URL)
+}
+
+// openAWSKMS uses the AWS default credential chain (environment, shared
+// config, instance role); see awskms.OpenURL.
+func openAWSKMS(o *opener, t target) (kms.KeyProvider, error) {
+	return awskms.OpenURL(o.ctx, t.URL)
+}
+
+// openGCPKMS uses Google application default credentials; see gcpkms.OpenURL.
+func openGCPKMS(o *opener, t target) (kms.KeyProvider, error) {
+	return gcpkms.OpenURL(o.ctx, t.URL)
+}
+
 func openEnvKMS(_ *opener, t target) (kms.KeyProvider, error) {
 	if t.Rest == "" {
 		return nil, &usageError{msg: "env:// needs a variable name, e.g. env://AGENTVAULT_KEY"}
@@ -249,9 +277,16 @@ func openVault(ctx context.Context, cfg *config, create bool) (_ *session, err e
 		}
 		s.existed = len(names) > 0
 	}
-	v, err := agentvault.New(b, keys, agentvault.WithActor(cfg.actor))
+	open := agentvault.New
+	if !create && !strings.HasPrefix(cfg.backend, "mem://") { // mem:// is new every time
+		open = agentvault.Open // never create a vault by accident
+	}
+	v, err := open(b, keys, agentvault.WithActor(cfg.actor))
 	if err != nil {
 		_ = b.Close()
+		if errors.Is(err, agentvault.ErrNoVault) {
+			return nil, o.missing(cfg.backend == cfg.defaultBackend && cfg.kms == cfg.defaultKMS, "vault", redactURL(cfg.backend))
+		}
 		return nil, err
 	}
 	s.vault = v

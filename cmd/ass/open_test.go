@@ -40,10 +40,14 @@ func TestSchemes(t *testing.T) {
 	_, err := openBackend(o, "s3://bucket")
 	var ue *usageError
 	require.ErrorAs(t, err, &ue)
-	assert.Equal(t, `unknown --backend scheme in "s3://bucket" (supported: file://DIR, mem://)`, err.Error())
-	_, err = openKMS(o, "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k")
+	assert.Contains(t, err.Error(), `unknown --backend scheme in "s3://bucket" (supported: file://DIR, mem://, redis://`)
+	for _, s := range []string{"redis+cluster://", "redis+sentinel://", "rediss://"} {
+		assert.Contains(t, err.Error(), s)
+	}
+	_, err = openKMS(o, "vault://x")
 	require.ErrorAs(t, err, &ue)
-	assert.Contains(t, err.Error(), "(supported: local://FILE, env://VAR)")
+	assert.Contains(t, err.Error(), "(supported: local://FILE, env://VAR, awskms://")
+	assert.Contains(t, err.Error(), "gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
 	_, err = openKMS(o, "nourl")
 	require.ErrorAs(t, err, &ue)
 

@@ -350,7 +350,7 @@ func TestCanaryNeverPrinted(t *testing.T) {
 		{"", []string{"set", "c/y", canary, "--tag", strings.Repeat("k", 200) + "=v"}, exitError},
 		{strings.Repeat(canary, 3000), []string{"set", "c/y"}, exitError},
 		{canary, []string{"set", "c/y", "--kms", "env://UNSET_VAR"}, exitError},
-		{canary, []string{"set", "c/y", "--backend", "redis://:" + canary + "@localhost:6379"}, exitUsage},
+		{canary, []string{"set", "c/y", "--backend", "redis://:" + canary + "@127.0.0.1:1"}, exitError}, // nothing listens on port 1: refused
 		{"", []string{"get", "c/exists", "--version", "v7"}, exitNotFound},
 		{"", []string{"get", "c/exists", "--kms", "env://K"}, exitError},
 	}

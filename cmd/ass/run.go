@@ -1,0 +1,182 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+var runCommand = &command{
+	name:    "run",
+	args:    "-- COMMAND [ARG...]",
+	summary: "run a command with a namespace's secrets in its environment",
+	details: `Runs COMMAND with each secret NS/NAME directly under --namespace NS added to
+its environment as the variable NAME. Give --namespace more than once to
+combine namespaces: on a name clash the later one wins. Variables already in
+the environment are replaced, unless --keep-existing, which lets them win.
+Secrets in subfolders (NS/a/b) and names that are not variable names are left
+out; an expired secret, or a value holding a NUL byte, is left out with a
+warning on stderr.
+
+"--" before COMMAND is required. COMMAND gets ass's stdin, stdout and stderr;
+SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to ass are passed on to it (a
+Ctrl-C on a terminal also reaches COMMAND directly, as usual). ass
+prints nothing of its own and exits with COMMAND's exit status (128+N when
+COMMAND is killed by signal N); 127 when COMMAND is not found, 126 when it
+cannot be started. The secrets are visible to COMMAND and everything it
+starts, and to anyone who can read its environment (the same user, root).
+
+Example:
+  ass run --namespace production -- ./server --port 8080`,
+	minArgs: 1, maxArgs: math.MaxInt, passThrough: true,
+	define: func(fs *flag.FlagSet) func(*cli, []string) error {
+		ns := &namespacesFlag{}
+		fs.Var(ns, "namespace", "add the secrets directly under `NS` (repeatable; the later wins a name clash; required)")
+		keep := fs.Bool("keep-existing", false, "variables already in the environment win over secrets")
+		return func(c *cli, args []string) error {
+			if len(ns.list) == 0 {
+				return usagef("--namespace is required (e.g. --namespace production)")
+			}
+			if c.g.json {
+				return usagef("--json does not apply: run prints nothing of its own")
+			}
+			vars, err := c.secretEnv(ns.list)
+			if err != nil {
+				return err
+			}
+			return c.runChild(args, childEnv(os.Environ(), vars, *keep))
+		}
+	},
+}
+
+// secretEnv reads the variables of the namespaces; a later namespace wins.
+// The vault is closed before the command starts.
+func (c *cli) secretEnv(namespaces []string) (map[string]string, error) {
+	s, err := c.open()
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	vars := map[string]string{}
+	for _, ns := range namespaces {
+		entries, skipped, err := readNamespace(c, s.vault, ns, false)
+		if err != nil {
+			return nil, err
+		}
+		skipped.report(c, "run", false)
+		for _, e := range entries {
+			vars[e.Key] = e.Value
+		}
+	}
+	return vars, nil
+}
+
+// childEnv is base (KEY=VALUE strings) with vars added: replacing the
+// variables of base with the same name, or with keep leaving those alone.
+// The added variables come last, sorted by name.
+func childEnv(base []string, vars map[string]string, keep bool) []string {
+	out := make([]string, 0, len(base)+len(vars))
+	present := make(map[string]bool, len(base))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		present[k] = true
+		if _, ours := vars[k]; ours && !keep {
+			continue
+		}
+		out = append(out, kv)
+	}
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		if !(keep && present[k]) {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, k+"="+vars[k])
+	}
+	return out
+}
+
+// exitStatus ends ass with code. With a nil err nothing is printed (run
+// passing on its command's status); otherwise err is printed as usual.
+type exitStatus struct {
+	code int
+	err  error
+}
+
+func (e *exitStatus) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitStatus) Unwrap() error { return e.err }
+
+// forwarded are the signals run passes on to its command.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+// runChild runs args[0] with args[1:] and env, connected to ass's stdin,
+// stdout and stderr, forwarding signals, and returns its exit status as an
+// *exitStatus (nil for 0).
+func (c *cli) runChild(args []string, env []string) error {
+	name := truncate(args[0], 64)
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
+	// Listen before starting, so that a signal arriving at once is passed
+	// on rather than killing ass and orphaning the command.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			return &exitStatus{code: 127, err: fmt.Errorf("run: %s: command not found", name)}
+		}
+		return &exitStatus{code: 126, err: fmt.Errorf("run: %s: %w", name, unwrapPathError(err))}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				_ = cmd.Process.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return &exitStatus{code: 128 + int(ws.Signal())}
+		}
+		return &exitStatus{code: ee.ExitCode()}
+	}
+	// The command ran but copying its input or output failed.
+	return fmt.Errorf("run: %s: %w", name, err)
+}
+
+// unwrapPathError drops the path of an *fs.PathError: the message already
+// names the command.
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
