@@ -15,6 +15,8 @@ import (
 	"github.com/agentvault/agentvault/backend"
 	"github.com/agentvault/agentvault/backend/filebackend"
 	"github.com/agentvault/agentvault/backend/membackend"
+	"github.com/agentvault/agentvault/backend/redisbackend"
+	"github.com/agentvault/agentvault/internal/redistest"
 	"github.com/agentvault/agentvault/kms/kmstest"
 )
 
@@ -169,6 +171,14 @@ func benchBackends(b *testing.B) []benchBackend {
 			}
 			b.Cleanup(func() { fb.Close() })
 			return fb
+		}},
+		{"redis", func(b *testing.B) backend.Backend {
+			srv := redistest.StartServer(b)
+			rb, err := redisbackend.New(srv.Client(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return rb
 		}},
 	}
 }

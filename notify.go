@@ -29,7 +29,8 @@ type ApprovalNotice struct {
 // it synchronously after the change is stored, with the caller's context
 // (minus its cancellation); an error is ignored by the vault (the change
 // stands), so a Notifier should bound its own time. Implementations must be
-// safe for concurrent use.
+// safe for concurrent use. A Notifier that also implements ExpiryNotifier
+// (as WebhookNotifier does) is told about expiry notices too.
 type Notifier interface {
 	Notify(ctx context.Context, n ApprovalNotice) error
 }
@@ -58,7 +59,7 @@ const (
 	WebhookEventHeader     = "X-Agentvault-Event"
 )
 
-// WebhookNotifier POSTs each ApprovalNotice as JSON to a URL, signed with
+// WebhookNotifier POSTs each ApprovalNotice (and ExpiryNotice) as JSON to a URL, signed with
 // HMAC-SHA256 so the receiver can check it came from the vault and is
 // fresh: the signature header is "sha256=" + hex(HMAC(secret, timestamp +
 // "." + body)), with the timestamp header in Unix seconds (VerifyWebhook
@@ -92,7 +93,20 @@ func NewWebhookNotifier(rawURL string, secret []byte) (*WebhookNotifier, error) 
 
 // Notify delivers n, retrying as described on WebhookNotifier.
 func (w *WebhookNotifier) Notify(ctx context.Context, n ApprovalNotice) error {
-	body, err := json.Marshal(n)
+	return w.send(ctx, n.Event, n)
+}
+
+// NotifyExpiry delivers an expiry notice the same way (the event header is
+// n.Event: secret.expiring or secret.expired). WebhookNotifier is thus
+// also an ExpiryNotifier.
+func (w *WebhookNotifier) NotifyExpiry(ctx context.Context, n ExpiryNotice) error {
+	return w.send(ctx, n.Event, n)
+}
+
+var _ ExpiryNotifier = (*WebhookNotifier)(nil)
+
+func (w *WebhookNotifier) send(ctx context.Context, event string, payload any) error {
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return err
 	}
@@ -115,7 +129,7 @@ func (w *WebhookNotifier) Notify(ctx context.Context, n ApprovalNotice) error {
 			}
 			pause *= 2
 		}
-		retry, err := w.post(ctx, n.Event, body)
+		retry, err := w.post(ctx, event, body)
 		if err == nil {
 			return nil
 		}

@@ -19,7 +19,8 @@ type options struct {
 	maxRetries   int
 	previous     []kms.KeyProvider
 
-	access accessOptions // tokens, approvals, agents, audit: see access_options.go
+	access    accessOptions    // tokens, approvals, agents, audit: see access_options.go
+	lifecycle lifecycleOptions // rotation, retention, expiry notices, scheduler: see lifecycle.go
 }
 
 func defaultOptions() options {
@@ -32,6 +33,7 @@ func defaultOptions() options {
 		initTimeout:  30 * time.Second,
 		maxRetries:   1000,
 		access:       defaultAccessOptions(),
+		lifecycle:    defaultLifecycleOptions(),
 	}
 }
 
@@ -71,5 +73,8 @@ type getOptions struct {
 }
 
 // AtVersion makes GetSecret return version v ("v1", "v2", …) instead of the
-// active one. An expired secret is refused at every version.
+// active one. v may also be "previous" (PreviousVersion): the version that
+// was active before the last rotation, while its grace period lasts (see
+// UpdateSecretInput.GracePeriod and RotateSecret); after the grace ends it
+// fails with ErrNotFound. An expired secret is refused at every version.
 func AtVersion(v string) GetOption { return func(o *getOptions) { o.version = v } }

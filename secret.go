@@ -116,6 +116,25 @@ type SecretMetadata struct {
 	UpdatedAt   time.Time         `json:"updated_at"`
 	Version     string            `json:"version"` // the active version, e.g. "v3"
 	ExpiresAt   time.Time         `json:"expires_at"`
+
+	// PreviousVersion is the version that was active before the last
+	// rotation, when that rotation gave it a grace period, and GraceEndsAt
+	// is when the grace ends (or ended): until then the previous version is
+	// readable as AtVersion("previous"). Both are zero without a grace period.
+	PreviousVersion string    `json:"previous_version,omitempty"`
+	GraceEndsAt     time.Time `json:"grace_ends_at,omitzero"`
+
+	// RotateEvery is the secret's rotation schedule (zero: none) and
+	// NextRotationAt when the next scheduled rotation is due (see
+	// SetRotationSchedule).
+	RotateEvery    time.Duration `json:"rotate_every,omitempty"`
+	NextRotationAt time.Time     `json:"next_rotation_at,omitzero"`
+}
+
+// InGrace reports whether the previous version is still readable as
+// "previous" at now.
+func (m *SecretMetadata) InGrace(now time.Time) bool {
+	return m.PreviousVersion != "" && now.Before(m.GraceEndsAt)
 }
 
 // Expired reports whether the secret's expiry is set and not after now.
@@ -157,6 +176,12 @@ type UpdateSecretInput struct {
 	ExpiresIn   time.Duration     // set the expiry to now + ExpiresIn
 	ClearExpiry bool              // remove the expiry
 	IfVersion   string            // if set, fail with ErrConflict unless this is the active version
+
+	// GracePeriod, with a new Value, keeps the version it replaces readable
+	// as AtVersion("previous") (and safe from retention) for this long.
+	// Zero: no grace period (the replaced version is an ordinary inactive
+	// version at once).
+	GracePeriod time.Duration
 }
 
 // ListFilter selects secrets for ListSecrets. Zero fields match everything.
@@ -168,12 +193,20 @@ type ListFilter struct {
 	ExpiringWithin time.Duration     // only secrets whose expiry is set and at most this far away (already expired included)
 }
 
-// VersionInfo describes one stored version of a secret.
+// VersionInfo describes one version of a secret. A version removed by the
+// retention policy is listed with Pruned set and only its Version filled in.
 type VersionInfo struct {
 	Version   string    `json:"version"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	CreatedBy string    `json:"created_by,omitempty"`
 	IsActive  bool      `json:"is_active"`
+
+	// IsPrevious marks the version readable as "previous" until
+	// GraceEndsAt (set while the grace lasts, and after it until the next
+	// activation).
+	IsPrevious  bool      `json:"is_previous,omitempty"`
+	GraceEndsAt time.Time `json:"grace_ends_at,omitzero"`
+	Pruned      bool      `json:"pruned,omitempty"` // removed by the retention policy: no value is stored
 }
 
 // Input limits.

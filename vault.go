@@ -240,7 +240,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
 	var want uint32
-	if o.version != "" {
+	if o.version != "" && o.version != PreviousVersion {
 		n, err := ParseVersion(o.version)
 		if err != nil {
 			return nil, opErr(op, path, "", err)
@@ -251,16 +251,23 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	if err != nil {
 		return nil, opErr(op, path, o.version, err)
 	}
+	now := v.opts.now()
+	if rec.ExpiresAt != 0 && !now.Before(time.Unix(0, rec.ExpiresAt)) {
+		v.expiredRead(ctx, rec)
+		return nil, opErr(op, path, o.version, ErrExpired)
+	}
+	if o.version == PreviousVersion {
+		if want, err = previousVersion(rec, now); err != nil {
+			return nil, opErr(op, path, o.version, err)
+		}
+	}
 	if want == 0 {
 		want = rec.Active
 	}
 	vs := FormatVersion(want)
-	if rec.ExpiresAt != 0 && !v.opts.now().Before(time.Unix(0, rec.ExpiresAt)) {
-		return nil, opErr(op, path, o.version, ErrExpired)
-	}
 	ver := rec.Find(want)
 	if ver == nil {
-		return nil, opErr(op, path, vs, ErrNotFound)
+		return nil, opErr(op, path, vs, missingVersion(rec, want))
 	}
 	pt, err := v.open(ctx, path, ver)
 	if err != nil {
@@ -309,7 +316,9 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 	}
 	actor := v.actor(ctx)
 	var out *SecretMetadata
+	var pruned []prunedVersion
 	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+		pruned = nil
 		if ifVersion != 0 && rec.Active != ifVersion {
 			return nil, nil, fmt.Errorf("%w: active version is %s, not %s", ErrConflict, FormatVersion(rec.Active), in.IfVersion)
 		}
@@ -330,8 +339,13 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 				return nil, nil, err
 			}
 			rec.Versions = append(rec.Versions, ver)
-			rec.MaxVersion, rec.Active = n, n
+			rec.MaxVersion = n
+			activate(rec, n, in.GracePeriod, now)
 			aead, added = a, &rec.Versions[len(rec.Versions)-1]
+			pruned = v.opts.lifecycle.retention.prune(rec, now, v.opts.lifecycle.lease)
+			if len(pruned) > 0 {
+				added = &rec.Versions[len(rec.Versions)-1]
+			}
 		}
 		rec.UpdatedAt = now.UnixNano()
 		m := metadata(rec, rec.Active)
@@ -341,6 +355,7 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 	if err != nil {
 		return nil, opErr(op, path, "", err)
 	}
+	v.auditPruned(ctx, path, pruned)
 	return out, nil
 }
 
@@ -388,6 +403,9 @@ func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
 	}
 	if in.ExpiresIn < 0 {
 		return fmt.Errorf("%w: ExpiresIn %v is negative", ErrInvalidInput, in.ExpiresIn)
+	}
+	if err := validateGrace(in.GracePeriod, in.Value != nil); err != nil {
+		return err
 	}
 	if in.ExpiresAt != nil && in.ExpiresAt.IsZero() {
 		return fmt.Errorf("%w: ExpiresAt is the zero time (use ClearExpiry to remove the expiry)", ErrInvalidInput)
@@ -605,6 +623,7 @@ func metadata(rec *record.Secret, n uint32) SecretMetadata {
 	if rec.ExpiresAt != 0 {
 		m.ExpiresAt = time.Unix(0, rec.ExpiresAt).UTC()
 	}
+	lifecycleMetadata(&m, rec)
 	if len(rec.Tags) > 0 {
 		m.Tags = make(map[string]string, len(rec.Tags))
 		for _, t := range rec.Tags {

@@ -13,6 +13,16 @@
 //
 // Changing the layout of format version 1 breaks existing vaults: add a new
 // version instead, and keep the frozen test vectors decoding.
+//
+// # Format versions
+//
+// Version 1 is the original layout. Version 2 is version 1 followed by the
+// lifecycle fields (grace period, rotation schedule), five fixed-width
+// integers after the last version envelope. MarshalBody writes version 2
+// only when one of those fields is set, and version 1 otherwise, so a vault
+// that uses no lifecycle feature keeps writing records that older readers
+// accept; ParseSecret accepts both, and rejects a version 2 record whose
+// lifecycle fields are all zero (its one encoding is version 1).
 package record
 
 import (
@@ -47,7 +57,11 @@ const (
 	secretMagic = "AVSR"
 	configMagic = "AVVC"
 	formatV1    = 1
+	formatV2    = 2
 )
+
+// v2Len is the size of the version 2 lifecycle fields.
+const v2Len = 8 + 4 + 8 + 8 + 8
 
 // Version is one immutable secret version: its sealed value and wrapped data key.
 type Version struct {
@@ -79,6 +93,19 @@ type Secret struct {
 	Active      uint32
 	MaxVersion  uint32
 	Versions    []Version // ascending by Number
+
+	// Lifecycle fields, stored from format version 2 on (all zero in a
+	// version 1 record).
+	Previous      uint32 // the version active before the last activation; 0: none
+	GraceUntil    int64  // Unix nanoseconds until which Previous stays readable as "previous"; 0: no grace
+	RotateEvery   int64  // rotation schedule in nanoseconds; 0: none
+	RotationGrace int64  // grace period in nanoseconds given to scheduled rotations
+	NextRotation  int64  // Unix nanoseconds when the next scheduled rotation is due; 0: none
+}
+
+// HasV2 reports whether s sets a field that only format version 2 stores.
+func (s *Secret) HasV2() bool {
+	return s.Previous != 0 || s.GraceUntil != 0 || s.RotateEvery != 0 || s.RotationGrace != 0 || s.NextRotation != 0
 }
 
 // Find returns the version numbered n, or nil.
@@ -110,9 +137,13 @@ func (s *Secret) MarshalBody() []byte {
 		v := &s.Versions[i]
 		n += 4 + 8 + 2 + len(v.CreatedBy) + 2 + len(v.KeyID) + 2 + len(v.WrappedDEK) + NonceLen + 4 + len(v.Ciphertext)
 	}
+	format := byte(formatV1)
+	if s.HasV2() {
+		format, n = formatV2, n+v2Len
+	}
 	b := make([]byte, 0, n+MACLen)
 	b = append(b, secretMagic...)
-	b = append(b, formatV1)
+	b = append(b, format)
 	b = put16(b, s.Path)
 	b = put8(b, s.Type)
 	b = append(b, s.Tier)
@@ -140,6 +171,13 @@ func (s *Secret) MarshalBody() []byte {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v.Ciphertext)))
 		b = append(b, v.Ciphertext...)
 	}
+	if format == formatV2 {
+		b = binary.BigEndian.AppendUint64(b, uint64(s.GraceUntil))
+		b = binary.BigEndian.AppendUint32(b, s.Previous)
+		b = binary.BigEndian.AppendUint64(b, uint64(s.RotateEvery))
+		b = binary.BigEndian.AppendUint64(b, uint64(s.RotationGrace))
+		b = binary.BigEndian.AppendUint64(b, uint64(s.NextRotation))
+	}
 	return b
 }
 
@@ -155,8 +193,9 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 	if string(r.bytes(4)) != secretMagic {
 		return nil, nil, nil, fmt.Errorf("%w: not a secret record", ErrFormat)
 	}
-	if f := r.u8(); f != formatV1 && r.err == nil {
-		return nil, nil, nil, fmt.Errorf("%w: unknown format version %d", ErrFormat, f)
+	format := r.u8()
+	if format != formatV1 && format != formatV2 && r.err == nil {
+		return nil, nil, nil, fmt.Errorf("%w: unknown format version %d", ErrFormat, format)
 	}
 	s = &Secret{}
 	s.Path = r.str16("path", MaxPathLen)
@@ -207,6 +246,16 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 			if len(v.WrappedDEK) == 0 || len(v.Ciphertext) < 16 {
 				r.fail("empty wrapped key or ciphertext")
 			}
+		}
+	}
+	if r.err == nil && format == formatV2 {
+		s.GraceUntil = int64(r.u64())
+		s.Previous = r.u32()
+		s.RotateEvery = int64(r.u64())
+		s.RotationGrace = int64(r.u64())
+		s.NextRotation = int64(r.u64())
+		if r.err == nil && !s.HasV2() {
+			r.fail("format version 2 without lifecycle fields (must be version 1)")
 		}
 	}
 	if r.err == nil && r.remaining() != 0 {

@@ -46,7 +46,9 @@ func TestParseRejects(t *testing.T) {
 		"empty":          nil,
 		"short":          []byte("AVSR"),
 		"wrong magic":    withMAC(append([]byte("XXXX"), good[4:]...)),
-		"unknown format": withMAC(append(append([]byte("AVSR"), 2), good[5:]...)),
+		"unknown format": withMAC(append(append([]byte("AVSR"), 3), good[5:]...)),
+		"v2 without v2":  withMAC(append(append(append([]byte("AVSR"), 2), good[5:]...), make([]byte, v2Len)...)),
+		"v2 truncated":   withMAC(append(append([]byte("AVSR"), 2), good[5:]...)),
 		"trailing":       withMAC(append(bytes.Clone(good), 0)),
 		"truncated":      withMAC(good[:len(good)-3]),
 	}
@@ -75,6 +77,30 @@ func TestParseRejects(t *testing.T) {
 	over.MaxVersion = 2
 	_, _, _, err = ParseSecret(withMAC(over.MarshalBody()))
 	assert.ErrorIs(t, err, ErrFormat, "version above max")
+}
+
+func sampleV2() *Secret {
+	s := sample()
+	s.Previous, s.GraceUntil = 1, 10
+	s.RotateEvery, s.RotationGrace, s.NextRotation = 7, 8, 9
+	return s
+}
+
+func TestRoundTripV2(t *testing.T) {
+	for name, s := range map[string]*Secret{"all": sampleV2(), "one field": func() *Secret {
+		s := sample()
+		s.NextRotation = -1
+		return s
+	}()} {
+		b := withMAC(s.MarshalBody())
+		require.Equal(t, byte(formatV2), b[4], "%s: format byte", name)
+		got, body, _, err := ParseSecret(b)
+		require.NoError(t, err, name)
+		assert.Equal(t, s, got, name)
+		assert.Equal(t, body, got.MarshalBody(), name)
+	}
+	// Without lifecycle fields the record is written as version 1.
+	assert.Equal(t, byte(formatV1), sample().MarshalBody()[4])
 }
 
 func TestConfigRoundTrip(t *testing.T) {
@@ -111,6 +137,8 @@ func FuzzParseSecret(f *testing.F) {
 	one.Tags = nil
 	f.Add(withMAC(one.MarshalBody()))
 	f.Add([]byte("AVSR\x01"))
+	f.Add(withMAC(sampleV2().MarshalBody()))
+	f.Add([]byte("AVSR\x02"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, body, _, err := ParseSecret(b)
 		if err != nil {
