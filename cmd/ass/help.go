@@ -35,7 +35,9 @@ const globalHelp = `Global flags (before or after the command):
                     local://FILE  a local key file (default local://$ASS_HOME/key)
                     env://VAR     a key in an environment variable: the base64 of 32
                                   random bytes, e.g. from "head -c32 /dev/urandom | base64"
-  --actor NAME    recorded as created_by [env ASS_ACTOR; default $USER, else "cli"]
+  --actor NAME    who acts: recorded as created_by and in the audit trail, and the
+                  requester or approver of tokens [env ASS_ACTOR; default $USER,
+                  else "cli"]
   --json          print JSON instead of text
   -h, --help      show help
 `
@@ -45,6 +47,10 @@ const envHelp = `Environment:
   ASS_BACKEND   default for --backend
   ASS_KMS       default for --kms
   ASS_ACTOR     default for --actor
+  ASS_TOKEN     a scoped token (ast_tok_…) that get and list read through;
+                safer than --token, which other users can see in the process list
+  ASS_AGENT_KEY an agent key: token request and redeem, and approvals
+                cancel, act as that agent (see "ass help agents")
 `
 
 const exitHelp = `Exit codes:
@@ -53,6 +59,11 @@ const exitHelp = `Exit codes:
   2  usage error: unknown command or flag, wrong arguments, bad flag value
   3  secret or version not found
   4  secret expired (kept and listed, but its value is not served)
+  5  approval required or pending: the token request waits for approvers
+     (ass approvals approve ID, then ass token redeem ID)
+  6  access denied: a token or agent key that is unknown, expired, revoked,
+     used up or disabled; a client IP, scope or tier that does not allow it;
+     or an approval you may not give (your own request, or twice)
   ass run exits with its command's status instead (126: the command cannot
   be started, 127: not found, 128+N: killed by signal N)
 `
@@ -79,6 +90,9 @@ joined by "/". Errors never show secret values.
 Start with "ass init", then for example:
   printf %s "$OPENAI_API_KEY" | ass set production/openai/api-key --type api_key --tier standard
   ass get production/openai/api-key
+Scoped tokens for agents (a critical secret needs two approvers):
+  TOKEN=$(ass token request --scope 'secrets:read:production/openai/*' --ttl 1h)
+  ASS_TOKEN=$TOKEN ass get production/openai/api-key
 Moving from .env files:
   ass import .env --namespace production --tier-prefix DB_=critical
   ass run --namespace production -- ./server

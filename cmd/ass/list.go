@@ -17,7 +17,11 @@ path, in columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
 listed and marked. Filters combine: every one given must match.
 
 With --json, prints an array of metadata objects (the fields of get --json
-without "value"); [] when nothing matches.`,
+without "value"); [] when nothing matches.
+
+With --token TOKEN, or $ASS_TOKEN, lists through that scoped token: only the
+secrets a read scope of the token covers and whose tier is within the
+token's. A token that is not usable exits 6.`,
 	maxArgs: 1,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		var typ typeFlag
@@ -28,6 +32,8 @@ without "value"); [] when nothing matches.`,
 		fs.Var(&tier, "tier", "only secrets of access `TIER`")
 		fs.Var(tags, "tag", "only secrets tagged `KEY=VALUE` (repeatable: all must match)")
 		fs.Var(&within, "expiring-within", "only secrets expiring within `DURATION` (expired ones included): 30d, 12h …")
+		var tf tokenFlags
+		tf.add(fs)
 		return func(c *cli, args []string) error {
 			f := agentvault.ListFilter{
 				Type: agentvault.SecretType(typ), Tier: agentvault.AccessTier(tier),
@@ -44,7 +50,12 @@ without "value"); [] when nothing matches.`,
 				return err
 			}
 			defer s.Close()
-			ms, err := s.vault.ListSecrets(c.ctx, f)
+			var ms []agentvault.SecretMetadata
+			if ts, ctx := tf.session(c, s.vault); ts != nil {
+				ms, err = ts.ListSecrets(ctx, f)
+			} else {
+				ms, err = s.vault.ListSecrets(c.ctx, f)
+			}
 			if err != nil {
 				return err
 			}

@@ -30,6 +30,8 @@ const (
 	exitUsage    = 2 // unknown command or flag, wrong arguments, bad flag value
 	exitNotFound = 3 // no such secret or version
 	exitExpired  = 4 // the secret has expired
+	exitApproval = 5 // approval required or pending: the token request waits for approvers
+	exitDenied   = 6 // access denied: token, agent key, scope, tier, IP or approval rules
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3";
@@ -100,7 +102,9 @@ func init() {
 	commands = []*command{
 		initCommand, setCommand, createCommand, getCommand, updateCommand,
 		listCommand, versionsCommand, rollbackCommand, deleteCommand,
-		importCommand, exportCommand, runCommand, helpCommand,
+		importCommand, exportCommand, runCommand,
+		tokenCommand, approvalsCommand, agentsCommand, auditCommand,
+		rewrapCommand, keyCommand, helpCommand,
 	}
 }
 
@@ -232,8 +236,12 @@ func (c *cli) fail(cmd *command, err error) int {
 			msg += ` (see "ass help")`
 		}
 	}
+	code := exitCode(err)
+	if code == exitDenied {
+		msg = "access denied: " + msg
+	}
 	fmt.Fprintf(c.stderr, "ass: %s\n", oneLine(msg))
-	return exitCode(err)
+	return code
 }
 
 func exitCode(err error) int {
@@ -248,6 +256,17 @@ func exitCode(err error) int {
 		return exitExpired
 	case errors.Is(err, agentvault.ErrNotFound):
 		return exitNotFound
+	case errors.Is(err, agentvault.ErrApprovalRequired), errors.Is(err, agentvault.ErrApprovalPending):
+		return exitApproval
+	case errors.Is(err, agentvault.ErrScopeDenied), // ErrTierDenied too
+		errors.Is(err, agentvault.ErrIPDenied),
+		errors.Is(err, agentvault.ErrTokenExpired),
+		errors.Is(err, agentvault.ErrTokenExhausted),
+		errors.Is(err, agentvault.ErrTokenRevoked),
+		errors.Is(err, agentvault.ErrTokenUnknown),
+		errors.Is(err, agentvault.ErrUnauthorized),
+		errors.Is(err, agentvault.ErrApprovalForbidden):
+		return exitDenied
 	}
 	return exitError
 }
@@ -344,12 +363,12 @@ func firstOf(s ...string) string {
 }
 
 // open opens the vault for a command other than init.
-func (c *cli) open() (*session, error) {
+func (c *cli) open(opts ...openOption) (*session, error) {
 	cfg, err := c.config()
 	if err != nil {
 		return nil, err
 	}
-	return openVault(c.ctx, cfg, false)
+	return openVault(c.ctx, cfg, false, opts...)
 }
 
 // quietLogger discards go-redis's log lines.

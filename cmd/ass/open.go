@@ -63,6 +63,29 @@ type opener struct {
 	cfg    *config
 	create bool
 	undo   []func() // removes what this run created, run newest first on failure
+
+	// Set by openOption values (see openVault).
+	previous   []string // --from-kms URLs: opened as WithPreviousKeyProvider
+	createKey  bool     // create the --kms local:// key file if missing, even without create
+	keyCreated string   // the key file this run generated, if any
+}
+
+// openOption asks openVault for more than the vault cfg names.
+type openOption func(*opener)
+
+// withPreviousKMS opens url (a --kms style URL, through kmsSchemes) as a
+// previous key provider (agentvault.WithPreviousKeyProvider): data keys
+// and the vault's own key wrapped under it still open, until a rewrap
+// moves them to the --kms key.
+func withPreviousKMS(url string) openOption {
+	return func(o *opener) { o.previous = append(o.previous, url) }
+}
+
+// withNewLocalKey creates the --kms local:// key file when it does not
+// exist (a new random key), for a migration to a new key file. The file is
+// removed again if the vault does not open.
+func withNewLocalKey() openOption {
+	return func(o *opener) { o.createKey = true }
 }
 
 // rollback removes what this run created.
@@ -184,7 +207,7 @@ func openLocalKMS(o *opener, t target) (kms.KeyProvider, error) {
 	_, err := os.Stat(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if !o.create {
+		if !o.create && !o.createKey {
 			return nil, o.missing(t.URL == o.cfg.defaultKMS, "key file", file)
 		}
 		if err := o.mkdirAll(filepath.Dir(file)); err != nil {
@@ -194,6 +217,7 @@ func openLocalKMS(o *opener, t target) (kms.KeyProvider, error) {
 		switch {
 		case err == nil:
 			o.undo = append(o.undo, func() { _ = os.Remove(file) })
+			o.keyCreated = file
 		case errors.Is(err, fs.ErrExist):
 			// Another init made it first: use theirs.
 		default:
@@ -231,42 +255,69 @@ func openEnvKMS(_ *opener, t target) (kms.KeyProvider, error) {
 
 // session is an open vault and what it was opened from.
 type session struct {
-	vault   *agentvault.AgentVault
-	backend backend.Backend
-	keys    kms.KeyProvider
-	existed bool // create mode: the storage already held data before this run
+	vault      *agentvault.AgentVault
+	backend    backend.Backend
+	keys       kms.KeyProvider
+	previous   []kms.KeyProvider // withPreviousKMS
+	existed    bool              // create mode: the storage already held data before this run
+	keyCreated string            // the local key file this run generated, if any
 }
 
-// Close closes the vault and the backend, and the key provider if it has a
-// Close method.
+// Close closes the vault and the backend, and the key providers that have
+// a Close method.
 func (s *session) Close() {
 	_ = s.vault.Close()
 	_ = s.backend.Close()
-	if c, ok := s.keys.(io.Closer); ok {
-		_ = c.Close()
+	closeKeys(append([]kms.KeyProvider{s.keys}, s.previous...)...)
+}
+
+func closeKeys(ps ...kms.KeyProvider) {
+	for _, p := range ps {
+		if c, ok := p.(io.Closer); ok {
+			_ = c.Close()
+		}
 	}
 }
 
 // openVault opens the vault cfg names. With create (ass init) it makes the
 // store and key when missing and undoes that if the vault does not open;
 // without, it fails with a *noVaultError, creating nothing, when they are
-// missing.
-func openVault(ctx context.Context, cfg *config, create bool) (_ *session, err error) {
+// missing. opts add previous key providers or allow a new key file.
+func openVault(ctx context.Context, cfg *config, create bool, opts ...openOption) (_ *session, err error) {
 	o := &opener{ctx: ctx, cfg: cfg, create: create}
+	for _, opt := range opts {
+		opt(o)
+	}
+	var opened []kms.KeyProvider // closed again on failure
 	defer func() {
 		if err != nil {
+			closeKeys(opened...)
 			o.rollback()
 		}
 	}()
+	var previous []kms.KeyProvider
+	vopts := []agentvault.Option{agentvault.WithActor(cfg.actor)}
+	for _, url := range o.previous {
+		ps, err := openPreviousKMS(o, url)
+		opened = append(opened, ps...)
+		if err != nil {
+			return nil, err
+		}
+		previous = append(previous, ps...)
+		for _, p := range ps {
+			vopts = append(vopts, agentvault.WithPreviousKeyProvider(p))
+		}
+	}
 	keys, err := openKMS(o, cfg.kms)
 	if err != nil {
 		return nil, err
 	}
+	opened = append(opened, keys)
 	b, err := openBackend(o, cfg.backend)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{backend: b, keys: keys}
+	s := &session{backend: b, keys: keys, previous: previous}
 	if create {
 		// New creates the vault's configuration silently; look first, so
 		// init can say whether it made a new vault.
@@ -281,7 +332,7 @@ func openVault(ctx context.Context, cfg *config, create bool) (_ *session, err e
 	if !create && !strings.HasPrefix(cfg.backend, "mem://") { // mem:// is new every time
 		open = agentvault.Open // never create a vault by accident
 	}
-	v, err := open(b, keys, agentvault.WithActor(cfg.actor))
+	v, err := open(b, keys, vopts...)
 	if err != nil {
 		_ = b.Close()
 		if errors.Is(err, agentvault.ErrNoVault) {
@@ -290,7 +341,51 @@ func openVault(ctx context.Context, cfg *config, create bool) (_ *session, err e
 		return nil, err
 	}
 	s.vault = v
+	s.keyCreated = o.keyCreated
 	return s, nil
+}
+
+// openPreviousKMS opens a --from-kms URL. It never creates anything: a
+// missing key file is an error naming it.
+//
+// The library picks a previous provider by its KeyID, the primary key's.
+// A local key file rotated without a complete rewrap still has data keys
+// wrapped under its earlier keys, so it is opened once per key id, each
+// copy with that key as primary.
+func openPreviousKMS(o *opener, url string) ([]kms.KeyProvider, error) {
+	prev := &opener{ctx: o.ctx, cfg: o.cfg}
+	p, err := openURL(prev, "--from-kms", url, kmsSchemes)
+	var nv *noVaultError
+	if errors.As(err, &nv) {
+		_, file, _ := strings.Cut(url, "://")
+		return nil, fmt.Errorf("--from-kms: no key file at %s", file)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ps := []kms.KeyProvider{p}
+	kr, ok := p.(*localkms.Keyring)
+	if !ok {
+		return ps, nil
+	}
+	for _, id := range kr.KeyIDs() {
+		if id == kr.KeyID() {
+			continue
+		}
+		c, err := openURL(prev, "--from-kms", url, kmsSchemes)
+		if err != nil {
+			return ps, err
+		}
+		ps = append(ps, c)
+		ck, ok := c.(*localkms.Keyring)
+		if !ok {
+			continue
+		}
+		if err := ck.SetPrimary(id); err != nil {
+			return ps, err
+		}
+	}
+	return ps, nil
 }
 
 // redactURL returns url with its userinfo and query values replaced by

@@ -288,10 +288,14 @@ An expired secret is refused (exit 4) at every version.
 With --json, prints the value with the metadata:
 {"path","value","version","type","tier","tags","description","created_by",
 "created_at","updated_at","expires_at"}. A value that is not UTF-8 text
-cannot be shown in JSON: get it without --json.`,
+cannot be shown in JSON: get it without --json.
+
+` + tokenHelp,
 	minArgs: 1, maxArgs: 1,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		ver := fs.String("version", "", "read version `vN` instead of the active one")
+		var tf tokenFlags
+		tf.add(fs)
 		return func(c *cli, args []string) error {
 			path := args[0]
 			var opts []agentvault.GetOption
@@ -303,7 +307,12 @@ cannot be shown in JSON: get it without --json.`,
 				return err
 			}
 			defer s.Close()
-			sec, err := s.vault.GetSecret(c.ctx, path, opts...)
+			var sec *agentvault.Secret
+			if ts, ctx := tf.session(c, s.vault); ts != nil {
+				sec, err = ts.GetSecret(ctx, path, opts...)
+			} else {
+				sec, err = s.vault.GetSecret(c.ctx, path, opts...)
+			}
 			if err != nil {
 				if *ver != "" {
 					return versioned{err}
