@@ -69,6 +69,27 @@
 // backend write (on the file backend, an fsync): turn the store off with
 // WithAudit(false) where that matters and keep a JSON-lines writer instead.
 //
+// # Lifecycle: expiry notices, rotation, retention
+//
+// RunOnce (or Run, which repeats it; or CheckExpirations, RotateDue and
+// PruneVersions separately, from your own cron) does the time-driven work:
+// it sends expiry notices 7 days and 1 day before a secret expires (through
+// WithExpiryNotifier: a Go func or a signed webhook), records secret.expired,
+// runs due rotations (SetRotationSchedule) and prunes old versions
+// (WithRetention: inactive versions older than 90 days by default, or beyond
+// a count; the active version and one in its grace period never are). Every
+// such step is claimed through the backend, so several processes running
+// the scheduler never duplicate it and a restart resumes what a crashed
+// process claimed once its lease ends (notices are at-least-once across
+// such a crash, and carry a stable ID for de-duplication).
+//
+// RotateSecret produces the next value with a Rotator registered per
+// secret type or path pattern (WithRotator, WithPathRotator) or takes a
+// given one, writes it as a new version, checks it (RotationVerifier) and
+// only then activates it; on failure the previous version stays active. A
+// grace period keeps the previous version readable as
+// AtVersion(PreviousVersion) until GraceEndsAt.
+//
 // # Encryption
 //
 // Each version is sealed with AES-256-GCM under its own random 256-bit data

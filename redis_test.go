@@ -239,3 +239,52 @@ func BenchmarkGetSecretRedis(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkListSecretsRedis100k lists a 1,000-secret prefix among 100,000
+// secrets stored in Redis (seeding takes a few seconds and is not timed).
+func BenchmarkListSecretsRedis100k(b *testing.B) {
+	srv := redistest.StartServer(b)
+	rb, err := redisbackend.New(srv.Client(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v, err := agentvault.New(rb, testKey(b), agentvault.WithAudit(false))
+	if err != nil {
+		b.Fatal(err)
+	}
+	const total, match, workers = 100_000, 1_000, 8
+	var next atomic.Int64
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= total {
+					errs <- nil
+					return
+				}
+				ns := "other"
+				if i < match {
+					ns = "team-a"
+				}
+				_, err := v.CreateSecret(ctx, agentvault.CreateSecretInput{Path: fmt.Sprintf("%s/svc-%06d/key", ns, i), Value: agentvault.StringValue("value")})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		list, err := v.ListSecrets(ctx, agentvault.ListFilter{Prefix: "team-a/"})
+		if err != nil || len(list) != match {
+			b.Fatalf("ListSecrets: %d results, %v", len(list), err)
+		}
+	}
+}

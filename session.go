@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/agentvault/agentvault/internal/record"
 	"sync"
 	"time"
 )
@@ -197,30 +198,14 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 		return nil, err
 	}
 	v := s.v
-	var want uint32
-	if o.version != "" {
-		if want, err = ParseVersion(o.version); err != nil {
-			return nil, err
-		}
-	}
-	rec, _, err := v.load(ctx, path)
+	rec, ver, err := v.resolve(ctx, path, o.version, func(rec *record.Secret) error {
+		tier, _ := tierFromRank(rec.Tier)
+		return tierAllowed(tok, tier)
+	})
 	if err != nil {
 		return nil, err
 	}
-	m := metadata(rec, rec.Active)
-	if err := tierAllowed(tok, m.Tier); err != nil {
-		return nil, err
-	}
-	if rec.ExpiresAt != 0 && !v.opts.now().Before(time.Unix(0, rec.ExpiresAt)) {
-		return nil, ErrExpired
-	}
-	if want == 0 {
-		want = rec.Active
-	}
-	ver := rec.Find(want)
-	if ver == nil {
-		return nil, fmt.Errorf("%w: no version %s", ErrNotFound, FormatVersion(want))
-	}
+	want := ver.Number
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
 	}

@@ -232,49 +232,76 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
 	defer v.auditGet(ctx, path, &out, &err)
 	const op = "get"
-	var o getOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	version := getVersion(opts)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
-	var want uint32
-	if o.version != "" && o.version != PreviousVersion {
-		n, err := ParseVersion(o.version)
-		if err != nil {
-			return nil, opErr(op, path, "", err)
-		}
-		want = n
-	}
-	rec, _, err := v.load(ctx, path)
+	rec, ver, err := v.resolve(ctx, path, version, nil)
 	if err != nil {
-		return nil, opErr(op, path, o.version, err)
+		return nil, opErr(op, path, version, err)
 	}
-	now := v.opts.now()
-	if rec.ExpiresAt != 0 && !now.Before(time.Unix(0, rec.ExpiresAt)) {
-		v.expiredRead(ctx, rec)
-		return nil, opErr(op, path, o.version, ErrExpired)
-	}
-	if o.version == PreviousVersion {
-		if want, err = previousVersion(rec, now); err != nil {
-			return nil, opErr(op, path, o.version, err)
-		}
-	}
-	if want == 0 {
-		want = rec.Active
-	}
+	want := ver.Number
 	vs := FormatVersion(want)
-	ver := rec.Find(want)
-	if ver == nil {
-		return nil, opErr(op, path, vs, missingVersion(rec, want))
-	}
 	pt, err := v.open(ctx, path, ver)
 	if err != nil {
 		return nil, opErr(op, path, vs, err)
 	}
 	s := &Secret{SecretMetadata: metadata(rec, want), Value: SecretValue{b: pt}}
 	return s, nil
+}
+
+// getVersion applies GetOptions; without any it allocates nothing.
+func getVersion(opts []GetOption) string {
+	if len(opts) == 0 {
+		return ""
+	}
+	var o getOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.version
+}
+
+// resolve loads the record at path and selects the version asked for: ""
+// (the active one), "vN", or "previous" (during a grace period). gate, if
+// set, runs on the authenticated record before anything else is decided
+// (a token's tier check). An expired secret is refused at every version.
+func (v *AgentVault) resolve(ctx context.Context, path, version string, gate func(*record.Secret) error) (*record.Secret, *record.Version, error) {
+	var want uint32
+	if version != "" && version != PreviousVersion {
+		n, err := ParseVersion(version)
+		if err != nil {
+			return nil, nil, err
+		}
+		want = n
+	}
+	rec, _, err := v.load(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if gate != nil {
+		if err := gate(rec); err != nil {
+			return nil, nil, err
+		}
+	}
+	now := v.opts.now()
+	if rec.ExpiresAt != 0 && !now.Before(time.Unix(0, rec.ExpiresAt)) {
+		v.expiredRead(ctx, rec)
+		return nil, nil, ErrExpired
+	}
+	if version == PreviousVersion {
+		if want, err = previousVersion(rec, now); err != nil {
+			return nil, nil, err
+		}
+	}
+	if want == 0 {
+		want = rec.Active
+	}
+	ver := rec.Find(want)
+	if ver == nil {
+		return nil, nil, missingVersion(rec, want)
+	}
+	return rec, ver, nil
 }
 
 // load reads and authenticates the record at path.
