@@ -3,6 +3,7 @@ package agentvault
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"sync"
 	"time"
@@ -28,6 +29,7 @@ type accessOptions struct {
 	failClosed  bool
 	notifiers   []Notifier
 	st          *accessState
+	writerIDSet bool
 }
 
 func defaultAccessOptions() accessOptions {
@@ -45,15 +47,46 @@ type accessState struct {
 	keyOnce sync.Once
 	key     []byte // MAC key for token, approval, agent and audit records
 
-	audit auditWriterState
+	audit    auditWriterState
+	instance string // this vault instance's id: owner of lifecycle claims
 }
 
 func newAccessState() *accessState {
-	var id [8]byte
+	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		panic("agentvault: crypto/rand failed: " + err.Error())
 	}
-	return &accessState{audit: auditWriterState{writer: hex.EncodeToString(id[:])}}
+	return &accessState{audit: auditWriterState{writer: hex.EncodeToString(id[:8])}, instance: hex.EncodeToString(id[8:])}
+}
+
+// WithAuditWriterID names this vault's audit chain, instead of a random id
+// per AgentVault. The vault continues the chain stored under that id, so
+// short-lived processes (a CLI, a cron job) append to one long chain where
+// removing any but the newest entries is detected. Processes may share an
+// id: each event is appended with a create-only write, and a writer that
+// finds the next sequence number taken chains on from that entry. id is
+// 1–64 characters of A–Z a–z 0–9 . _ -; New fails on anything else.
+func WithAuditWriterID(id string) Option {
+	return func(o *options) {
+		o.access.st.audit.writer, o.access.st.audit.resume = id, true
+		o.access.writerIDSet = true
+	}
+}
+
+// validate checks the access options New cannot take as given.
+func (a *accessOptions) validate() error {
+	if !a.writerIDSet {
+		return nil
+	}
+	id := a.st.audit.writer
+	ok := id != "" && len(id) <= 64
+	for i := 0; ok && i < len(id); i++ {
+		ok = segmentByte(id[i])
+	}
+	if !ok {
+		return fmt.Errorf("%w: audit writer id %q: want 1–64 characters of A-Z a-z 0-9 . _ -", ErrInvalidInput, truncate(id, 64))
+	}
+	return nil
 }
 
 // WithTokenTTL sets the TTL of tokens requested without one (default 1

@@ -113,6 +113,7 @@ const auditPrefix = "audit/"
 type auditWriterState struct {
 	mu     sync.Mutex
 	writer string
+	resume bool // WithAuditWriterID: continue the stored chain before the first event
 	seq    uint64
 	prev   string
 	mac    hash.Hash // HMAC-SHA256 under the access key, reused under mu
@@ -144,12 +145,20 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	e.Time = v.opts.now().UTC()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.resume && a.auditStore {
+		if err := st.resumeChain(ctx, v, key); err != nil {
+			return fmt.Errorf("%w: resume chain %s: %w", ErrAuditFailed, st.writer, err)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		line := st.seal(e, key)
 		if a.auditStore {
 			_, err := v.b.Put(ctx, auditKey(st.writer, e.Seq), line, 0)
-			if errors.Is(err, backend.ErrConflict) && attempt == 0 && st.adopt(ctx, v, key) {
-				continue // an earlier Put reported an error but landed: chain on from it
+			// An earlier Put that reported an error but landed, or another
+			// process sharing this writer id (WithAuditWriterID), got there
+			// first: chain on from its entry.
+			if errors.Is(err, backend.ErrConflict) && attempt < maxAdopt && st.adopt(ctx, v, key) {
+				continue
 			}
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrAuditFailed, err)
@@ -201,6 +210,35 @@ func (st *auditWriterState) adopt(ctx context.Context, v *AgentVault, key []byte
 	}
 	st.seq, st.prev = e.Seq, e.Hash
 	return true
+}
+
+// maxAdopt bounds how many entries of other writers sharing a writer id one
+// emit chains past before giving up.
+const maxAdopt = 1000
+
+// resumeChain continues the chain stored under this writer id: the next
+// event follows the newest authentic entry. The caller holds st.mu.
+func (st *auditWriterState) resumeChain(ctx context.Context, v *AgentVault, key []byte) error {
+	keys, err := v.b.List(ctx, auditPrefix+st.writer+"/")
+	if err != nil {
+		return err
+	}
+	if len(keys) > 0 {
+		raw, _, err := v.b.Get(ctx, keys[len(keys)-1])
+		if err != nil {
+			return err
+		}
+		e, err := parseAuditEvent(raw, key)
+		if err != nil {
+			return err
+		}
+		if e.Writer != st.writer {
+			return fmt.Errorf("%w: newest entry belongs to writer %q", ErrIntegrity, e.Writer)
+		}
+		st.seq, st.prev = e.Seq, e.Hash
+	}
+	st.resume = false
+	return nil
 }
 
 func auditKey(writer string, seq uint64) string {

@@ -272,7 +272,7 @@ func (v *AgentVault) acquire(ctx context.Context, key string) (*claim, error) {
 	if st.isDone(key) {
 		return nil, nil
 	}
-	owner := v.opts.access.st.audit.writer
+	owner := v.opts.access.st.instance
 	for attempt := 0; attempt < 3; attempt++ {
 		now := v.opts.now()
 		rec := claimRecord{State: claimClaimed, Owner: owner, LeaseUntil: now.Add(v.opts.lifecycle.lease).UnixNano(), Attempt: 1}
@@ -317,7 +317,7 @@ func (v *AgentVault) acquire(ctx context.Context, key string) (*claim, error) {
 // done marks c's action performed. It fails with ErrConflict when the
 // lease ran out and another process took the claim over.
 func (v *AgentVault) done(ctx context.Context, c *claim) error {
-	rec := claimRecord{State: claimDone, Owner: v.opts.access.st.audit.writer, Attempt: c.attempt, DoneAt: v.opts.now().UnixNano()}
+	rec := claimRecord{State: claimDone, Owner: v.opts.access.st.instance, Attempt: c.attempt, DoneAt: v.opts.now().UnixNano()}
 	_, err := v.b.Put(context.WithoutCancel(ctx), c.key, v.sealJSON("claim", c.key, &rec), c.rev)
 	if errors.Is(err, backend.ErrConflict) {
 		return fmt.Errorf("%w: claim %s was taken over after its lease ran out", ErrConflict, c.key)

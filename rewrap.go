@@ -15,7 +15,8 @@ import (
 // to AWS KMS, one AWS key to another). The previous provider is used only
 // for keys whose recorded key id equals its KeyID(): it is chosen by the
 // stored envelope, never tried as a fallback after a failure, and never
-// used to wrap. Run Rewrap to move every key to the vault's provider, then
+// used to wrap (a provider that lists its key ids, as a rotated localkms
+// keyring does, also unwraps keys recorded under its older ids). Run Rewrap to move every key to the vault's provider, then
 // drop this option. May be given more than once.
 func WithPreviousKeyProvider(p kms.KeyProvider) Option {
 	return func(o *options) { o.previous = append(o.previous, p) }
@@ -27,12 +28,28 @@ func WithPreviousKeyProvider(p kms.KeyProvider) Option {
 func (v *AgentVault) providerFor(keyID string) kms.KeyProvider {
 	if keyID != v.kp.KeyID() {
 		for _, p := range v.opts.previous {
-			if p.KeyID() == keyID {
+			if p.KeyID() == keyID || holdsKey(p, keyID) {
 				return p
 			}
 		}
 	}
 	return v.kp
+}
+
+// holdsKey reports whether a provider that lists its keys (a localkms
+// keyring after rotations) holds keyID, for a previous provider whose
+// primary key is not the one a data key was wrapped under.
+func holdsKey(p kms.KeyProvider, keyID string) bool {
+	l, ok := p.(interface{ KeyIDs() []string })
+	if !ok {
+		return false
+	}
+	for _, id := range l.KeyIDs() {
+		if id == keyID {
+			return true
+		}
+	}
+	return false
 }
 
 // RewrapOptions controls Rewrap.

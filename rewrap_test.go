@@ -178,3 +178,27 @@ func TestHelperProcessRewrap(t *testing.T) {
 	_, err = v.Rewrap(ctx, agentvault.RewrapOptions{})
 	require.NoError(t, err)
 }
+
+// TestRewrapFromRotatedKeyring migrates from a local keyring that was
+// rotated (data keys under two of its keys) to another provider.
+func TestRewrapFromRotatedKeyring(t *testing.T) {
+	b := membackend.New()
+	old := keyring(t, "k1", 1)
+	v, err := agentvault.New(b, old)
+	require.NoError(t, err)
+	want := fill(t, v, 2)
+	require.NoError(t, old.AddKey("k2", []byte(fmt.Sprintf("%032d", 2))))
+	require.NoError(t, old.SetPrimary("k2"))
+	more := fill(t, v, 0)
+	create(t, v, "ns/after-rotation", "fresh")
+	more["ns/after-rotation"] = [2]string{}
+
+	mig, err := agentvault.New(b, keyring(t, "cloud", 9), agentvault.WithPreviousKeyProvider(old))
+	require.NoError(t, err)
+	_, err = mig.Rewrap(ctx, agentvault.RewrapOptions{})
+	require.NoError(t, err)
+	done, err := agentvault.New(b, keyring(t, "cloud", 9))
+	require.NoError(t, err)
+	checkAll(t, done, want)
+	assert.Equal(t, "fresh", get(t, done, "ns/after-rotation").Value.Reveal())
+}

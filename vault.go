@@ -59,6 +59,9 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if o.now == nil {
 		o.now = time.Now
 	}
+	if err := o.access.validate(); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
 	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now)}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
