@@ -117,7 +117,7 @@ func TestTokenReadThrough(t *testing.T) {
 
 	// token list: the token's details, never its value.
 	list := b.ok("", "token", "list")
-	assert.Regexp(t, acc+`\s+active\s+standard\s+\S+\s+-\s+service:tester\s+secrets:read:prod/api\*`, list)
+	assert.Regexp(t, acc+`\s+active\s+standard\s+\S+\s+-\s+human:tester\s+secrets:read:prod/api\*`, list)
 	js := b.ok("", "token", "list", "--json")
 	assert.NotContains(t, js, tok)
 	infos := decodeArray(t, js)
@@ -232,7 +232,7 @@ func TestTokenApproval(t *testing.T) {
 	stderr := b.fails(exitApproval, "", "token", "redeem", id)
 	assert.Equal(t, "ass: redeem: approval pending: 0 of 2 approvals\n", stderr)
 	list := b.ok("", "approvals", "list")
-	assert.Regexp(t, id+`\s+pending\s+critical\s+0/2\s+service:alice\s+\S+\s+secrets:read:prod/db`, list)
+	assert.Regexp(t, id+`\s+pending\s+critical\s+0/2\s+human:alice\s+\S+\s+secrets:read:prod/db`, list)
 
 	assert.Contains(t, b.fails(exitDenied, "", "approvals", "approve", id), "access denied: approve: not allowed to act on this approval: alice requested it and cannot approve it")
 	assert.Equal(t, "approved "+id+": 1 of 2 approvals, waiting for 1 more\n", b.ok("", "approvals", "approve", id, "--actor", "bob"))

@@ -54,6 +54,8 @@ func TestAudit(t *testing.T) {
 	b := newAccessBox(t)
 	b.ok(canary, "set", "prod/api", "--tier", "standard")
 	b.ok("x", "set", "staging/api", "--tier", "standard")
+	b.ok("A=1\nB=2\n", "import", "-", "--namespace", "imp")
+	b.ok("", "export", "--namespace", "imp") // one run, three events: a chain of three entries
 	assert.Equal(t, canary, b.ok("", "get", "prod/api", "--actor", "bob"))
 	tok, acc := b.token("token", "request", "--scope", "secrets:read:prod/*")
 	assert.Equal(t, canary, b.ok("", "get", "prod/api", "--token", tok))
@@ -63,11 +65,11 @@ func TestAudit(t *testing.T) {
 	table := b.ok("", "audit")
 	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
 	assert.Regexp(t, `^TIME\s+EVENT\s+OUTCOME\s+ACTOR\s+PATH\s+VERSION\s+TIER\s+REF\s+REASON$`, lines[0])
-	assert.Regexp(t, `secret\.read\s+allowed\s+service:bob\s+prod/api\s+v1\s+standard`, table)
-	assert.Regexp(t, `token\.issued\s+allowed\s+service:tester\s+-\s+-\s+standard\s+`+acc, table)
+	assert.Regexp(t, `secret\.read\s+allowed\s+human:bob\s+prod/api\s+v1\s+standard`, table)
+	assert.Regexp(t, `token\.issued\s+allowed\s+human:tester\s+-\s+-\s+standard\s+`+acc, table)
 	assert.Regexp(t, `secret\.read\s+allowed\s+token:`+acc+`\s+prod/api\s+v1\s+standard\s+`+acc, table)
 	assert.Regexp(t, `token\.denied\s+denied\s+token:`+acc+`\s+staging/api\s+.*scope_denied`, table)
-	assert.Regexp(t, `secret\.read\s+failed\s+service:tester\s+prod/missing\s+.*not_found`, table)
+	assert.Regexp(t, `secret\.read\s+failed\s+human:tester\s+prod/missing\s+.*not_found`, table)
 
 	out := b.ok("", "audit", "--json")
 	assert.NotContains(t, out, canary)
@@ -84,7 +86,8 @@ func TestAudit(t *testing.T) {
 		return auditLines(t, b.ok("", append([]string{"audit", "--json"}, args...)...))
 	}
 	reads := count("--event", "secret.read")
-	assert.Len(t, reads, 3)
+	assert.Len(t, reads, 5) // 2 by the export
+	assert.Len(t, count("--event", "secret.read", "--path", "imp/"), 2)
 	for _, e := range reads {
 		assert.Equal(t, "secret.read", e["event"])
 	}
@@ -139,7 +142,7 @@ func TestAudit(t *testing.T) {
 	var writer string
 	var chain []string
 	for w, files := range auditFiles(t, store) {
-		if len(files) >= 2 { // "ass set" of a new secret: a failed update, then the create
+		if len(files) >= 2 { // the export
 			writer, chain = w, files
 			break
 		}
@@ -150,7 +153,7 @@ func TestAudit(t *testing.T) {
 	// Someone with write access to the store rewrites an entry in the
 	// store's own format: the HMAC does not verify.
 	orig := tamper(t, store, key, func(v []byte) []byte {
-		return bytes.Replace(v, []byte(`"outcome":"failed"`), []byte(`"outcome":"allowed"`), 1)
+		return bytes.Replace(v, []byte(`"outcome":"allowed"`), []byte(`"outcome":"failed"`), 1)
 	})
 	stderr := b.fails(exitError, "", "audit", "--verify")
 	assert.Regexp(t, `^ass: audit verify: the trail is not intact: chain `+writer+` entry 1 \(audit/`+writer+`/0+1\) modified: hash does not verify\n$`, stderr)
@@ -161,7 +164,7 @@ func TestAudit(t *testing.T) {
 	// A byte flipped in the file itself.
 	raw, err := os.ReadFile(chain[0])
 	require.NoError(t, err)
-	flipped := bytes.Replace(raw, []byte(`"failed"`), []byte(`"Failed"`), 1)
+	flipped := bytes.Replace(raw, []byte(`"allowed"`), []byte(`"Allowed"`), 1)
 	require.NotEqual(t, raw, flipped)
 	require.NoError(t, os.WriteFile(chain[0], flipped, 0o600))
 	b.fails(exitError, "", "audit", "--verify")

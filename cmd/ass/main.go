@@ -102,6 +102,7 @@ func init() {
 	commands = []*command{
 		initCommand, setCommand, createCommand, getCommand, updateCommand,
 		listCommand, versionsCommand, rollbackCommand, deleteCommand,
+		expiringCommand, rotateCommand, lifecycleCommand,
 		importCommand, exportCommand, runCommand,
 		tokenCommand, approvalsCommand, agentsCommand, auditCommand,
 		rewrapCommand, keyCommand, helpCommand,
@@ -350,6 +351,10 @@ func (c *cli) config() (*config, error) {
 	cfg.kms = firstOf(c.g.kms, c.getenv("ASS_KMS"), cfg.defaultKMS)
 	cfg.actor = firstOf(c.g.actor, c.getenv("ASS_ACTOR"), c.getenv("USER"), "cli")
 	c.cfg = cfg
+	// A person runs ass: the actor goes on the context, which the library
+	// audits as actor kind "human" (the vault's WithActor default would be
+	// "service") and records as created_by, as before.
+	c.ctx = agentvault.ContextWithActor(c.ctx, cfg.actor)
 	return cfg, nil
 }
 

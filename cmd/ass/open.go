@@ -65,9 +65,10 @@ type opener struct {
 	undo   []func() // removes what this run created, run newest first on failure
 
 	// Set by openOption values (see openVault).
-	previous   []string // --from-kms URLs: opened as WithPreviousKeyProvider
-	createKey  bool     // create the --kms local:// key file if missing, even without create
-	keyCreated string   // the key file this run generated, if any
+	previous   []string            // --from-kms URLs: opened as WithPreviousKeyProvider
+	createKey  bool                // create the --kms local:// key file if missing, even without create
+	keyCreated string              // the key file this run generated, if any
+	vaultOpts  []agentvault.Option // withVaultOptions
 }
 
 // openOption asks openVault for more than the vault cfg names.
@@ -86,6 +87,12 @@ func withPreviousKMS(url string) openOption {
 // removed again if the vault does not open.
 func withNewLocalKey() openOption {
 	return func(o *opener) { o.createKey = true }
+}
+
+// withVaultOptions passes more options to agentvault.New or Open (the
+// scheduler's interval and error function, for ass lifecycle run).
+func withVaultOptions(opts ...agentvault.Option) openOption {
+	return func(o *opener) { o.vaultOpts = append(o.vaultOpts, opts...) }
 }
 
 // rollback removes what this run created.
@@ -296,6 +303,9 @@ func openVault(ctx context.Context, cfg *config, create bool, opts ...openOption
 		}
 	}()
 	var previous []kms.KeyProvider
+	// The actor is also on ctx (ContextWithActor, see cli.config), which
+	// records it as a person (actor kind human) in the audit trail; the
+	// vault default covers calls made with a context without it.
 	vopts := []agentvault.Option{agentvault.WithActor(cfg.actor)}
 	for _, url := range o.previous {
 		ps, err := openPreviousKMS(o, url)
@@ -308,6 +318,7 @@ func openVault(ctx context.Context, cfg *config, create bool, opts ...openOption
 			vopts = append(vopts, agentvault.WithPreviousKeyProvider(p))
 		}
 	}
+	vopts = append(vopts, o.vaultOpts...)
 	keys, err := openKMS(o, cfg.kms)
 	if err != nil {
 		return nil, err

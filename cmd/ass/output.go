@@ -44,12 +44,32 @@ func toSecretJSON(m *agentvault.SecretMetadata, value *string) secretJSON {
 	return out
 }
 
-// versionJSON is one entry of "ass versions --json".
+// versionJSON is one entry of "ass versions --json". created_at is null
+// for a pruned version, grace_ends_at unless is_previous.
 type versionJSON struct {
-	Version   string    `json:"version"`
-	CreatedAt time.Time `json:"created_at"`
-	CreatedBy string    `json:"created_by"`
-	IsActive  bool      `json:"is_active"`
+	Version     string     `json:"version"`
+	CreatedAt   *time.Time `json:"created_at"`
+	CreatedBy   string     `json:"created_by"`
+	IsActive    bool       `json:"is_active"`
+	IsPrevious  bool       `json:"is_previous"`
+	GraceEndsAt *time.Time `json:"grace_ends_at"`
+	Pruned      bool       `json:"pruned"`
+}
+
+func toVersionJSON(v *agentvault.VersionInfo) versionJSON {
+	return versionJSON{
+		Version: v.Version, CreatedAt: utcOrNil(v.CreatedAt), CreatedBy: v.CreatedBy,
+		IsActive: v.IsActive, IsPrevious: v.IsPrevious, GraceEndsAt: utcOrNil(v.GraceEndsAt), Pruned: v.Pruned,
+	}
+}
+
+// utcOrNil is t in UTC, or nil (JSON null) when t is zero.
+func utcOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }
 
 // writeJSON writes v as indented JSON and a newline, without HTML escaping.

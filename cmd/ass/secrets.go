@@ -136,26 +136,32 @@ func upsert(ctx context.Context, v *agentvault.AgentVault, in agentvault.CreateS
 		up.ExpiresAt = &in.ExpiresAt
 	}
 	var err error
-	// Two rounds settle a race with another writer creating or deleting
-	// the secret between our calls; a third is for luck.
+	// Look first (GetMetadata is not audited), so that a new path leaves
+	// one secret.created event and an existing one one secret.updated.
+	// Another writer may create or delete the secret between our calls:
+	// an update that finds none creates it, a create that finds one goes
+	// round again to update it. Two rounds settle such a race; a third is
+	// for luck.
 	for range 3 {
 		var m *agentvault.SecretMetadata
-		err = nil
-		if len(in.Tags) > 0 {
-			m, err = metadataOf(ctx, v, "update", in.Path)
-			if err == nil {
+		m, err = v.GetMetadata(ctx, in.Path)
+		switch {
+		case err == nil:
+			if len(in.Tags) > 0 {
 				up.Tags = mergeTags(m.Tags, in.Tags)
 			}
-		}
-		if err == nil {
 			m, err = v.UpdateSecret(ctx, in.Path, up)
 			if err == nil {
 				return m, false, nil
 			}
-		}
-		if !errors.Is(err, agentvault.ErrNotFound) {
+			if !errors.Is(err, agentvault.ErrNotFound) {
+				return nil, false, err
+			}
+			// Deleted since we looked: create it.
+		case !errors.Is(err, agentvault.ErrNotFound):
 			return nil, false, err
 		}
+		up.Tags = nil
 		var sec *agentvault.Secret
 		sec, err = v.CreateSecret(ctx, in)
 		if err == nil {
@@ -168,20 +174,17 @@ func upsert(ctx context.Context, v *agentvault.AgentVault, in agentvault.CreateS
 	return nil, false, err
 }
 
-// metadataOf returns the metadata of the secret at path, expired or not.
-// The library has no single-secret metadata call, so it lists the path as
-// a prefix and picks the exact match.
+// metadataOf returns the metadata of the secret at path, expired or not,
+// with GetMetadata (not audited); an error names op, not "metadata".
 func metadataOf(ctx context.Context, v *agentvault.AgentVault, op, path string) (*agentvault.SecretMetadata, error) {
-	ms, err := v.ListSecrets(ctx, agentvault.ListFilter{Prefix: path})
-	if err != nil {
-		return nil, err
+	m, err := v.GetMetadata(ctx, path)
+	var ae *agentvault.Error
+	if err != nil && errors.As(err, &ae) {
+		e := *ae
+		e.Op = op
+		return nil, &e
 	}
-	for i := range ms {
-		if ms[i].Path == path {
-			return &ms[i], nil
-		}
-	}
-	return nil, &agentvault.Error{Op: op, Path: path, Err: agentvault.ErrNotFound}
+	return m, err
 }
 
 func mergeTags(old, add map[string]string) map[string]string {
@@ -282,8 +285,10 @@ var getCommand = &command{
 	args:    "PATH",
 	summary: "print a secret's value",
 	details: `Prints the active version's value to stdout, byte for byte (a newline is
-added only when stdout is a terminal). --version reads an earlier version.
-An expired secret is refused (exit 4) at every version.
+added only when stdout is a terminal). --version reads an earlier version,
+or "previous": the version a rotation with --grace replaced, until its grace
+ends (see "ass help rotate"). An expired secret is refused (exit 4) at every
+version.
 
 With --json, prints the value with the metadata:
 {"path","value","version","type","tier","tags","description","created_by",
@@ -293,7 +298,7 @@ cannot be shown in JSON: get it without --json.
 ` + tokenHelp,
 	minArgs: 1, maxArgs: 1,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
-		ver := fs.String("version", "", "read version `vN` instead of the active one")
+		ver := fs.String("version", "", "read version `vN` (or \"previous\") instead of the active one")
 		var tf tokenFlags
 		tf.add(fs)
 		return func(c *cli, args []string) error {

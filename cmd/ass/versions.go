@@ -3,16 +3,25 @@ package main
 import (
 	"flag"
 	"fmt"
+	"time"
+
+	"github.com/agentvault/agentvault"
 )
 
 var versionsCommand = &command{
 	name:    "versions",
 	args:    "PATH",
 	summary: "list a secret's versions",
-	details: `Lists every stored version of the secret at PATH, oldest first, in columns
-VERSION CREATED_AT CREATED_BY ACTIVE. Works on expired secrets too.
+	details: `Lists every version of the secret at PATH, oldest first, in columns
+VERSION CREATED_AT CREATED_BY ACTIVE STATE. STATE is "active"; "previous
+(grace until TIME)" for the version a rotation with --grace replaced, readable
+as "ass get PATH --version previous" until then ("previous (grace ended
+TIME)" once it has ended); "pruned" for a version the retention policy
+removed (no value is kept; CREATED_AT and CREATED_BY are "-"); or
+"inactive". Works on expired secrets too.
 
-With --json: [{"version","created_at","created_by","is_active"}].`,
+With --json: [{"version","created_at","created_by","is_active","is_previous",
+"grace_ends_at","pruned"}], where created_at and grace_ends_at may be null.`,
 	minArgs: 1, maxArgs: 1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
 		return func(c *cli, args []string) error {
@@ -27,22 +36,38 @@ With --json: [{"version","created_at","created_by","is_active"}].`,
 			}
 			if c.g.json {
 				out := make([]versionJSON, len(vs))
-				for i, v := range vs {
-					out[i] = versionJSON{Version: v.Version, CreatedAt: v.CreatedAt.UTC(), CreatedBy: v.CreatedBy, IsActive: v.IsActive}
+				for i := range vs {
+					out[i] = toVersionJSON(&vs[i])
 				}
 				return writeJSON(c.stdout, out)
 			}
+			now := s.vault.Now()
 			rows := make([][]string, len(vs))
 			for i, v := range vs {
 				active := "no"
 				if v.IsActive {
 					active = "yes"
 				}
-				rows[i] = []string{v.Version, formatTime(v.CreatedAt), v.CreatedBy, active}
+				rows[i] = []string{v.Version, formatTime(v.CreatedAt), v.CreatedBy, active, versionState(&v, now)}
 			}
-			return writeTable(c.stdout, []string{"VERSION", "CREATED_AT", "CREATED_BY", "ACTIVE"}, rows)
+			return writeTable(c.stdout, []string{"VERSION", "CREATED_AT", "CREATED_BY", "ACTIVE", "STATE"}, rows)
 		}
 	},
+}
+
+// versionState is a version's STATE cell.
+func versionState(v *agentvault.VersionInfo, now time.Time) string {
+	switch {
+	case v.IsActive:
+		return "active"
+	case v.Pruned:
+		return "pruned"
+	case v.IsPrevious && now.Before(v.GraceEndsAt):
+		return "previous (grace until " + formatTime(v.GraceEndsAt) + ")"
+	case v.IsPrevious:
+		return "previous (grace ended " + formatTime(v.GraceEndsAt) + ")"
+	}
+	return "inactive"
 }
 
 var rollbackCommand = &command{
