@@ -306,7 +306,7 @@ func openVault(ctx context.Context, cfg *config, create bool, opts ...openOption
 	// The actor is also on ctx (ContextWithActor, see cli.config), which
 	// records it as a person (actor kind human) in the audit trail; the
 	// vault default covers calls made with a context without it.
-	vopts := []agentvault.Option{agentvault.WithActor(cfg.actor)}
+	vopts := []agentvault.Option{agentvault.WithActor(cfg.actor), agentvault.WithAuditWriterID(auditWriterID())}
 	for _, url := range o.previous {
 		ps, err := openPreviousKMS(o, url)
 		opened = append(opened, ps...)
@@ -431,4 +431,25 @@ func redactURL(url string) string {
 		return scheme + "://" + rest
 	}
 	return rest
+}
+
+// auditWriterID names the audit chain of ass runs on this machine, so that
+// each run appends to one chain (where deleting an earlier run's events is
+// detected) rather than starting a chain of its own.
+func auditWriterID() string {
+	host, _ := os.Hostname()
+	var b strings.Builder
+	b.WriteString("ass-")
+	for _, r := range host {
+		if b.Len() >= 60 {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }
