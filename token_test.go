@@ -20,6 +20,8 @@ import (
 	"github.com/agentvault/agentvault/backend"
 	"github.com/agentvault/agentvault/backend/filebackend"
 	"github.com/agentvault/agentvault/backend/membackend"
+	"github.com/agentvault/agentvault/backend/redisbackend"
+	"github.com/agentvault/agentvault/internal/redistest"
 )
 
 func createTier(t testing.TB, v *agentvault.AgentVault, path, value string, tier agentvault.AccessTier) {
@@ -229,6 +231,11 @@ func TestTokenMaxUsesConcurrent(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { fb.Close() })
 			return fb
+		},
+		"redis": func(t *testing.T) backend.Backend {
+			rb, err := redisbackend.New(redistest.StartServer(t).Client(t))
+			require.NoError(t, err)
+			return rb
 		},
 	}
 	for name, open := range backends {
