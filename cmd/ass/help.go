@@ -31,10 +31,15 @@ const globalHelp = `Global flags (before or after the command):
   --backend URL   where secrets are stored [env ASS_BACKEND]
                     file://DIR  a directory (default file://$ASS_HOME/store)
                     mem://      in memory, gone when the command ends (for trying things)
+                    redis://[user:pass@]host:port/db   a Redis server (rediss:// for TLS)
+                    redis+cluster://host:port?addr=host2:port&addr=host3:port
+                    redis+sentinel://host:port?master=NAME
   --kms URL       the key that protects them [env ASS_KMS]
                     local://FILE  a local key file (default local://$ASS_HOME/key)
                     env://VAR     a key in an environment variable: the base64 of 32
                                   random bytes, e.g. from "head -c32 /dev/urandom | base64"
+                    awskms://KEY-ID-OR-ARN?region=R   AWS KMS (default credentials)
+                    gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K   GCP Cloud KMS
   --actor NAME    who acts: recorded as created_by and in the audit trail, and the
                   requester or approver of tokens [env ASS_ACTOR; default $USER,
                   else "cli"]
