@@ -38,27 +38,7 @@ func TestFrozenVector(t *testing.T) {
 	if *updateVector {
 		writeFrozenVector(t)
 	}
-	data, err := os.ReadFile(frozenFile)
-	require.NoError(t, err)
-	var fv frozenVector
-	require.NoError(t, json.Unmarshal(data, &fv))
-	key, err := hex.DecodeString(fv.KeyHex)
-	require.NoError(t, err)
-	cfg, err := hex.DecodeString(fv.ConfigHex)
-	require.NoError(t, err)
-	rec, err := hex.DecodeString(fv.RecordHex)
-	require.NoError(t, err)
-
-	b := membackend.New()
-	_, err = b.Put(ctx, "meta/vault", cfg, 0)
-	require.NoError(t, err)
-	_, err = b.Put(ctx, "s/"+fv.Path, rec, 0)
-	require.NoError(t, err)
-	k, err := localkms.New(fv.KeyID, key)
-	require.NoError(t, err)
-	v, err := agentvault.New(b, k)
-	require.NoError(t, err)
-
+	fv, _, v := openFrozen(t, frozenFile)
 	s, err := v.GetSecret(ctx, fv.Path)
 	require.NoError(t, err)
 	assert.Equal(t, fv.Active, s.Version)
@@ -79,6 +59,32 @@ func TestFrozenVector(t *testing.T) {
 	val := agentvault.StringValue("after")
 	_, err = v.UpdateSecret(ctx, fv.Path, agentvault.UpdateSecretInput{Value: &val})
 	require.NoError(t, err)
+}
+
+// openFrozen loads a frozen vector into a memory backend and opens it with
+// its key; it returns the vector, the raw secret record and the vault.
+func openFrozen(t *testing.T, file string, opts ...agentvault.Option) (*frozenVector, []byte, *agentvault.AgentVault) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var fv frozenVector
+	require.NoError(t, json.Unmarshal(data, &fv))
+	key, err := hex.DecodeString(fv.KeyHex)
+	require.NoError(t, err)
+	cfg, err := hex.DecodeString(fv.ConfigHex)
+	require.NoError(t, err)
+	rec, err := hex.DecodeString(fv.RecordHex)
+	require.NoError(t, err)
+	b := membackend.New()
+	_, err = b.Put(ctx, "meta/vault", cfg, 0)
+	require.NoError(t, err)
+	_, err = b.Put(ctx, "s/"+fv.Path, rec, 0)
+	require.NoError(t, err)
+	k, err := localkms.New(fv.KeyID, key)
+	require.NoError(t, err)
+	v, err := agentvault.New(b, k, opts...)
+	require.NoError(t, err)
+	return &fv, rec, v
 }
 
 func writeFrozenVector(t *testing.T) {

@@ -29,28 +29,9 @@ func TestFrozenVectorV2(t *testing.T) {
 	if *updateVectorV2 {
 		writeFrozenVectorV2(t)
 	}
-	data, err := os.ReadFile(frozenFileV2)
-	require.NoError(t, err)
-	var fv frozenVector
-	require.NoError(t, json.Unmarshal(data, &fv))
-	key, err := hex.DecodeString(fv.KeyHex)
-	require.NoError(t, err)
-	cfg, err := hex.DecodeString(fv.ConfigHex)
-	require.NoError(t, err)
-	rec, err := hex.DecodeString(fv.RecordHex)
-	require.NoError(t, err)
-	require.Equal(t, "AVSR\x02", string(rec[:5]), "the vector is a format version 2 record")
-
-	b := membackend.New()
-	_, err = b.Put(ctx, "meta/vault", cfg, 0)
-	require.NoError(t, err)
-	_, err = b.Put(ctx, "s/"+fv.Path, rec, 0)
-	require.NoError(t, err)
-	k, err := localkms.New(fv.KeyID, key)
-	require.NoError(t, err)
 	clk := &fakeClock{t: frozenV2Time.Add(30 * time.Minute)}
-	v, err := agentvault.New(b, k, agentvault.WithClock(clk.Now))
-	require.NoError(t, err)
+	fv, rec, v := openFrozen(t, frozenFileV2, agentvault.WithClock(clk.Now))
+	require.Equal(t, "AVSR\x02", string(rec[:5]), "the vector is a format version 2 record")
 
 	s, err := v.GetSecret(ctx, fv.Path)
 	require.NoError(t, err)
