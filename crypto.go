@@ -45,43 +45,55 @@ func (v *AgentVault) seal(ctx context.Context, path string, n uint32, value []by
 
 // open decrypts one version of the record at path.
 func (v *AgentVault) open(ctx context.Context, path string, ver *record.Version) ([]byte, error) {
-	aead, err := v.dekFor(ctx, path, ver)
+	k, err := v.dekFor(ctx, path, ver)
 	if err != nil {
 		return nil, err
 	}
-	pt, err := aead.Open(nil, ver.Nonce[:], ver.Ciphertext, record.AAD(record.PurposeValue, v.id[:], path, ver.Number))
+	pt, err := k.aead.Open(nil, ver.Nonce[:], ver.Ciphertext, k.aad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: value ciphertext does not authenticate", ErrIntegrity)
 	}
 	return pt, nil
 }
 
-// dekFor returns the AEAD of a version's data key, from the cache or by
+// dataKey is an unwrapped data key, ready to open its version's value:
+// the AEAD and the value's additional data (bound to path and version).
+type dataKey struct {
+	aead cipher.AEAD
+	aad  []byte
+}
+
+func (v *AgentVault) newDataKey(aead cipher.AEAD, path string, n uint32) dataKey {
+	return dataKey{aead: aead, aad: record.AAD(record.PurposeValue, v.id[:], path, n)}
+}
+
+// dekFor returns the data key of a version, from the cache or by
 // unwrapping it through the KeyProvider.
-func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Version) (cipher.AEAD, error) {
-	if a := v.cache.dek(ver.WrappedDEK); a != nil {
-		return a, nil
+func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Version) (dataKey, error) {
+	if k, ok := v.cache.dek(ver.WrappedDEK); ok {
+		return k, nil
 	}
 	dek, err := v.providerFor(ver.KeyID).Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
 	if err != nil {
 		switch {
 		case errors.Is(err, kms.ErrDecrypt):
-			return nil, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)
+			return dataKey{}, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)
 		case errors.Is(err, kms.ErrKeyNotFound):
-			return nil, fmt.Errorf("%w: wrapped data key names a key the provider does not hold (a key rotated in elsewhere and not loaded here, a deleted key, or tampering): %w", ErrIntegrity, err)
+			return dataKey{}, fmt.Errorf("%w: wrapped data key names a key the provider does not hold (a key rotated in elsewhere and not loaded here, a deleted key, or tampering): %w", ErrIntegrity, err)
 		}
-		return nil, fmt.Errorf("unwrap data key: %w", err)
+		return dataKey{}, fmt.Errorf("unwrap data key: %w", err)
 	}
 	defer clear(dek)
 	if len(dek) != dekLen {
-		return nil, fmt.Errorf("%w: data key has wrong length", ErrIntegrity)
+		return dataKey{}, fmt.Errorf("%w: data key has wrong length", ErrIntegrity)
 	}
 	aead, err := newGCM(dek)
 	if err != nil {
-		return nil, err
+		return dataKey{}, err
 	}
-	v.cache.putDEK(string(ver.WrappedDEK), aead)
-	return aead, nil
+	k := v.newDataKey(aead, path, ver.Number)
+	v.cache.putDEK(string(ver.WrappedDEK), k)
+	return k, nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -147,7 +159,7 @@ type recEntry struct {
 }
 
 type dekEntry struct {
-	aead cipher.AEAD
+	key  dataKey
 	born time.Time
 }
 
@@ -184,20 +196,20 @@ func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {
 	c.recs[path] = recEntry{raw: raw, rec: s}
 }
 
-func (c *cache) dek(wrapped []byte) cipher.AEAD {
+func (c *cache) dek(wrapped []byte) (dataKey, bool) {
 	if c.size <= 0 {
-		return nil
+		return dataKey{}, false
 	}
 	c.mu.RLock()
 	e, ok := c.deks[string(wrapped)]
 	c.mu.RUnlock()
 	if !ok || c.now().Sub(e.born) >= c.maxAge {
-		return nil
+		return dataKey{}, false
 	}
-	return e.aead
+	return e.key, true
 }
 
-func (c *cache) putDEK(wrapped string, a cipher.AEAD) {
+func (c *cache) putDEK(wrapped string, k dataKey) {
 	if c.size <= 0 {
 		return
 	}
@@ -209,7 +221,7 @@ func (c *cache) putDEK(wrapped string, a cipher.AEAD) {
 			break
 		}
 	}
-	c.deks[wrapped] = dekEntry{aead: a, born: c.now()}
+	c.deks[wrapped] = dekEntry{key: k, born: c.now()}
 }
 
 func (c *cache) forget(path string) {

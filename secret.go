@@ -275,9 +275,15 @@ func validateSegment(n int, s string) error {
 	return nil
 }
 
-func segmentByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-}
+func segmentByte(c byte) bool { return segmentBytes[c] }
+
+// segmentBytes marks the bytes allowed in a path segment: A-Z a-z 0-9 . _ -
+var segmentBytes = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+	}
+	return t
+}()
 
 // validPrefix checks a ListFilter prefix: path characters and '/' only.
 func validPrefix(p string) error {

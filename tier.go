@@ -35,11 +35,11 @@ func ParseAccessTier(s string) (AccessTier, error) {
 	return t, nil
 }
 
+var tiersByRank = [...]AccessTier{1: TierStandard, 2: TierSensitive, 3: TierCritical}
+
 func tierFromRank(r uint8) (AccessTier, bool) {
-	for t, rr := range tierRanks {
-		if rr == r {
-			return t, true
-		}
+	if r == 0 || int(r) >= len(tiersByRank) {
+		return "", false
 	}
-	return "", false
+	return tiersByRank[r], true
 }

@@ -187,7 +187,7 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 		}
 		return nil, opErr(op, in.Path, "", err)
 	}
-	v.cache.putDEK(string(ver.WrappedDEK), aead)
+	v.cache.putDEK(string(ver.WrappedDEK), v.newDataKey(aead, in.Path, 1))
 	v.cache.putRecord(in.Path, raw, rec)
 	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
 }
@@ -287,13 +287,13 @@ func (v *AgentVault) resolve(ctx context.Context, path, version string, gate fun
 			return nil, nil, err
 		}
 	}
-	now := v.opts.now()
-	if rec.ExpiresAt != 0 && !now.Before(time.Unix(0, rec.ExpiresAt)) {
+	// The clock is read only when something depends on it (a hot path).
+	if rec.ExpiresAt != 0 && !v.opts.now().Before(time.Unix(0, rec.ExpiresAt)) {
 		v.expiredRead(ctx, rec)
 		return nil, nil, ErrExpired
 	}
 	if version == PreviousVersion {
-		if want, err = previousVersion(rec, now); err != nil {
+		if want, err = previousVersion(rec, v.opts.now()); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -505,7 +505,7 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 		_, err = v.b.Put(ctx, secretPrefix+path, out, rev)
 		if err == nil {
 			if added != nil {
-				v.cache.putDEK(string(added.WrappedDEK), aead)
+				v.cache.putDEK(string(added.WrappedDEK), v.newDataKey(aead, path, added.Number))
 			}
 			v.cache.putRecord(path, out, rec)
 			return nil
