@@ -10,7 +10,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log"
@@ -74,7 +76,12 @@ func (c *clock) since(t0 time.Time) string {
 }
 
 // mask shows the start of a key only.
-func mask(v agentvault.SecretValue) string { return v.Reveal()[:12] + "…" }
+// mask names a value by a short fingerprint, so the output can tell
+// versions apart without printing any part of a key.
+func mask(v agentvault.SecretValue) string {
+	sum := sha256.Sum256(v.Bytes())
+	return "sha256:" + hex.EncodeToString(sum[:4])
+}
 
 func run() error {
 	ctx := agentvault.ContextWithActor(context.Background(), "rotation-example")
