@@ -338,20 +338,6 @@ func TestImportHelp(t *testing.T) {
 	}
 }
 
-// newTestCLI is an in-process ass on ASS_HOME home.
-func newTestCLI(t *testing.T, home, stdin string) (*cli, *bytes.Buffer, *bytes.Buffer) {
-	var out, errb bytes.Buffer
-	return &cli{
-		ctx: t.Context(), getenv: func(k string) string {
-			if k == "ASS_HOME" {
-				return home
-			}
-			return ""
-		},
-		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, stdinFD: -1,
-	}, &out, &errb
-}
-
 func TestImportInProcessTerminal(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()

@@ -339,22 +339,29 @@ func TestFindCommand(t *testing.T) {
 	}
 }
 
+// newTestCLI is an in-process ass on ASS_HOME home.
+func newTestCLI(t *testing.T, home, stdin string) (*cli, *bytes.Buffer, *bytes.Buffer) {
+	var out, errb bytes.Buffer
+	return &cli{
+		ctx: t.Context(), getenv: func(k string) string {
+			if k == "ASS_HOME" {
+				return home
+			}
+			return ""
+		},
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, stdinFD: -1,
+	}, &out, &errb
+}
+
 // TestInProcessTerminal runs the command in process to check what only a
 // terminal changes: get adds a newline.
 func TestInProcessTerminal(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	newCLI := func(tty bool, stdin string) (*cli, *bytes.Buffer, *bytes.Buffer) {
-		var out, errb bytes.Buffer
-		return &cli{
-			ctx: t.Context(), getenv: func(k string) string {
-				if k == "ASS_HOME" {
-					return home
-				}
-				return ""
-			},
-			stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, stdinFD: -1, stdoutTTY: tty,
-		}, &out, &errb
+		c, out, errb := newTestCLI(t, home, stdin)
+		c.stdoutTTY = tty
+		return c, out, errb
 	}
 	c, _, errb := newCLI(false, "")
 	require.Equal(t, exitOK, c.run([]string{"init"}), errb.String())

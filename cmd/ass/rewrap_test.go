@@ -188,16 +188,9 @@ func TestRewrapProgress(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	newCLI := func(tty bool, stdin string) (*cli, *bytes.Buffer, *bytes.Buffer) {
-		var out, errb bytes.Buffer
-		return &cli{
-			ctx: t.Context(), getenv: func(k string) string {
-				if k == "ASS_HOME" {
-					return home
-				}
-				return ""
-			},
-			stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb, stdinFD: -1, stderrTTY: tty,
-		}, &out, &errb
+		c, out, errb := newTestCLI(t, home, stdin)
+		c.stderrTTY = tty
+		return c, out, errb
 	}
 	c, _, errb := newCLI(false, "")
 	require.Equal(t, exitOK, c.run([]string{"init"}), errb.String())
