@@ -195,11 +195,12 @@ func validateAgentFields(name *string, desc *string, scopes, ips []string) error
 // once (the vault keeps only its SHA-256 hash). Audited as agent.created.
 func (v *AgentVault) CreateAgent(ctx context.Context, in CreateAgentInput) (ag *Agent, key Credential, err error) {
 	const op = "agent create"
+	if err := v.enter(); err != nil {
+		return nil, Credential{}, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := v.event(ctx, EventAgentCreated, "")
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if v.closed.Load() {
-		return nil, Credential{}, &Error{Op: op, Err: ErrClosed}
-	}
 	if err := validateAgentFields(&in.Name, &in.Description, in.Scopes, in.AllowedIPs); err != nil {
 		return nil, Credential{}, &Error{Op: op, Err: err}
 	}
@@ -238,11 +239,12 @@ func (v *AgentVault) CreateAgent(ctx context.Context, in CreateAgentInput) (ag *
 // agent.updated.
 func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentInput) (ag *Agent, err error) {
 	const op = "agent update"
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := v.event(ctx, EventAgentUpdated, "")
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
-	}
 	if err := validateAgentFields(nil, in.Description, in.Scopes, in.AllowedIPs); err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
@@ -287,9 +289,10 @@ func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentI
 // ListAgents returns every registered agent, by name. Not audited.
 func (v *AgentVault) ListAgents(ctx context.Context) ([]Agent, error) {
 	const op = "agent list"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, agentKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}

@@ -258,17 +258,16 @@ func closedErr(s ApprovalState) error {
 
 // approvalOp wraps one approval operation with its audit event.
 func (v *AgentVault) approvalOp(ctx context.Context, op, event, id string, run func(e *AuditEvent) (*approvalRecord, error)) (*Approval, error) {
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := v.event(ctx, event, "")
 	if _, ok := agentKeyFromContext(ctx); ok {
 		e.Actor, _, _ = v.requester(ctx) // an agent acting: record it as the agent
 	}
 	if validApprovalID(id) {
 		e.ApprovalID = id
-	}
-	if v.closed.Load() {
-		err := &Error{Op: op, Err: ErrClosed}
-		_ = v.emit(ctx, e.finish(err))
-		return nil, err
 	}
 	rec, err := run(e)
 	if rec != nil {
@@ -385,9 +384,10 @@ func (v *AgentVault) CancelApproval(ctx context.Context, id string) (*Approval, 
 
 // GetApproval returns an approval request (not audited).
 func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, error) {
-	if v.closed.Load() {
-		return nil, &Error{Op: "approval get", Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: "approval get", Err: err}
 	}
+	defer v.leave()
 	rec, _, err := v.loadApproval(ctx, id)
 	if err != nil {
 		return nil, &Error{Op: "approval get", Err: err}
@@ -400,9 +400,10 @@ func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, err
 // none are given), oldest first. Not audited.
 func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) ([]Approval, error) {
 	const op = "approval list"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, approvalKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
@@ -445,6 +446,10 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 // request was approved for.
 func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token, err error) {
 	const op = "redeem"
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := &AuditEvent{Event: EventTokenIssued}
 	if validApprovalID(id) {
 		e.ApprovalID = id
@@ -465,9 +470,6 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 	}
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
-	}
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
 	}
 	var spec *tokenSpec
 	rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {

@@ -136,9 +136,10 @@ func (v *AgentVault) auditing(ctx context.Context) bool {
 // fields. It returns ErrAuditFailed (wrapping the cause) when the event could
 // not be written.
 func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
-	if !v.auditing(ctx) || v.closed.Load() {
-		return nil
+	if !v.auditing(ctx) || !v.gate.enter() {
+		return nil // closed: the caller's own entry would have kept it open
 	}
+	defer v.gate.leave()
 	a := &v.opts.access
 	key := v.accessKey()
 	st := &a.st.audit
@@ -421,9 +422,10 @@ func (q *AuditQuery) match(e *AuditEvent) bool {
 // VerifyAudit to locate it). Queries are not themselves audited.
 func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	const op = "audit query"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, auditPrefix)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
@@ -496,9 +498,10 @@ func (e *AuditIntegrityError) Unwrap() error { return ErrIntegrity }
 // from the backend alone; keep a copy elsewhere (WithAuditWriter to an
 // append-only destination, checked with VerifyAuditLog) to detect it.
 func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
-	if v.closed.Load() {
-		return nil, &Error{Op: "audit verify", Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, auditPrefix)
 	if err != nil {
 		return nil, &Error{Op: "audit verify", Err: err}
@@ -525,6 +528,10 @@ func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
 // (by this vault or another AgentVault on the same storage): every chain in
 // it must start at sequence 1 and continue without gaps, in line order.
 func (v *AgentVault) VerifyAuditLog(r io.Reader) (*AuditReport, error) {
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
+	}
+	defer v.leave()
 	c := chainChecker{key: v.accessKey(), next: map[string]*chainPos{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

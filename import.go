@@ -83,12 +83,13 @@ type ImportResult struct {
 // and the error says where it stopped; running the import again finishes
 // the job.
 func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions) (res *ImportResult, err error) {
+	const op = "import"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
 	defer v.auditImport(ctx, opts, &res, &err)
 	ctx = withoutAudit(ctx) // one secret.imported event, not one per secret
-	const op = "import"
-	if v.closed.Load() {
-		return nil, opErr(op, opts.Namespace, "", ErrClosed)
-	}
 	plan, res, err := v.planImport(r, opts)
 	if err != nil {
 		return nil, opErr(op, opts.Namespace, "", err)

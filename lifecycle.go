@@ -179,9 +179,10 @@ func (v *AgentVault) pruneAll(ctx context.Context) ([]PruneResult, error) {
 // scan calls f with every secret's authenticated record, in path order,
 // without auditing (the scheduler's reads are bookkeeping, not access).
 func (v *AgentVault) scan(ctx context.Context, f func(path string, rec *record.Secret) error) error {
-	if v.closed.Load() {
-		return ErrClosed
+	if err := v.enter(); err != nil {
+		return err
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return err

@@ -41,6 +41,10 @@ func Open(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, er
 // for an expired secret.
 func (v *AgentVault) GetMetadata(ctx context.Context, path string) (*SecretMetadata, error) {
 	const op = "metadata"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}

@@ -83,9 +83,10 @@ type RewrapResult struct {
 // no other key is used instead.
 func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapResult, error) {
 	const op = "rewrap"
-	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return nil, opErr(op, "", "", err)

@@ -140,6 +140,10 @@ type RotationResult struct {
 // Rotation also works on an expired secret; the expiry is not changed.
 func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateOptions) (res *RotationResult, err error) {
 	const op = "rotate"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
 	e := v.lifecycleEvent(ctx, EventSecretRotated, path)
 	var reason string
 	var pruned []prunedVersion
@@ -269,8 +273,12 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 // `grace`. every 0 removes the schedule. The schedule is stored with the
 // secret. Audited as secret.updated.
 func (v *AgentVault) SetRotationSchedule(ctx context.Context, path string, every, grace time.Duration) (meta *SecretMetadata, rerr error) {
-	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	const op = "schedule"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}

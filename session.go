@@ -177,6 +177,10 @@ func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretM
 // named with AtVersion) if a read scope covers path and the secret's tier is
 // within the token's.
 func (s *Session) GetSecret(ctx context.Context, path string, opts ...GetOption) (*Secret, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("get", "", "", err)
+	}
+	defer s.v.leave()
 	sec, err := s.getSecret(ctx, path, opts)
 	var m *SecretMetadata
 	if sec != nil {
@@ -219,6 +223,10 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 // ListSecrets lists, like AgentVault.ListSecrets, only the secrets that a
 // read scope of the token covers and whose tier is within the token's.
 func (s *Session) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("list", "", "", err)
+	}
+	defer s.v.leave()
 	out, err := s.listSecrets(ctx, f)
 	if err := s.finish(ctx, "list", EventSecretListed, f.Prefix, nil, err); err != nil {
 		return nil, err
@@ -252,6 +260,10 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 // if that is standard (else to sensitive, as AgentVault.CreateSecret).
 // CreatedBy is "token:" + the accessor.
 func (s *Session) CreateSecret(ctx context.Context, in CreateSecretInput) (*Secret, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("create", "", "", err)
+	}
+	defer s.v.leave()
 	sec, err := s.createSecret(ctx, in)
 	var m *SecretMetadata
 	if sec != nil {
@@ -294,6 +306,10 @@ func (s *Session) innerCtx(ctx context.Context) context.Context {
 // checked just before the update; a tier raised concurrently in between is
 // not seen by this one call.)
 func (s *Session) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (*SecretMetadata, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("update", "", "", err)
+	}
+	defer s.v.leave()
 	m, err := s.updateSecret(ctx, path, in)
 	if err := s.finish(ctx, "update", EventSecretUpdated, path, m, err); err != nil {
 		return nil, err
@@ -332,6 +348,10 @@ func (s *Session) secretTier(ctx context.Context, tok *tokenRecord, path string)
 // DeleteSecret deletes a secret if a delete scope covers path and its tier
 // is within the token's.
 func (s *Session) DeleteSecret(ctx context.Context, path string) error {
+	if err := s.v.enter(); err != nil {
+		return opErr("delete", "", "", err)
+	}
+	defer s.v.leave()
 	err := s.deleteSecret(ctx, path)
 	return s.finish(ctx, "delete", EventSecretDeleted, path, nil, err)
 }
@@ -354,6 +374,10 @@ func (s *Session) deleteSecret(ctx context.Context, path string) error {
 // usable now from this caller, else the reason it is not. It is audited
 // as token.used (or token.denied / token.expired).
 func (s *Session) Check(ctx context.Context) (*TokenInfo, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("token check", "", "", err)
+	}
+	defer s.v.leave()
 	tok, _, err := s.check(ctx, "", "")
 	if err := s.finish(ctx, "token check", EventTokenUsed, "", nil, err); err != nil {
 		return nil, err

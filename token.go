@@ -276,6 +276,10 @@ func ClientIPFromContext(ctx context.Context) (netip.Addr, bool) {
 // against the secret's current tier.
 func (v *AgentVault) RequestToken(ctx context.Context, req TokenRequest) (tok *Token, err error) {
 	const op = "token request"
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := &AuditEvent{Event: EventTokenIssued}
 	defer func() {
 		if e.Event == EventTokenIssued && err != nil {
@@ -291,10 +295,6 @@ func (v *AgentVault) RequestToken(ctx context.Context, req TokenRequest) (tok *T
 			tok, err = nil, &Error{Op: op, Err: werr}
 		}
 	}()
-	if v.closed.Load() {
-		e.Actor = v.callerActor(ctx)
-		return nil, &Error{Op: op, Err: ErrClosed}
-	}
 	who, ag, err := v.requester(ctx)
 	e.Actor = who
 	if ag != nil {
@@ -404,10 +404,11 @@ func (v *AgentVault) RevokeToken(ctx context.Context, accessor string) (err erro
 	if validAccessor(accessor) {
 		e.TokenAccessor = accessor
 	}
-	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if v.closed.Load() {
-		return &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return &Error{Op: op, Err: err}
 	}
+	defer v.leave()
+	defer func() { _ = v.emit(ctx, e.finish(err)) }()
 	if err := v.revoke(ctx, accessor); err != nil {
 		return &Error{Op: op, Err: err}
 	}
@@ -474,9 +475,10 @@ func (v *AgentVault) updateToken(ctx context.Context, key string, change func(*t
 // included), never a value, ordered by issue time.
 func (v *AgentVault) ListTokens(ctx context.Context) ([]TokenInfo, error) {
 	const op = "token list"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, tokenKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
@@ -511,6 +513,17 @@ func (v *AgentVault) accessKey() []byte {
 		st.key = m.Sum(nil)
 	})
 	return st.key
+}
+
+// wipeAccessKeys wipes the keys derived from the MAC key (the access key
+// and the audit chain's keyed hash). Close calls it once nothing is in flight.
+func (v *AgentVault) wipeAccessKeys() {
+	st := v.opts.access.st
+	st.keyOnce.Do(func() {}) // never derive after this
+	clear(st.key)
+	st.audit.mu.Lock()
+	st.audit.mac = nil
+	st.audit.mu.Unlock()
 }
 
 const sealMagic = "AVA1"

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,7 +38,9 @@ type AgentVault struct {
 	id     [record.VaultIDLen]byte
 	macKey []byte
 	cache  *cache
-	closed atomic.Bool
+	closed atomic.Bool // set when Close begins; gate refuses new operations
+	gate   *gate
+	shut   sync.Once
 }
 
 // New opens the vault stored in b, creating its configuration (a random
@@ -62,7 +65,7 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if err := o.access.validate(); err != nil {
 		return nil, &Error{Op: "open", Err: err}
 	}
-	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now)}
+	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now), gate: newGate()}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
 	if err := v.init(ctx); err != nil {
@@ -126,13 +129,20 @@ func (v *AgentVault) createConfig(ctx context.Context) ([]byte, error) {
 }
 
 // Close releases the vault's caches and wipes its keys from memory. Later
-// calls fail with ErrClosed. It does not close the backend or KeyProvider.
+// calls fail with ErrClosed. Operations already in progress finish first
+// (including their audit events): Close waits for them, so none writes
+// with a wiped key; an operation that waits on a Rotator, a notifier or
+// the backend delays Close as long (and a Rotator or notifier must not call
+// Close itself). Calling Close again waits for the first call to finish
+// and returns nil. It does not close the backend or KeyProvider.
 func (v *AgentVault) Close() error {
-	if v.closed.Swap(true) {
-		return nil
-	}
-	v.cache.purge()
-	clear(v.macKey)
+	v.shut.Do(func() {
+		v.closed.Store(true)
+		v.gate.shut()
+		v.cache.purge()
+		clear(v.macKey)
+		v.wipeAccessKeys()
+	})
 	return nil
 }
 
@@ -153,8 +163,12 @@ func (v *AgentVault) actor(ctx context.Context) string {
 // CreateSecret stores a new secret as version v1. It fails with
 // ErrAlreadyExists if a secret exists at in.Path.
 func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (out *Secret, err error) {
-	defer v.auditCreate(ctx, in.Path, &out, &err)
 	const op = "create"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditCreate(ctx, in.Path, &out, &err)
 	if err := v.check(in.Path); err != nil {
 		return nil, opErr(op, safePath(in.Path, err), "", err)
 	}
@@ -233,8 +247,12 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // named with AtVersion. It fails with ErrNotFound, or ErrExpired when the
 // secret's expiry has passed (its metadata stays listable).
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
-	defer v.auditGet(ctx, path, &out, &err)
 	const op = "get"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditGet(ctx, path, &out, &err)
 	version := getVersion(opts)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
@@ -328,8 +346,12 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 // Concurrent updates are serialised by conditional writes: each gets its
 // own version number, none is lost.
 func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (meta *SecretMetadata, rerr error) {
-	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	const op = "update"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
@@ -549,8 +571,12 @@ func cloneRecord(s *record.Secret) *record.Secret {
 
 // DeleteSecret permanently removes the secret at path and all its versions.
 func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error) {
-	defer v.auditErr(ctx, EventSecretDeleted, path, &rerr)
 	const op = "delete"
+	if err := v.enter(); err != nil {
+		return opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditErr(ctx, EventSecretDeleted, path, &rerr)
 	if err := v.check(path); err != nil {
 		return opErr(op, safePath(path, err), "", err)
 	}
@@ -565,11 +591,12 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 // ListSecrets returns the metadata (never the values) of the secrets that
 // match f, sorted by path. Expired secrets are listed.
 func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretMetadata, err error) {
-	defer v.auditErr(ctx, EventSecretListed, f.Prefix, &err)
 	const op = "list"
-	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
 	}
+	defer v.leave()
+	defer v.auditErr(ctx, EventSecretListed, f.Prefix, &err)
 	if err := validPrefix(f.Prefix); err != nil {
 		return nil, opErr(op, "", "", err)
 	}
