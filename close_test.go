@@ -154,8 +154,8 @@ func TestClosedVaultRefusesEveryOperation(t *testing.T) {
 			_, _, err := v.CreateAgent(ctx, agentvault.CreateAgentInput{Name: "a", Scopes: []string{"secrets:read:x/*"}})
 			return err
 		},
-		"UpdateAgent": func() error { _, err := v.UpdateAgent(ctx, "agt_x", agentvault.UpdateAgentInput{}); return err },
-		"ListAgents":  func() error { _, err := v.ListAgents(ctx); return err },
+		"UpdateAgent":       func() error { _, err := v.UpdateAgent(ctx, "agt_x", agentvault.UpdateAgentInput{}); return err },
+		"ListAgents":        func() error { _, err := v.ListAgents(ctx); return err },
 		"Session.GetSecret": func() error { _, err := s.GetSecret(ctx, "a/b"); return err },
 		"Session.ListSecrets": func() error {
 			_, err := s.ListSecrets(ctx, agentvault.ListFilter{})
