@@ -156,7 +156,7 @@ func (v *AgentVault) openApproval(ctx context.Context, who Actor, ag *agentRecor
 		ID: "apr_" + hex.EncodeToString(rnd[:]), State: ApprovalPending, RequestedBy: who, Scopes: spec.raw,
 		TTL: int64(spec.ttl), MaxUses: spec.maxUses, AllowedIPs: ips, Description: spec.description,
 		Tier: n.tier, Required: n.approvers, Delay: int64(n.delay),
-		CreatedAt: now.UnixNano(), ExpiresAt: now.Add(v.approvalTTL()).UnixNano(),
+		CreatedAt: now.UnixNano(), ExpiresAt: nanosAfter(now, v.approvalTTL()),
 	}
 	key := approvalKeyPfx + rec.ID
 	if _, err := v.b.Put(ctx, key, v.sealJSON("approval", key, rec), 0); err != nil {
@@ -315,7 +315,7 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 			if len(r.Votes) >= r.Required {
 				r.State = ApprovalApproved
 				ready := now.Add(time.Duration(r.Delay))
-				r.ReadyAt, r.ExpiresAt = ready.UnixNano(), ready.Add(v.approvalTTL()).UnixNano()
+				r.ReadyAt, r.ExpiresAt = saturatedNanos(ready), nanosAfter(ready, v.approvalTTL())
 			}
 			return nil
 		})

@@ -168,7 +168,7 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
-	if err := validateGrace(opts.GracePeriod, true); err != nil {
+	if err := validateGrace(opts.GracePeriod, true, v.opts.now()); err != nil {
 		return nil, opErr(op, path, "", err)
 	}
 	rec, _, err := v.load(ctx, path)
@@ -285,12 +285,18 @@ func (v *AgentVault) SetRotationSchedule(ctx context.Context, path string, every
 	if every < 0 || grace < 0 || (every == 0 && grace != 0) {
 		return nil, opErr(op, path, "", fmt.Errorf("%w: rotation interval %v and grace %v must be positive (or both zero to remove the schedule)", ErrInvalidInput, every, grace))
 	}
+	if err := storableSpan("rotation interval", v.opts.now(), every); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	if err := storableSpan("rotation grace period", v.opts.now(), grace); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	var out SecretMetadata
 	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
 		now := v.opts.now()
 		rec.RotateEvery, rec.RotationGrace, rec.NextRotation = int64(every), int64(grace), 0
 		if every > 0 {
-			rec.NextRotation = now.Add(every).UnixNano()
+			rec.NextRotation = nanosAfter(now, every)
 		}
 		rec.UpdatedAt = now.UnixNano()
 		out = metadata(rec, rec.Active)
@@ -373,7 +379,7 @@ func (v *AgentVault) rotateScheduled(ctx context.Context, path string, due int64
 			if r.NextRotation != due {
 				return nil, nil, errNothingToDo
 			}
-			r.NextRotation = v.opts.now().Add(retry).UnixNano()
+			r.NextRotation = nanosAfter(v.opts.now(), retry)
 			return nil, nil, nil
 		})
 	}

@@ -178,6 +178,9 @@ func (v *AgentVault) validateTokenRequest(req TokenRequest) (*tokenSpec, error) 
 	if ttl <= 0 || ttl > a.maxTokenTTL {
 		return nil, fmt.Errorf("%w: token TTL %v out of range (0 < TTL <= %v)", ErrInvalidInput, req.TTL, a.maxTokenTTL)
 	}
+	if err := storableSpan("token TTL", v.opts.now(), ttl); err != nil {
+		return nil, err
+	}
 	if req.MaxUses < 0 {
 		return nil, fmt.Errorf("%w: MaxUses %d is negative", ErrInvalidInput, req.MaxUses)
 	}
@@ -353,7 +356,7 @@ func (v *AgentVault) issue(ctx context.Context, who Actor, spec *tokenSpec, tier
 	}
 	rec := &tokenRecord{
 		Accessor: accessorOf(h), Scopes: spec.raw, Tier: tier, Description: spec.description, IssuedTo: who,
-		IssuedAt: now.UnixNano(), ExpiresAt: now.Add(spec.ttl).UnixNano(), MaxUses: spec.maxUses,
+		IssuedAt: now.UnixNano(), ExpiresAt: nanosAfter(now, spec.ttl), MaxUses: spec.maxUses,
 		AllowedIPs: ips, ApprovalID: approvalID,
 	}
 	key := tokenKeyPfx + hex.EncodeToString(h[:])

@@ -65,6 +65,9 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if err := o.access.validate(); err != nil {
 		return nil, &Error{Op: "open", Err: err}
 	}
+	if err := o.validateSpans(); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
 	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now), gate: newGate()}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
@@ -233,7 +236,12 @@ func (v *AgentVault) validateCreate(in CreateSecretInput, typ SecretType, tier A
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
 		return fmt.Errorf("%w: ExpiresAt %s is not in the future", ErrInvalidInput, in.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	return nil
+	if !in.ExpiresAt.IsZero() {
+		if err := storableTime("ExpiresAt", in.ExpiresAt); err != nil {
+			return err
+		}
+	}
+	return storableSpan("ExpiresIn", now, in.ExpiresIn)
 }
 
 func (v *AgentVault) validateValue(val SecretValue) error {
@@ -456,13 +464,19 @@ func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
 	if in.ExpiresIn < 0 {
 		return fmt.Errorf("%w: ExpiresIn %v is negative", ErrInvalidInput, in.ExpiresIn)
 	}
-	if err := validateGrace(in.GracePeriod, in.Value != nil); err != nil {
+	now := v.opts.now()
+	if err := validateGrace(in.GracePeriod, in.Value != nil, now); err != nil {
 		return err
 	}
 	if in.ExpiresAt != nil && in.ExpiresAt.IsZero() {
 		return fmt.Errorf("%w: ExpiresAt is the zero time (use ClearExpiry to remove the expiry)", ErrInvalidInput)
 	}
-	return nil
+	if in.ExpiresAt != nil {
+		if err := storableTime("ExpiresAt", *in.ExpiresAt); err != nil {
+			return err
+		}
+	}
+	return storableSpan("ExpiresIn", now, in.ExpiresIn)
 }
 
 func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
@@ -495,9 +509,9 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
 	case in.ClearExpiry:
 		rec.ExpiresAt = 0
 	case in.ExpiresAt != nil:
-		rec.ExpiresAt = in.ExpiresAt.UnixNano()
+		rec.ExpiresAt = saturatedNanos(*in.ExpiresAt)
 	case in.ExpiresIn != 0:
-		rec.ExpiresAt = now.Add(in.ExpiresIn).UnixNano()
+		rec.ExpiresAt = nanosAfter(now, in.ExpiresIn)
 	}
 }
 
@@ -704,9 +718,9 @@ func toRecordTags(tags map[string]string) []record.Tag {
 func expiryNanos(at time.Time, in time.Duration, now time.Time) int64 {
 	switch {
 	case !at.IsZero():
-		return at.UnixNano()
+		return saturatedNanos(at)
 	case in > 0:
-		return now.Add(in).UnixNano()
+		return nanosAfter(now, in)
 	}
 	return 0
 }
