@@ -286,13 +286,14 @@ func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentI
 	}
 }
 
-// ListAgents returns every registered agent, by name. Not audited.
-func (v *AgentVault) ListAgents(ctx context.Context) ([]Agent, error) {
+// ListAgents returns every registered agent, by name. Audited as agent.listed.
+func (v *AgentVault) ListAgents(ctx context.Context) (_ []Agent, err error) {
 	const op = "agent list"
 	if err := v.enter(); err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	defer v.leave()
+	defer v.auditOp(ctx, EventAgentListed, "", &err)
 	keys, err := v.b.List(ctx, agentKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}

@@ -382,12 +382,13 @@ func (v *AgentVault) CancelApproval(ctx context.Context, id string) (*Approval, 
 	})
 }
 
-// GetApproval returns an approval request (not audited).
-func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, error) {
+// GetApproval returns an approval request. Audited as approval.read.
+func (v *AgentVault) GetApproval(ctx context.Context, id string) (_ *Approval, err error) {
 	if err := v.enter(); err != nil {
 		return nil, &Error{Op: "approval get", Err: err}
 	}
 	defer v.leave()
+	defer v.auditOp(ctx, EventApprovalRead, id, &err)
 	rec, _, err := v.loadApproval(ctx, id)
 	if err != nil {
 		return nil, &Error{Op: "approval get", Err: err}
@@ -397,13 +398,14 @@ func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, err
 }
 
 // ListApprovals returns the approval requests in the given states (all when
-// none are given), oldest first. Not audited.
-func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) ([]Approval, error) {
+// none are given), oldest first. Audited as approval.listed.
+func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) (_ []Approval, err error) {
 	const op = "approval list"
 	if err := v.enter(); err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	defer v.leave()
+	defer v.auditOp(ctx, EventApprovalListed, "", &err)
 	keys, err := v.b.List(ctx, approvalKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}

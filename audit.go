@@ -22,28 +22,35 @@ import (
 
 // Audit event names, in the product's "resource.action" form.
 const (
-	EventSecretCreated    = "secret.created"
-	EventSecretRead       = "secret.read"
-	EventSecretUpdated    = "secret.updated"
-	EventSecretDeleted    = "secret.deleted"
-	EventSecretRolledBack = "secret.rolled_back"
-	EventSecretImported   = "secret.imported"
-	EventSecretExpired    = "secret.expired" // a read refused because the secret expired
-	EventSecretListed     = "secret.listed"  // ListSecrets, ListVersions (not in the product's catalogue)
+	EventSecretCreated      = "secret.created"
+	EventSecretRead         = "secret.read"
+	EventSecretUpdated      = "secret.updated"
+	EventSecretDeleted      = "secret.deleted"
+	EventSecretRolledBack   = "secret.rolled_back"
+	EventSecretImported     = "secret.imported"
+	EventSecretExpired      = "secret.expired"       // a read refused because the secret expired
+	EventSecretListed       = "secret.listed"        // ListSecrets, ListVersions (not in the product's catalogue)
+	EventSecretMetadataRead = "secret.metadata_read" // GetMetadata
 
 	EventTokenIssued  = "token.issued"
 	EventTokenUsed    = "token.used" // Session.Check: a token presented and accepted without a secret operation
 	EventTokenRevoked = "token.revoked"
 	EventTokenExpired = "token.expired" // a use refused because the token's TTL lapsed
 	EventTokenDenied  = "token.denied"  // a request or use refused: unknown, revoked, exhausted, IP, scope, tier
+	EventTokenListed  = "token.listed"  // ListTokens
 
 	EventApprovalRequested = "approval.requested"
 	EventApprovalGranted   = "approval.granted"
 	EventApprovalDenied    = "approval.denied" // also a cancellation (Reason "cancelled")
 	EventApprovalTimedOut  = "approval.timed_out"
+	EventApprovalRead      = "approval.read"   // GetApproval
+	EventApprovalListed    = "approval.listed" // ListApprovals
 
 	EventAgentCreated = "agent.created"
 	EventAgentUpdated = "agent.updated"
+	EventAgentListed  = "agent.listed" // ListAgents
+
+	EventVaultRewrapped = "vault.rewrapped" // Rewrap; Reason holds the counts
 )
 
 // Outcome says how an audited operation ended.
@@ -419,7 +426,9 @@ func (q *AuditQuery) match(e *AuditEvent) bool {
 // QueryAudit returns the stored audit events that match q, oldest first
 // (by time, then writer and sequence). Every event is authenticated; an
 // event that fails its hash check fails the query with ErrIntegrity (use
-// VerifyAudit to locate it). Queries are not themselves audited.
+// VerifyAudit to locate it). Reading the audit trail (QueryAudit,
+// VerifyAudit, VerifyAuditLog) is the one thing not itself audited: each
+// read would append to the chains it reads.
 func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	const op = "audit query"
 	if err := v.enter(); err != nil {
@@ -634,6 +643,20 @@ func (v *AgentVault) auditMeta(ctx context.Context, event, path string, out **Se
 
 func (v *AgentVault) auditErr(ctx context.Context, event, path string, err *error) {
 	*err = v.auditSecret(ctx, event, path, nil, *err)
+}
+
+// auditOp writes the one event of an operation on no particular secret
+// (a listing of tokens, approvals or agents, an audit query). id, when set,
+// is an approval id to record.
+func (v *AgentVault) auditOp(ctx context.Context, event, approvalID string, err *error) {
+	if !v.auditing(ctx) {
+		return
+	}
+	e := v.event(ctx, event, "")
+	if validApprovalID(approvalID) {
+		e.ApprovalID = approvalID
+	}
+	_ = v.emit(ctx, e.finish(*err))
 }
 
 // auditImport writes ImportEnv's single secret.imported event; its Reason

@@ -80,18 +80,32 @@ type RewrapResult struct {
 // key is re-wrapped last, so a crash at any point leaves every value
 // readable (with the same options) and running Rewrap again finishes the
 // job. It fails closed: if a key provider fails, nothing more is written and
-// no other key is used instead.
-func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapResult, error) {
+// no other key is used instead. Audited as vault.rewrapped, with the counts.
+func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (res *RewrapResult, err error) {
 	const op = "rewrap"
 	if err := v.enter(); err != nil {
 		return nil, opErr(op, "", "", err)
 	}
 	defer v.leave()
+	defer func() {
+		if !v.auditing(ctx) {
+			return
+		}
+		e := v.event(ctx, EventVaultRewrapped, "").finish(err)
+		if res != nil {
+			counts := fmt.Sprintf("secrets %d, rewrapped %d, current %d", res.Secrets, res.Rewrapped, res.Current)
+			if e.Reason != "" {
+				counts = e.Reason + "; " + counts
+			}
+			e.Reason = counts
+		}
+		_ = v.emit(ctx, e)
+	}()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return nil, opErr(op, "", "", err)
 	}
-	res := &RewrapResult{}
+	res = &RewrapResult{}
 	target := v.kp.KeyID()
 	for i, k := range keys {
 		path := k[len(secretPrefix):]

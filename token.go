@@ -475,13 +475,14 @@ func (v *AgentVault) updateToken(ctx context.Context, key string, change func(*t
 }
 
 // ListTokens returns every stored token (expired and revoked ones
-// included), never a value, ordered by issue time.
-func (v *AgentVault) ListTokens(ctx context.Context) ([]TokenInfo, error) {
+// included), never a value, ordered by issue time. Audited as token.listed.
+func (v *AgentVault) ListTokens(ctx context.Context) (_ []TokenInfo, err error) {
 	const op = "token list"
 	if err := v.enter(); err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	defer v.leave()
+	defer v.auditOp(ctx, EventTokenListed, "", &err)
 	keys, err := v.b.List(ctx, tokenKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
