@@ -55,12 +55,17 @@
 // (Approve; distinct approvers, never the requester; 1 for sensitive and 2
 // for critical by default, optionally with a cancellable delay) before
 // RedeemApproval issues the token once. A token never reads a secret above
-// the tier it was issued for. Agents (CreateAgent) get a key and a scope
+// the tier it was issued for, nor a version written while the secret's
+// tier was above it: each version keeps the tier in force when it was
+// written, and only the vault owner (AgentVault.UpdateSecret, audited as
+// secret.tier_lowered) can lower a tier; through a Session a tier can only
+// be raised. Agents (CreateAgent) get a key and a scope
 // ceiling their token requests cannot exceed. A Notifier (a Go func or a
 // signed webhook) tells approvers about requests.
 //
-// Every operation — allowed, denied or failed — writes exactly one audit
-// event (secret.read, token.issued, approval.granted, …) to an append-only,
+// Every operation — allowed, denied or failed; reads of metadata and
+// listings included — writes an audit event (secret.read, token.issued,
+// approval.granted, …; reading the audit trail itself is not audited) to an append-only,
 // hash-chained trail in the backend (WithAudit, on by default) and/or a
 // JSON-lines writer (WithAuditWriter). Events never contain values or raw
 // tokens. QueryAudit filters the trail; VerifyAudit finds the first
@@ -128,7 +133,9 @@
 //
 // # Concurrency
 //
-// An AgentVault is safe for concurrent use. Several AgentVaults, in one
+// An AgentVault is safe for concurrent use. Close waits for the operations
+// in progress to finish before it wipes the keys, and refuses new ones
+// (ErrClosed); no write is ever sealed with a wiped key. Several AgentVaults, in one
 // process or in many on many machines, may share one backend (file or
 // Redis): every write is a conditional write retried on conflict, so
 // concurrent updates each get their own version number and none is lost.

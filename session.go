@@ -174,8 +174,10 @@ func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretM
 }
 
 // GetSecret returns the active version of the secret at path (or the one
-// named with AtVersion) if a read scope covers path and the secret's tier is
-// within the token's.
+// named with AtVersion, "previous" included) if a read scope covers path
+// and the token's tier covers both the secret's current tier and the
+// version's own: a version written while the secret had a higher tier
+// keeps that tier (see AgentVault.UpdateSecret), else ErrTierDenied.
 func (s *Session) GetSecret(ctx context.Context, path string, opts ...GetOption) (*Secret, error) {
 	if err := s.v.enter(); err != nil {
 		return nil, opErr("get", "", "", err)
@@ -208,6 +210,11 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	// The version itself may need more: its tier floor (the tier in force
+	// when it was written, if the secret's tier was lowered since).
+	if err := tierAllowed(tok, versionTier(rec, ver)); err != nil {
+		return nil, fmt.Errorf("%w (version %s was written at that tier)", err, FormatVersion(ver.Number))
 	}
 	want := ver.Number
 	if err := s.use(ctx, tok); err != nil {
@@ -302,9 +309,11 @@ func (s *Session) innerCtx(ctx context.Context) context.Context {
 }
 
 // UpdateSecret updates a secret if a write scope covers path and both its
-// current tier and any new tier are within the token's. (The tier is
-// checked just before the update; a tier raised concurrently in between is
-// not seen by this one call.)
+// current tier and any new tier are within the token's. Through a Session
+// a tier can only be raised: a new tier below the current one fails with
+// ErrTierDenied (lowering is the vault owner's act, AgentVault.UpdateSecret).
+// The tier checks run again inside the conditional write, so a tier changed
+// concurrently is seen.
 func (s *Session) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (*SecretMetadata, error) {
 	if err := s.v.enter(); err != nil {
 		return nil, opErr("update", "", "", err)
@@ -322,31 +331,40 @@ func (s *Session) updateSecret(ctx context.Context, path string, in UpdateSecret
 	if err != nil {
 		return nil, err
 	}
-	if err := s.secretTier(ctx, tok, path); err != nil {
-		return nil, err
-	}
 	if in.Tier != "" {
 		if err := tierAllowed(tok, in.Tier); err != nil {
 			return nil, err
 		}
 	}
+	guard := noTierLowering(tok, in)
+	rec, _, err := s.v.load(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := guard(rec); err != nil {
+		return nil, err
+	}
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
 	}
-	return s.v.UpdateSecret(s.innerCtx(ctx), path, in)
+	// The guard runs again inside the conditional write, so a tier changed
+	// in between is seen.
+	return s.v.updateSecret(s.innerCtx(ctx), path, in, guard)
 }
 
+// secretTier checks that the token's tier covers every stored version of
+// the secret at path (the current tier and every version's floor).
 func (s *Session) secretTier(ctx context.Context, tok *tokenRecord, path string) error {
 	rec, _, err := s.v.load(ctx, path)
 	if err != nil {
 		return err
 	}
-	t, _ := tierFromRank(rec.Tier)
-	return tierAllowed(tok, t)
+	return tierAllowed(tok, highestTier(rec))
 }
 
-// DeleteSecret deletes a secret if a delete scope covers path and its tier
-// is within the token's.
+// DeleteSecret deletes a secret if a delete scope covers path and the
+// token's tier covers every stored version's (the current tier, and the
+// tier each older version was written at).
 func (s *Session) DeleteSecret(ctx context.Context, path string) error {
 	if err := s.v.enter(); err != nil {
 		return opErr("delete", "", "", err)

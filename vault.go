@@ -353,7 +353,17 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 // version (max+1) and the active one; other fields change metadata only.
 // Concurrent updates are serialised by conditional writes: each gets its
 // own version number, none is lost.
+//
+// Lowering the tier is audited as secret.tier_lowered as well: the
+// versions stored until then keep the old tier as their floor, so a token
+// needs that tier to read them (see Session.GetSecret).
 func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (meta *SecretMetadata, rerr error) {
+	return v.updateSecret(ctx, path, in, nil)
+}
+
+// updateSecret is UpdateSecret; guard, if set, runs on the current record
+// inside the conditional write (a Session's tier checks).
+func (v *AgentVault) updateSecret(ctx context.Context, path string, in UpdateSecretInput, guard func(*record.Secret) error) (meta *SecretMetadata, rerr error) {
 	const op = "update"
 	if err := v.enter(); err != nil {
 		return nil, opErr(op, "", "", err)
@@ -377,13 +387,19 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 	actor := v.actor(ctx)
 	var out *SecretMetadata
 	var pruned []prunedVersion
+	var loweredFrom uint8
 	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
-		pruned = nil
+		pruned, loweredFrom = nil, 0
+		if guard != nil {
+			if err := guard(rec); err != nil {
+				return nil, nil, err
+			}
+		}
 		if ifVersion != 0 && rec.Active != ifVersion {
 			return nil, nil, fmt.Errorf("%w: active version is %s, not %s", ErrConflict, FormatVersion(rec.Active), in.IfVersion)
 		}
 		now := v.opts.now()
-		applyMetadata(rec, in, now)
+		loweredFrom = applyMetadata(rec, in, now)
 		if len(rec.Tags) > MaxTags {
 			return nil, nil, fmt.Errorf("%w: %d tags after the update, more than %d", ErrInvalidInput, len(rec.Tags), MaxTags)
 		}
@@ -415,6 +431,7 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 	if err != nil {
 		return nil, opErr(op, path, "", err)
 	}
+	v.auditTierLowered(ctx, path, loweredFrom, out.Tier)
 	v.auditPruned(ctx, path, pruned)
 	return out, nil
 }
@@ -479,12 +496,14 @@ func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
 	return storableSpan("ExpiresIn", now, in.ExpiresIn)
 }
 
-func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
+// applyMetadata applies the metadata changes of in; it returns the tier it
+// lowered from (0 when it did not lower the tier).
+func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) (loweredFrom uint8) {
 	if in.Type != "" {
 		rec.Type = string(in.Type)
 	}
 	if in.Tier != "" {
-		rec.Tier = tierRanks[in.Tier]
+		loweredFrom = setTier(rec, tierRanks[in.Tier])
 	}
 	if in.Tags != nil {
 		rec.Tags = toRecordTags(in.Tags)
@@ -513,6 +532,7 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
 	case in.ExpiresIn != 0:
 		rec.ExpiresAt = nanosAfter(now, in.ExpiresIn)
 	}
+	return loweredFrom
 }
 
 // modify runs a read-change-write cycle on the record at path, retrying
