@@ -34,8 +34,12 @@ var (
 
 	// ErrIntegrity is returned when stored data fails authentication:
 	// a record, ciphertext or wrapped key was modified, truncated, copied
-	// from another path or version, or the KeyProvider holds the wrong key.
-	// No plaintext is ever returned for such data.
+	// from another path or version, or the KeyProvider holds the wrong key;
+	// and when the backend finds stored bytes it cannot parse itself (a
+	// truncated file: backend.ErrCorrupt, which stays wrapped). This holds
+	// for every kind of record: secrets, the vault configuration, tokens,
+	// approvals, agents and audit entries. No plaintext is ever returned for
+	// such data.
 	ErrIntegrity = errors.New("agentvault: integrity check failed")
 
 	// ErrConflict is returned when a write lost a race it could not retry:

@@ -27,7 +27,7 @@ func Open(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, er
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
-	if _, _, err := b.Get(ctx, configKey); err != nil {
+	if _, _, err := (storage{b}).Get(ctx, configKey); err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return nil, &Error{Op: "open", Err: ErrNoVault}
 		}

@@ -32,7 +32,7 @@ const (
 // write is a conditional write retried on conflict, so no version is lost or
 // duplicated. The zero value is not usable.
 type AgentVault struct {
-	b      backend.Backend
+	b      storage // the caller's Backend, its corruption errors mapped to ErrIntegrity
 	kp     kms.KeyProvider
 	opts   options
 	id     [record.VaultIDLen]byte
@@ -68,7 +68,7 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if err := o.validateSpans(); err != nil {
 		return nil, &Error{Op: "open", Err: err}
 	}
-	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now), gate: newGate()}
+	v := &AgentVault{b: storage{b}, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now), gate: newGate()}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
 	if err := v.init(ctx); err != nil {
@@ -671,18 +671,7 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 }
 
 func (v *AgentVault) getMany(ctx context.Context, keys []string) ([]backend.Item, error) {
-	if bb, ok := v.b.(backend.Batcher); ok {
-		return bb.GetMany(ctx, keys)
-	}
-	items := make([]backend.Item, len(keys))
-	for i, k := range keys {
-		val, rev, err := v.b.Get(ctx, k)
-		if err != nil && !errors.Is(err, backend.ErrNotFound) {
-			return nil, err
-		}
-		items[i] = backend.Item{Key: k, Value: val, Rev: rev}
-	}
-	return items, nil
+	return v.b.GetMany(ctx, keys)
 }
 
 func matches(m *SecretMetadata, f ListFilter, now time.Time) bool {
