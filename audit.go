@@ -143,8 +143,8 @@ func (v *AgentVault) auditing(ctx context.Context) bool {
 // fields. It returns ErrAuditFailed (wrapping the cause) when the event could
 // not be written.
 func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
-	if !v.auditing(ctx) || !v.gate.enter() {
-		return nil // closed: the caller's own entry would have kept it open
+	if !v.auditing(ctx) || !v.gate.enterNested() {
+		return nil // closed, and called outside any operation
 	}
 	defer v.gate.leave()
 	a := &v.opts.access

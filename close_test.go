@@ -91,6 +91,20 @@ func TestCloseDuringWritesLosesNothing(t *testing.T) {
 			require.NoError(t, err, "round %d: GetSecret(%q, %s) of an acknowledged update", round, a.path, a.version)
 			require.Equal(t, a.value, s.Value.Reveal(), "round %d: %s %s", round, a.path, a.version)
 		}
+		// Every acknowledged update was audited, under an intact key.
+		_, err = v.VerifyAudit(ctx)
+		require.NoError(t, err, "round %d: VerifyAudit after reopen", round)
+		evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretUpdated})
+		require.NoError(t, err)
+		audited := map[string]bool{}
+		for _, e := range evs {
+			if e.Outcome == agentvault.OutcomeAllowed {
+				audited[e.Path+" "+e.Version] = true
+			}
+		}
+		for _, a := range acked {
+			require.True(t, audited[a.path+" "+a.version], "round %d: update %s %s not audited", round, a.path, a.version)
+		}
 		require.NoError(t, v.Close())
 		require.NoError(t, fb.Close())
 	}

@@ -30,6 +30,18 @@ func (g *gate) enter() bool {
 	return true
 }
 
+// enterNested admits a step of an operation already admitted (an audit
+// event written on its way out), even once Close has begun: while any
+// operation is in flight Close has not wiped anything, and this entry
+// keeps it so. It refuses only when nothing is in flight after Close.
+func (g *gate) enterNested() bool {
+	if n := g.state.Add(1); n&gateClosed != 0 && n&^gateClosed == 1 {
+		g.leave()
+		return false
+	}
+	return true
+}
+
 func (g *gate) leave() {
 	if g.state.Add(-1) == gateClosed {
 		g.once.Do(func() { close(g.drained) })
