@@ -59,20 +59,21 @@
 // tier was above it: each version keeps the tier in force when it was
 // written, and only the vault owner (AgentVault.UpdateSecret, audited as
 // secret.tier_lowered) can lower a tier; through a Session a tier can only
-// be raised. Agents (CreateAgent) get a key and a scope
-// ceiling their token requests cannot exceed. A Notifier (a Go func or a
-// signed webhook) tells approvers about requests.
+// be raised. Agents (CreateAgent) get a key and a scope ceiling their token
+// requests cannot exceed. A Notifier (a Go func or a signed webhook) tells
+// approvers about requests.
 //
-// Every operation — allowed, denied or failed; reads of metadata and
-// listings included — writes an audit event (secret.read, token.issued,
-// approval.granted, …; reading the audit trail itself is not audited) to an append-only,
-// hash-chained trail in the backend (WithAudit, on by default) and/or a
-// JSON-lines writer (WithAuditWriter). Events never contain values or raw
-// tokens. QueryAudit filters the trail; VerifyAudit finds the first
-// modified, deleted or reordered entry. WithAuditFailClosed withholds a
-// value whose read could not be audited. An audited read costs one extra
-// backend write (on the file backend, an fsync): turn the store off with
-// WithAudit(false) where that matters and keep a JSON-lines writer instead.
+// Every operation — allowed, denied or failed, metadata reads and listings
+// included — writes an audit event (secret.read, token.issued,
+// approval.granted, …) to an append-only, hash-chained trail in the backend
+// (WithAudit, on by default) and/or a JSON-lines writer (WithAuditWriter).
+// Reading the trail itself (QueryAudit, VerifyAudit) is not audited. Events
+// never contain values or raw tokens. QueryAudit filters the trail;
+// VerifyAudit finds the first modified, deleted or reordered entry.
+// WithAuditFailClosed withholds a value whose read could not be audited. An
+// audited read costs one extra backend write (on the file backend, an
+// fsync): turn the store off with WithAudit(false) where that matters and
+// keep a JSON-lines writer instead.
 //
 // # Lifecycle: expiry notices, rotation, retention
 //
