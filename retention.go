@@ -195,6 +195,9 @@ func versionInfos(rec *record.Secret) []VersionInfo {
 			Version: FormatVersion(ver.Number), CreatedAt: timeUTC(ver.CreatedAt),
 			CreatedBy: ver.CreatedBy, IsActive: ver.Number == rec.Active,
 		}
+		if ver.Tier > rec.Tier {
+			vi.MinTier, _ = tierFromRank(ver.Tier)
+		}
 		if rec.Previous != 0 && ver.Number == rec.Previous && rec.GraceUntil != 0 {
 			vi.IsPrevious, vi.GraceEndsAt = true, timeUTC(rec.GraceUntil)
 		}

@@ -207,6 +207,11 @@ type VersionInfo struct {
 	IsPrevious  bool      `json:"is_previous,omitempty"`
 	GraceEndsAt time.Time `json:"grace_ends_at,omitzero"`
 	Pruned      bool      `json:"pruned,omitempty"` // removed by the retention policy: no value is stored
+
+	// MinTier is set when reading this version through a token needs a
+	// higher tier than the secret's current one: the tier the version was
+	// written at, kept when the secret's tier was lowered since.
+	MinTier AccessTier `json:"min_tier,omitempty"`
 }
 
 // Input limits.

@@ -84,6 +84,12 @@ func TestLoweredTierKeepsVersionFloors(t *testing.T) {
 	assert.Equal(t, "from critical to standard", evs[0].Reason)
 	assert.Equal(t, agentvault.Actor{Kind: agentvault.ActorHuman, ID: "alice"}, evs[0].Actor)
 
+	vs, err := v.ListVersions(ctx, "pay/key")
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	assert.Equal(t, agentvault.TierCritical, vs[0].MinTier, "ListVersions shows v1's floor")
+	assert.Equal(t, agentvault.TierCritical, vs[1].MinTier, "ListVersions shows v2's floor")
+
 	stdValue := requestToken(t, v, agentvault.TokenRequest{Scopes: []string{"secrets:read:pay/*"}}).Value.Reveal()
 	std := v.Session(stdValue)
 	for _, ver := range []string{"", "v1", "v2"} {
