@@ -516,6 +516,9 @@ func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
 		return nil, &Error{Op: "audit verify", Err: err}
 	}
 	items, err := v.getMany(ctx, keys)
+	if errors.Is(err, ErrIntegrity) {
+		return nil, v.locateUnreadable(ctx, keys, err)
+	}
 	if err != nil {
 		return nil, &Error{Op: "audit verify", Err: err}
 	}
@@ -531,6 +534,19 @@ func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
 		}
 	}
 	return &AuditReport{Writers: len(c.next), Events: c.events}, nil
+}
+
+// locateUnreadable finds the audit entry the storage could not read back
+// (a truncated or damaged file) and reports it as modified.
+func (v *AgentVault) locateUnreadable(ctx context.Context, keys []string, batchErr error) error {
+	for _, k := range keys {
+		if _, _, err := v.b.Get(ctx, k); errors.Is(err, ErrIntegrity) {
+			writer, seqStr, _ := strings.Cut(strings.TrimPrefix(k, auditPrefix), "/")
+			seq, _ := strconv.ParseUint(seqStr, 10, 64)
+			return &AuditIntegrityError{Writer: writer, Seq: seq, Key: k, Problem: "modified", Detail: "the stored entry is unreadable (truncated or damaged)"}
+		}
+	}
+	return &Error{Op: "audit verify", Err: batchErr}
 }
 
 // VerifyAuditLog checks a JSON-lines audit log written by WithAuditWriter

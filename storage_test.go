@@ -1,6 +1,8 @@
 package agentvault_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -64,6 +66,14 @@ func TestCorruptFilesAreIntegrityErrors(t *testing.T) {
 			return err
 		}},
 		{"audit entry", one("audit/*/*,v"), func() error { _, err := v.QueryAudit(ctx, agentvault.AuditQuery{}); return err }},
+		{"audit entry verified", one("audit/*/*,v"), func() error {
+			_, err := v.VerifyAudit(ctx)
+			var ie *agentvault.AuditIntegrityError
+			if err != nil && !errors.As(err, &ie) {
+				return fmt.Errorf("VerifyAudit err = %w, want an *AuditIntegrityError locating the entry", err)
+			}
+			return err
+		}},
 	}
 	corruptions := map[string]func([]byte) []byte{
 		"truncated to 10 bytes": func(b []byte) []byte { return b[:10] },
@@ -78,7 +88,7 @@ func TestCorruptFilesAreIntegrityErrors(t *testing.T) {
 			require.NoError(t, os.WriteFile(r.file, corrupt(append([]byte(nil), orig...)), 0o600))
 			err := r.read()
 			assert.ErrorIs(t, err, agentvault.ErrIntegrity, "%s file %s: err = %v", r.name, how, err)
-			if how != "byte garbled" {
+			if r.name != "audit entry verified" {
 				assert.ErrorIs(t, err, backend.ErrCorrupt, "%s file %s: the backend detail stays wrapped", r.name, how)
 			}
 		}
