@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -186,8 +187,21 @@ func TestClosedVaultRefusesEveryOperation(t *testing.T) {
 		"Session.DeleteSecret": func() error { return s.DeleteSecret(ctx, "a/b") },
 		"Session.Check":        func() error { _, err := s.Check(ctx); return err },
 	}
+	calls["Run"] = func() error { return v.Run(ctx) }
 	for name, call := range calls {
 		assert.ErrorIs(t, call(), agentvault.ErrClosed, "%s after Close", name)
+	}
+
+	// Every exported method is in the table (or needs no key): a new
+	// operation must enter the gate too.
+	noKeys := map[string]bool{"Close": true, "Session": true, "MaxValueSize": true, "Now": true,
+		"Session.Accessor": true, "Session.String": true, "Session.GoString": true}
+	for prefix, typ := range map[string]reflect.Type{"": reflect.TypeOf(v), "Session.": reflect.TypeOf(s)} {
+		for i := 0; i < typ.NumMethod(); i++ {
+			name := prefix + typ.Method(i).Name
+			_, listed := calls[name]
+			assert.True(t, listed || noKeys[name], "%s is not checked after Close", name)
+		}
 	}
 }
 
