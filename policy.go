@@ -100,6 +100,9 @@ func (v *AgentVault) approvalNeed(ctx context.Context, spec *tokenSpec) (need, e
 	n := need{tier: TierStandard}
 	waivable := true
 	for i := range metas {
+		if err := ctxEvery(ctx, i); err != nil {
+			return need{}, err
+		}
 		m := &metas[i]
 		if m.Tier == TierStandard || !anyMatch(spec.scopes, m.Path) {
 			continue
@@ -128,6 +131,16 @@ func anyMatch(scopes []Scope, path string) bool {
 		}
 	}
 	return false
+}
+
+// ctxEvery returns ctx's error on every 64th step i of a loop that
+// matches scopes against many paths, so that a cancelled or expired caller
+// stops it.
+func ctxEvery(ctx context.Context, i int) error {
+	if i%64 != 0 {
+		return nil
+	}
+	return ctx.Err()
 }
 
 // listAll returns the metadata of every secret, unaudited.

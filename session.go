@@ -236,7 +236,10 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 		return nil, err
 	}
 	out := all[:0]
-	for _, m := range all {
+	for i, m := range all {
+		if err := ctxEvery(ctx, i); err != nil {
+			return nil, err
+		}
 		if allowedBy(scopes, ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
 			out = append(out, m)
 		}
