@@ -82,7 +82,8 @@ func agentKeyFromContext(ctx context.Context) (string, bool) {
 func (v *AgentVault) requester(ctx context.Context) (Actor, *agentRecord, error) {
 	key, ok := agentKeyFromContext(ctx)
 	if !ok {
-		return v.callerActor(ctx), nil, nil
+		who, err := v.ctxActor(ctx)
+		return who, nil, err
 	}
 	who := Actor{Kind: ActorAgent}
 	if len(key) != agentKeyLen || !strings.HasPrefix(key, AgentKeyPrefix) || key[len(AgentKeyPrefix)+agentIDHexLen] != '_' {
@@ -174,8 +175,10 @@ func (v *AgentVault) loadAgent(ctx context.Context, id string) (*agentRecord, in
 }
 
 func validateAgentFields(name *string, desc *string, scopes, ips []string) error {
-	if name != nil && (*name == "" || len(*name) > maxNameLen || !printable(*name)) {
-		return fmt.Errorf("%w: agent name must be 1–%d printable bytes", ErrInvalidInput, maxNameLen)
+	if name != nil {
+		if err := validateName("agent name", *name, maxNameLen); err != nil {
+			return err
+		}
 	}
 	if desc != nil {
 		if err := validateDescription(*desc); err != nil {
@@ -183,6 +186,9 @@ func validateAgentFields(name *string, desc *string, scopes, ips []string) error
 		}
 	}
 	if scopes != nil {
+		if err := scopesNoCredential(scopes); err != nil {
+			return err
+		}
 		if _, err := ParseScopes(scopes); err != nil {
 			return err
 		}
@@ -199,6 +205,9 @@ func (v *AgentVault) CreateAgent(ctx context.Context, in CreateAgentInput) (ag *
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
 	if v.closed.Load() {
 		return nil, Credential{}, &Error{Op: op, Err: ErrClosed}
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, Credential{}, &Error{Op: op, Err: err}
 	}
 	if err := validateAgentFields(&in.Name, &in.Description, in.Scopes, in.AllowedIPs); err != nil {
 		return nil, Credential{}, &Error{Op: op, Err: err}
@@ -242,6 +251,9 @@ func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentI
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
 	if v.closed.Load() {
 		return nil, &Error{Op: op, Err: ErrClosed}
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
 	if err := validateAgentFields(nil, in.Description, in.Scopes, in.AllowedIPs); err != nil {
 		return nil, &Error{Op: op, Err: err}

@@ -299,7 +299,10 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot approve", ErrApprovalForbidden)
 		}
-		who := e.Actor
+		who, err := v.ctxActor(ctx)
+		if err != nil {
+			return nil, err
+		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if r.State != ApprovalPending {
 				return notPending(r.state(now))
@@ -330,13 +333,17 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 	})
 }
 
-// Deny refuses a pending request. reason (up to 1 KiB, not secret) is kept.
+// Deny refuses a pending request. reason (up to 1 KiB of printable UTF-8,
+// not secret) is kept.
 func (v *AgentVault) Deny(ctx context.Context, id, reason string) (*Approval, error) {
 	return v.approvalOp(ctx, "deny", EventApprovalDenied, id, func(e *AuditEvent) (*approvalRecord, error) {
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot deny", ErrApprovalForbidden)
 		}
-		if err := validateDescription(reason); err != nil {
+		if _, err := v.ctxActor(ctx); err != nil {
+			return nil, err
+		}
+		if err := validateReason(reason); err != nil {
 			return nil, err
 		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {

@@ -259,15 +259,31 @@ func auditMAC(key, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// auditHashSuffix is how every sealed event ends: the hash, the last field.
+const (
+	auditHashOpen = `,"hash":"`
+	auditHashLen  = 2 * sha256.Size
+)
+
 // parseAuditEvent decodes one stored or logged event and checks its hash.
+// The hash is verified over the exact bytes stored (the line with its
+// trailing hash field cut off), never over a re-encoding, so no content of
+// an event (invalid UTF-8, escapes) can make an authentic entry fail.
 func parseAuditEvent(raw []byte, key []byte) (*AuditEvent, error) {
+	n := len(raw) - len(auditHashOpen) - auditHashLen - 2
+	if n < 1 || string(raw[n:n+len(auditHashOpen)]) != auditHashOpen || string(raw[len(raw)-2:]) != `"}` {
+		return nil, errors.New("not an audit event: no trailing hash field")
+	}
+	h := string(raw[n+len(auditHashOpen) : len(raw)-2])
+	body := make([]byte, 0, n+1)
+	body = append(append(body, raw[:n]...), '}')
 	var e AuditEvent
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if err := json.Unmarshal(body, &e); err != nil {
 		return nil, fmt.Errorf("not an audit event: %w", err)
 	}
-	h := e.Hash
-	e.Hash = ""
-	body, _ := json.Marshal(&e)
+	if e.Hash != "" {
+		return nil, errors.New("not an audit event: two hash fields")
+	}
 	e.Hash = h
 	if !hmac.Equal([]byte(h), []byte(auditMAC(key, body))) {
 		return &e, errors.New("hash does not verify")
@@ -281,11 +297,11 @@ func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
 }
 
+// callerActor is ctxActor without the error: for audit events only, it
+// names an invalid context actor with the placeholder invalidActor.
 func (v *AgentVault) callerActor(ctx context.Context) Actor {
-	if a, ok := ActorFromContext(ctx); ok {
-		return Actor{Kind: ActorHuman, ID: truncate(a, MaxActorLen)}
-	}
-	return Actor{Kind: ActorService, ID: v.opts.actor}
+	a, _ := v.ctxActor(ctx)
+	return a
 }
 
 // finish records err's outcome and reason on e.

@@ -87,15 +87,15 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 	ctx = withoutAudit(ctx) // one secret.imported event, not one per secret
 	const op = "import"
 	if v.closed.Load() {
-		return nil, opErr(op, opts.Namespace, "", ErrClosed)
+		return nil, opErr(op, safePath(opts.Namespace, ErrClosed), "", ErrClosed)
 	}
 	plan, res, err := v.planImport(r, opts)
 	if err != nil {
-		return nil, opErr(op, opts.Namespace, "", err)
+		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
 	}
 	existing, err := v.existingPaths(ctx, opts.Namespace, plan)
 	if err != nil {
-		return nil, opErr(op, opts.Namespace, "", err)
+		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
 	}
 	res.DryRun = opts.DryRun
 	for _, p := range plan {
@@ -174,7 +174,7 @@ func (v *AgentVault) planImport(r io.Reader, opts ImportOptions) ([]importItem, 
 			path = opts.Namespace + "/" + e.Key
 		}
 		if err := ValidatePath(path); err != nil {
-			return nil, nil, fmt.Errorf("variable %s (line %d): %w", e.Key, e.Line, err)
+			return nil, nil, fmt.Errorf("variable %s (line %d): %w", truncate(e.Key, 64), e.Line, err)
 		}
 		if len(e.Value) > v.opts.maxValueSize {
 			return nil, nil, fmt.Errorf("%w: variable %s (line %d): value is %d bytes, larger than the limit of %d",

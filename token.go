@@ -166,6 +166,9 @@ type tokenSpec struct {
 }
 
 func (v *AgentVault) validateTokenRequest(req TokenRequest) (*tokenSpec, error) {
+	if err := scopesNoCredential(req.Scopes); err != nil {
+		return nil, err
+	}
 	scopes, err := ParseScopes(req.Scopes)
 	if err != nil {
 		return nil, err
@@ -194,6 +197,17 @@ func (v *AgentVault) validateTokenRequest(req TokenRequest) (*tokenSpec, error) 
 	}
 	return &tokenSpec{scopes: scopes, raw: raw, ttl: ttl, maxUses: req.MaxUses, ips: ips,
 		description: req.Description, waive: req.WaiveApproval}, nil
+}
+
+// scopesNoCredential refuses scope strings that hold a credential: they
+// are stored, listed and quoted in errors.
+func scopesNoCredential(ss []string) error {
+	for _, s := range ss {
+		if err := noCredential("scope", s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // parseIPList parses IPs and CIDRs into prefixes. IPv4-mapped IPv6 forms
@@ -441,6 +455,9 @@ func (v *AgentVault) RevokeToken(ctx context.Context, accessor string) (err erro
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
 	if v.closed.Load() {
 		return &Error{Op: op, Err: ErrClosed}
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return &Error{Op: op, Err: err}
 	}
 	if err := v.revoke(ctx, accessor); err != nil {
 		return &Error{Op: op, Err: err}

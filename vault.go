@@ -62,6 +62,9 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if err := o.access.validate(); err != nil {
 		return nil, &Error{Op: "open", Err: err}
 	}
+	if err := validateName("actor (WithActor)", o.actor, MaxActorLen); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
 	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now)}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
@@ -143,11 +146,12 @@ func (v *AgentVault) check(path string) error {
 	return ValidatePath(path)
 }
 
-func (v *AgentVault) actor(ctx context.Context) string {
-	if a, ok := ActorFromContext(ctx); ok {
-		return truncate(a, MaxActorLen)
-	}
-	return v.opts.actor
+// actor returns the caller's id to record as created_by: the context's
+// actor or the vault's default. An invalid context actor is an error
+// wrapping ErrInvalidInput (never truncated or re-encoded).
+func (v *AgentVault) actor(ctx context.Context) (string, error) {
+	a, err := v.ctxActor(ctx)
+	return a.ID, err
 }
 
 // CreateSecret stores a new secret as version v1. It fails with
@@ -169,7 +173,10 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 	if err := v.validateCreate(in, typ, tier, now); err != nil {
 		return nil, opErr(op, in.Path, "", err)
 	}
-	actor := v.actor(ctx)
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, in.Path, "", err)
+	}
 	ver, aead, err := v.seal(ctx, in.Path, 1, in.Value.b, now, actor)
 	if err != nil {
 		return nil, opErr(op, in.Path, "v1", err)
@@ -238,6 +245,9 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	version := getVersion(opts)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, opErr(op, path, "", err)
 	}
 	rec, ver, err := v.resolve(ctx, path, version, nil)
 	if err != nil {
@@ -344,10 +354,13 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 		}
 		ifVersion = n
 	}
-	actor := v.actor(ctx)
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	var out *SecretMetadata
 	var pruned []prunedVersion
-	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+	err = v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
 		pruned = nil
 		if ifVersion != 0 && rec.Active != ifVersion {
 			return nil, nil, fmt.Errorf("%w: active version is %s, not %s", ErrConflict, FormatVersion(rec.Active), in.IfVersion)
@@ -554,6 +567,9 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 	if err := v.check(path); err != nil {
 		return opErr(op, safePath(path, err), "", err)
 	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return opErr(op, path, "", err)
+	}
 	err := v.b.Delete(ctx, secretPrefix+path, 0)
 	v.cache.forget(path)
 	if errors.Is(err, backend.ErrNotFound) {
@@ -571,6 +587,9 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		return nil, opErr(op, "", "", ErrClosed)
 	}
 	if err := validPrefix(f.Prefix); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
 		return nil, opErr(op, "", "", err)
 	}
 	if f.Type != "" && !f.Type.Valid() {
@@ -712,12 +731,14 @@ func ParseVersion(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// safePath returns the path to name in an error: the path itself unless it
-// is invalid, when it is shortened (an invalid "path" may be a value pasted
-// in the wrong place).
-func safePath(p string, err error) string {
-	if errors.Is(err, ErrInvalidPath) {
-		return strconv.Quote(truncate(p, 64))
+// safePath returns the path to name in an error: the path (or list
+// prefix) itself when it is valid, else a quoted, shortened form (an
+// invalid "path" may be a value pasted in the wrong place), "[REDACTED]"
+// when it holds a credential. err is unused: the path is checked whatever
+// the failure.
+func safePath(p string, _ error) string {
+	if ValidatePath(p) == nil || validPrefix(p) == nil {
+		return p
 	}
-	return p
+	return strconv.Quote(truncate(p, 64))
 }
