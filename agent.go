@@ -152,6 +152,32 @@ func (r *agentRecord) bound(_ context.Context, spec *tokenSpec) error {
 	return nil
 }
 
+// bindAgent applies to a token issued to an agent the agent's state as it
+// is now, read from storage at every use (no cache, so a change made by any
+// process binds at once): a disabled or vanished agent's tokens are refused
+// (ErrUnauthorized), the caller must be inside the agent's current IP
+// policy (ErrIPDenied), and the token's scopes are cut down to the agent's
+// current ceiling (rec.ceilingAllows). It costs one backend read, for agent
+// tokens only.
+func (v *AgentVault) bindAgent(ctx context.Context, rec *tokenRecord) error {
+	if rec.IssuedTo.Kind != ActorAgent {
+		return nil
+	}
+	ag, _, err := v.loadAgent(ctx, rec.IssuedTo.ID)
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidInput):
+		return fmt.Errorf("%w: the agent token %s was issued to no longer exists", ErrUnauthorized, rec.Accessor)
+	case err != nil:
+		return err
+	case ag.Disabled:
+		return fmt.Errorf("%w: agent %s is disabled", ErrUnauthorized, ag.ID)
+	case !ipAllowed(ctx, ag.AllowedIPs):
+		return fmt.Errorf("%w: outside agent %s's IP policy", ErrIPDenied, ag.ID)
+	}
+	rec.agentBound, rec.ceiling = true, ag.scopes
+	return nil
+}
+
 func (v *AgentVault) loadAgent(ctx context.Context, id string) (*agentRecord, int64, error) {
 	if !strings.HasPrefix(id, "agt_") || len(id) != 4+agentIDHexLen {
 		return nil, 0, fmt.Errorf("%w: not an agent id (agt_ + 24 hex digits)", ErrInvalidInput)
@@ -243,8 +269,10 @@ func (v *AgentVault) CreateAgent(ctx context.Context, in CreateAgentInput) (ag *
 }
 
 // UpdateAgent changes an agent's description, ceiling, IP policy or
-// disabled flag. Tokens already issued keep their scopes. Audited as
-// agent.updated.
+// disabled flag. The change binds the agent's tokens already issued, and
+// its approved requests, at their next use: a disabled agent's tokens are
+// refused (ErrUnauthorized), and a token can do at most what both its own
+// scopes and the agent's current ceiling allow. Audited as agent.updated.
 func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentInput) (ag *Agent, err error) {
 	const op = "agent update"
 	e := v.event(ctx, EventAgentUpdated, "")

@@ -449,7 +449,11 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 // RedeemApproval issues the token of an approved request, once. Only the
 // requester may redeem it (the same agent key, or the same actor), after
 // the delay and before it expires. The token is limited to the tier the
-// request was approved for.
+// request was approved for. An agent's request is checked again against
+// the agent's current status, ceiling and IP policy: a disabled agent is
+// refused (ErrUnauthorized), scopes beyond its ceiling now fail with
+// ErrScopeDenied (the approval stays redeemable should the ceiling be
+// widened again before it expires).
 func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token, err error) {
 	const op = "redeem"
 	e := &AuditEvent{Event: EventTokenIssued}
@@ -495,6 +499,13 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 			AllowedIPs: r.AllowedIPs, Description: r.Description})
 		if err != nil {
 			return err
+		}
+		if ag != nil {
+			// The agent's ceiling and IP policy as they are now, not as
+			// they were when the request was made.
+			if err := ag.bound(ctx, s); err != nil {
+				return err
+			}
 		}
 		spec = s
 		r.State = ApprovalRedeemed

@@ -14,8 +14,11 @@ import (
 // Session is a token-bound view of a vault: the operations an agent holding
 // a scoped token may perform. Every call checks, in order, that the token
 // exists (ErrTokenUnknown), is not revoked (ErrTokenRevoked) or expired
-// (ErrTokenExpired), that the caller's IP is allowed (ErrIPDenied), that a
-// scope allows the action on the path (ErrScopeDenied), that the secret's
+// (ErrTokenExpired), that the caller's IP is allowed (ErrIPDenied); for a
+// token issued to an agent, that the agent, as stored now, is not disabled
+// (ErrUnauthorized) and allows the caller's IP (ErrIPDenied); that a scope
+// of the token, and the agent's current ceiling, allow the action on the
+// path (ErrScopeDenied), that the secret's
 // current tier is not above the token's (ErrTierDenied), and finally
 // counts the use against MaxUses (ErrTokenExhausted) with a conditional
 // write, so concurrent callers in any number of processes get exactly
@@ -84,6 +87,9 @@ func (s *Session) check(ctx context.Context, action ScopeAction, path string) (*
 	if err := s.v.tokenUsable(ctx, rec); err != nil {
 		return rec, nil, err
 	}
+	if err := s.v.bindAgent(ctx, rec); err != nil {
+		return rec, nil, err
+	}
 	scopes, err := s.parsedScopes(rec)
 	if err != nil {
 		return rec, nil, err
@@ -94,6 +100,9 @@ func (s *Session) check(ctx context.Context, action ScopeAction, path string) (*
 		}
 		if !allowedBy(scopes, action, path) {
 			return rec, nil, fmt.Errorf("%w: no scope of token %s allows %s on %s", ErrScopeDenied, rec.Accessor, action, path)
+		}
+		if !rec.ceilingAllows(action, path) {
+			return rec, nil, fmt.Errorf("%w: the current ceiling of agent %s does not allow %s on %s", ErrScopeDenied, rec.IssuedTo.ID, action, path)
 		}
 	}
 	return rec, scopes, nil
@@ -157,7 +166,7 @@ func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretM
 	case errors.Is(err, ErrExpired) && event == EventSecretRead:
 		e.Event = EventSecretExpired
 	case errors.Is(err, ErrTokenUnknown), errors.Is(err, ErrTokenRevoked), errors.Is(err, ErrTokenExhausted),
-		errors.Is(err, ErrIPDenied), errors.Is(err, ErrScopeDenied):
+		errors.Is(err, ErrIPDenied), errors.Is(err, ErrScopeDenied), errors.Is(err, ErrUnauthorized):
 		e.Event = EventTokenDenied
 	}
 	if m != nil {
@@ -237,7 +246,7 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 	}
 	out := all[:0]
 	for _, m := range all {
-		if allowedBy(scopes, ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
+		if allowedBy(scopes, ActionRead, m.Path) && tok.ceilingAllows(ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
 			out = append(out, m)
 		}
 	}

@@ -143,6 +143,17 @@ type tokenRecord struct {
 	ApprovalID  string     `json:"approval_id,omitempty"`
 	Revoked     bool       `json:"revoked"`
 	RevokedAt   int64      `json:"revoked_at,omitempty"`
+
+	// Not stored: set by Session.check for a token issued to an agent, from
+	// the agent's record as it is now.
+	agentBound bool
+	ceiling    []Scope
+}
+
+// ceilingAllows reports whether the current ceiling of the agent the token
+// was issued to (if any) allows action on path.
+func (r *tokenRecord) ceilingAllows(action ScopeAction, path string) bool {
+	return !r.agentBound || allowedBy(r.ceiling, action, path)
 }
 
 func (r *tokenRecord) info() TokenInfo {
