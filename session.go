@@ -226,10 +226,17 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 }
 
 // ListSecrets lists, like AgentVault.ListSecrets, only the secrets that a
-// read scope of the token covers and whose tier is within the token's.
+// read scope of the token (and its agent's current ceiling) covers and
+// whose tier is within the token's. Unreadable records are skipped; those
+// the token's read scopes cover are reported, to a critical-tier token
+// only, with the results as an *UnreadableError (see UnreadableError).
 func (s *Session) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, error) {
 	out, err := s.listSecrets(ctx, f)
 	if err := s.finish(ctx, "list", EventSecretListed, f.Prefix, nil, err); err != nil {
+		var ue *UnreadableError
+		if errors.As(err, &ue) {
+			return out, err
+		}
 		return nil, err
 	}
 	return out, nil
@@ -240,7 +247,7 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.v.ListSecrets(withoutAudit(ctx), f)
+	all, bad, err := s.v.listSecrets(withoutAudit(ctx), f)
 	if err != nil {
 		return nil, err
 	}
@@ -250,8 +257,19 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 			out = append(out, m)
 		}
 	}
+	var shown []string
+	if tierAllowed(tok, TierCritical) == nil {
+		for _, p := range bad {
+			if allowedBy(scopes, ActionRead, p) && tok.ceilingAllows(ActionRead, p) {
+				shown = append(shown, p)
+			}
+		}
+	}
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
+	}
+	if len(shown) > 0 {
+		return out, &UnreadableError{Paths: shown}
 	}
 	return out, nil
 }
