@@ -54,6 +54,12 @@ const (
 	OutcomeAllowed Outcome = "allowed" // the operation was performed
 	OutcomeDenied  Outcome = "denied"  // refused by policy: scope, tier, token state, expiry, approval rules
 	OutcomeFailed  Outcome = "failed"  // an error: invalid input, not found, storage or key failure
+
+	// OutcomePending marks a write-ahead event: written before the change
+	// it announces (an ImportEnv write), so that a crash cannot leave the
+	// change without an event. An event with the same ImportID and Path and
+	// another outcome follows unless the process died in between.
+	OutcomePending Outcome = "pending"
 )
 
 // ActorKind says what kind of principal acted.
@@ -95,6 +101,7 @@ type AuditEvent struct {
 	TokenAccessor string     `json:"token_accessor,omitempty"`
 	ApprovalID    string     `json:"approval_id,omitempty"`
 	AgentID       string     `json:"agent_id,omitempty"`
+	ImportID      string     `json:"import_id,omitempty"` // ImportEnv: the import this event belongs to
 	Outcome       Outcome    `json:"outcome"`
 	Reason        string     `json:"reason,omitempty"`
 	Writer        string     `json:"writer"`
@@ -645,13 +652,14 @@ func (v *AgentVault) auditErr(ctx context.Context, event, path string, err *erro
 	*err = v.auditSecret(ctx, event, path, nil, *err)
 }
 
-// auditImport writes ImportEnv's single secret.imported event; its Reason
-// holds the counts.
-func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, res **ImportResult, err *error) {
+// auditImport writes ImportEnv's summary event (path: the namespace); its
+// Reason holds the counts. The per-secret events are written by importOne.
+func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, id string, res **ImportResult, err *error) {
 	if !v.auditing(ctx) {
 		return
 	}
 	e := v.event(ctx, EventSecretImported, auditPath(opts.Namespace))
+	e.ImportID = id
 	e.finish(*err)
 	if r := *res; r != nil {
 		counts := fmt.Sprintf("created %d, updated %d, skipped %d", r.Created, r.Updated, r.Skipped)
