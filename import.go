@@ -71,7 +71,7 @@ type ImportResult struct {
 	Skipped  int              `json:"skipped"`
 	DryRun   bool             `json:"dry_run"`
 	Secrets  []ImportedSecret `json:"secrets"`
-	Warnings []string         `json:"warnings,omitempty"` // e.g. duplicate variables (the last definition wins)
+	Warnings []string         `json:"warnings,omitempty"`  // e.g. duplicate variables (the last definition wins)
 	ImportID string           `json:"import_id,omitempty"` // the id of this import in its audit events
 }
 
