@@ -56,11 +56,15 @@
 // for critical by default, optionally with a cancellable delay) before
 // RedeemApproval issues the token once. A token never reads a secret above
 // the tier it was issued for. Agents (CreateAgent) get a key and a scope
-// ceiling their token requests cannot exceed. A Notifier (a Go func or a
-// signed webhook) tells approvers about requests.
+// ceiling their token requests cannot exceed; an agent's tokens are bound
+// at every use to the agent as it is stored then (disabling it, or
+// narrowing its ceiling or IP policy, takes effect at once, in every
+// process). A Notifier (a Go func or a signed webhook) tells approvers
+// about requests.
 //
 // Every operation — allowed, denied or failed — writes exactly one audit
-// event (secret.read, token.issued, approval.granted, …) to an append-only,
+// event (secret.read, token.issued, approval.granted, …; ImportEnv also
+// two per secret it writes, one of them before the write) to an append-only,
 // hash-chained trail in the backend (WithAudit, on by default) and/or a
 // JSON-lines writer (WithAuditWriter). Events never contain values or raw
 // tokens. QueryAudit filters the trail; VerifyAudit finds the first
@@ -117,7 +121,12 @@
 // KMS) can read everything. A process using an AgentVault holds unwrapped
 // data keys in memory. Secret values, keys and tokens never appear in errors,
 // logs or panics; paths, types, tiers, tags and descriptions are not secret
-// and do appear.
+// and do appear. A path, prefix, scope, name or description that holds a
+// token or agent key prefix ("ast_tok_", "ast_agent_") is refused and shown
+// as "[REDACTED]", so a credential pasted in the wrong place is not
+// recorded. Actor and agent names are checked (valid UTF-8, no control
+// characters, at most MaxActorLen bytes) and compared byte for byte; audit
+// hashes are verified over the exact stored bytes.
 //
 // # Errors
 //
