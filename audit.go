@@ -149,6 +149,7 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	a := &v.opts.access
 	key := v.accessKey()
 	st := &a.st.audit
+	e.scrub()
 	e.Time = v.opts.now().UTC()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -178,6 +179,21 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 			}
 		}
 		return nil
+	}
+}
+
+// scrub is the last line of defence against recording a credential: any
+// caller-supplied field that holds a token or agent key prefix is replaced
+// (the path dropped, others "[REDACTED]"). The entry points refuse such
+// input before this; scrub covers any that did not.
+func (e *AuditEvent) scrub() {
+	if hasCredential(e.Path) {
+		e.Path = ""
+	}
+	for _, f := range []*string{&e.Actor.ID, &e.Version, &e.Reason, &e.TokenAccessor, &e.ApprovalID, &e.AgentID, &e.ImportID} {
+		if hasCredential(*f) {
+			*f = redacted
+		}
 	}
 }
 

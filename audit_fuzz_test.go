@@ -68,3 +68,34 @@ func FuzzAuditStrings(f *testing.F) {
 		}
 	})
 }
+
+// TestAuditScrubsCredentials: whatever reaches the audit sink, no field of
+// a stored or logged event holds a credential.
+func TestAuditScrubsCredentials(t *testing.T) {
+	ctx := context.Background()
+	k, err := localkms.New("k", []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	v, err := New(membackend.New(), k, WithAuditWriter(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := TokenPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	key := AgentKeyPrefix + "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+	e := &AuditEvent{Event: EventSecretRead, Actor: Actor{Kind: ActorHuman, ID: raw}, Path: "p/" + key,
+		Version: raw, Reason: key, TokenAccessor: raw, ApprovalID: key, AgentID: raw, ImportID: key, Outcome: OutcomeFailed}
+	if err := v.emit(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := v.QueryAudit(ctx, AuditQuery{})
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("QueryAudit = %d events, %v", len(stored), err)
+	}
+	for _, s := range []string{log.String(), stored[0].Path, stored[0].Actor.ID, stored[0].Version, stored[0].Reason} {
+		if strings.Contains(s, "AAAAAAAAAA") || strings.Contains(s, "BBBBBBBBBB") {
+			t.Fatalf("a credential reached the audit trail: %s", s)
+		}
+	}
+}

@@ -110,3 +110,4 @@ func TestCredentialAsPathNeverRecorded(t *testing.T) {
 		assert.NotContains(t, log.String(), secretPart, "audit log holds the credential")
 	}
 }
+
