@@ -110,4 +110,3 @@ func TestCredentialAsPathNeverRecorded(t *testing.T) {
 		assert.NotContains(t, log.String(), secretPart, "audit log holds the credential")
 	}
 }
-
