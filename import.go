@@ -38,6 +38,15 @@ type ImportOptions struct {
 	Overwrite bool
 	// Parse options for the .env input (size limits).
 	ParseOptions []envfile.Option
+	// ImportID, if set, is the id recorded in this import's audit events
+	// instead of a random one: a caller splitting one logical import into
+	// several ImportEnv calls gives them all the same id. 1–64 characters
+	// of A–Z a–z 0–9 . _ -.
+	ImportID string
+	// Progress, if set, is called after each variable is done (written,
+	// skipped or planned), with the count so far and the total, from the
+	// goroutine that called ImportEnv.
+	Progress func(done, total int)
 }
 
 // ImportAction is what ImportEnv did, or in a dry run would do, with one variable.
@@ -97,7 +106,13 @@ type ImportResult struct {
 // pending event for a write that never happened). A last secret.imported
 // event at the namespace sums the import up (created, updated, skipped).
 func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions) (res *ImportResult, err error) {
-	id := newImportID()
+	id, idErr := opts.ImportID, error(nil)
+	switch {
+	case id == "":
+		id = newImportID()
+	case !validImportID(id) || hasCredential(id):
+		id, idErr = "", fmt.Errorf("%w: import id: want 1–64 characters of A-Z a-z 0-9 . _ -", ErrInvalidInput)
+	}
 	defer v.auditImport(ctx, opts, id, &res, &err)
 	actx := ctx             // the per-secret events
 	ctx = withoutAudit(ctx) // the creates and updates: importOne writes their events
@@ -107,6 +122,9 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 	}
 	if _, err := v.ctxActor(actx); err != nil {
 		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
+	}
+	if idErr != nil {
+		return nil, opErr(op, safePath(opts.Namespace, idErr), "", idErr)
 	}
 	plan, res, err := v.planImport(r, opts)
 	if err != nil {
@@ -135,8 +153,23 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 			res.Skipped++
 		}
 		res.Secrets = append(res.Secrets, item)
+		if opts.Progress != nil {
+			opts.Progress(len(res.Secrets), len(plan))
+		}
 	}
 	return res, nil
+}
+
+func validImportID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !segmentByte(id[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // newImportID returns a random import id: "imp_" and 16 hex digits.

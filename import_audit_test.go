@@ -187,3 +187,31 @@ func TestHelperProcessImport(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportIDAndProgress: a caller-chosen import id is recorded in every
+// event of the import (several calls can share one); an invalid one is
+// refused before anything is written; Progress sees every variable.
+func TestImportIDAndProgress(t *testing.T) {
+	v, _ := newVault(t)
+	var seen []int
+	res, err := v.ImportEnv(ctx, strings.NewReader("A=1\nB=2\nC=3\n"), agentvault.ImportOptions{
+		Namespace: "ns", ImportID: "deploy-42", Progress: func(done, total int) {
+			assert.Equal(t, 3, total)
+			seen = append(seen, done)
+		}})
+	require.NoError(t, err)
+	assert.Equal(t, "deploy-42", res.ImportID)
+	assert.Equal(t, []int{1, 2, 3}, seen)
+	ev, err := v.QueryAudit(ctx, agentvault.AuditQuery{PathPrefix: "ns", Event: agentvault.EventSecretImported})
+	require.NoError(t, err)
+	require.Len(t, ev, 7, "two per secret and the summary")
+	for _, e := range ev {
+		assert.Equal(t, "deploy-42", e.ImportID)
+	}
+	for _, bad := range []string{"a b", strings.Repeat("x", 65), "x\n", "ast_tok_x"} {
+		_, err = v.ImportEnv(ctx, strings.NewReader("D=4\n"), agentvault.ImportOptions{Namespace: "ns", ImportID: bad})
+		assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "ImportID %q", bad)
+	}
+	_, err = v.GetSecret(ctx, "ns/D")
+	assert.ErrorIs(t, err, agentvault.ErrNotFound)
+}
