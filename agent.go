@@ -324,7 +324,9 @@ func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentI
 	}
 }
 
-// ListAgents returns every registered agent, by name. Not audited.
+// ListAgents returns every registered agent, by name. Not audited. Agent
+// records that cannot be read are skipped and reported, by id, as an
+// *UnreadableError alongside the others.
 func (v *AgentVault) ListAgents(ctx context.Context) ([]Agent, error) {
 	const op = "agent list"
 	if v.closed.Load() {
@@ -335,17 +337,25 @@ func (v *AgentVault) ListAgents(ctx context.Context) ([]Agent, error) {
 		return nil, &Error{Op: op, Err: err}
 	}
 	out := []Agent{}
+	var bad []string
 	for _, k := range keys {
 		rec, _, err := v.loadAgent(ctx, strings.TrimPrefix(k, agentKeyPfx))
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, ErrIntegrity), errors.Is(err, ErrInvalidInput):
+			bad = append(bad, strings.TrimPrefix(k, agentKeyPfx))
+			continue
+		case err != nil:
 			return nil, &Error{Op: op, Err: err}
 		}
 		out = append(out, rec.Agent)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
 }
 

@@ -404,7 +404,9 @@ func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, err
 }
 
 // ListApprovals returns the approval requests in the given states (all when
-// none are given), oldest first. Not audited.
+// none are given), oldest first. Not audited. Records that cannot be read
+// are skipped and reported, by id, as an *UnreadableError alongside the
+// others.
 func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) ([]Approval, error) {
 	const op = "approval list"
 	if v.closed.Load() {
@@ -420,13 +422,15 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 	}
 	now := v.opts.now()
 	out := []Approval{}
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		var rec approvalRecord
 		if err := v.openJSON("approval", it.Key, it.Value, &rec); err != nil {
-			return nil, &Error{Op: op, Err: err}
+			bad = append(bad, strings.TrimPrefix(it.Key, approvalKeyPfx))
+			continue
 		}
 		a := rec.public(now)
 		if len(states) == 0 || containsState(states, a.State) {
@@ -434,6 +438,10 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
 }
 

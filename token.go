@@ -533,7 +533,9 @@ func (v *AgentVault) updateToken(ctx context.Context, key string, change func(*t
 }
 
 // ListTokens returns every stored token (expired and revoked ones
-// included), never a value, ordered by issue time.
+// included), never a value, ordered by issue time. Token records that
+// cannot be read are skipped and reported, by accessor, as an
+// *UnreadableError alongside the others.
 func (v *AgentVault) ListTokens(ctx context.Context) ([]TokenInfo, error) {
 	const op = "token list"
 	if v.closed.Load() {
@@ -548,18 +550,33 @@ func (v *AgentVault) ListTokens(ctx context.Context) ([]TokenInfo, error) {
 		return nil, &Error{Op: op, Err: err}
 	}
 	out := make([]TokenInfo, 0, len(items))
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		var rec tokenRecord
 		if err := v.openJSON("token", it.Key, it.Value, &rec); err != nil {
-			return nil, &Error{Op: op, Err: err}
+			bad = append(bad, accessorOfKey(it.Key))
+			continue
 		}
 		out = append(out, rec.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
+}
+
+// accessorOfKey names the token stored at a tok/ key by its accessor.
+func accessorOfKey(key string) string {
+	h := strings.TrimPrefix(key, tokenKeyPfx)
+	if len(h) < 2*accessorBytes {
+		return "(malformed key)"
+	}
+	return "acc_" + h[:2*accessorBytes]
 }
 
 // accessKey returns the MAC key of token, approval, agent and audit

@@ -2,6 +2,7 @@ package agentvault_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -74,4 +75,50 @@ func TestCorruptRecordDoesNotDenyService(t *testing.T) {
 	require.True(t, errors.As(err, &ue), "critical token covering the record: err = %v, want *UnreadableError", err)
 	assert.Equal(t, []string{"hidden/zz"}, ue.Paths)
 	assert.Len(t, list, 2)
+}
+
+// TestCorruptAccessRecordsListed: one corrupt token, approval or agent
+// record does not hide the others from ListTokens, ListApprovals and
+// ListAgents; it is reported by accessor or id.
+func TestCorruptAccessRecordsListed(t *testing.T) {
+	v, b := newVault(t)
+	createTier(t, v, "sens/k", "K", agentvault.TierSensitive)
+	t1 := requestToken(t, v, agentvault.TokenRequest{Scopes: []string{"secrets:read:app/*"}})
+	requestToken(t, v, agentvault.TokenRequest{Scopes: []string{"secrets:read:app/*"}})
+	a1 := requireApproval(t, v, bob, agentvault.TokenRequest{Scopes: []string{"secrets:read:sens/*"}})
+	requireApproval(t, v, bob, agentvault.TokenRequest{Scopes: []string{"secrets:read:sens/*"}})
+	g1, _, err := v.CreateAgent(ctx, agentvault.CreateAgentInput{Name: "one", Scopes: []string{"secrets:read:*"}})
+	require.NoError(t, err)
+	_, _, err = v.CreateAgent(ctx, agentvault.CreateAgentInput{Name: "two", Scopes: []string{"secrets:read:*"}})
+	require.NoError(t, err)
+
+	flip := func(key string) {
+		raw, rev, err := b.Get(ctx, key)
+		require.NoError(t, err)
+		raw[len(raw)-2] ^= 0x01
+		_, err = b.Put(ctx, key, raw, rev)
+		require.NoError(t, err)
+	}
+	keys, err := b.List(ctx, "tok/"+strings.TrimPrefix(t1.Accessor, "acc_"))
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	flip(keys[0])
+	flip("appr/" + a1)
+	flip("agent/" + g1.ID)
+
+	var ue *agentvault.UnreadableError
+	toks, err := v.ListTokens(ctx)
+	require.True(t, errors.As(err, &ue), "ListTokens err = %v, want *UnreadableError", err)
+	assert.Equal(t, []string{t1.Accessor}, ue.Paths)
+	assert.Len(t, toks, 1)
+	aprs, err := v.ListApprovals(ctx)
+	require.True(t, errors.As(err, &ue), "ListApprovals err = %v, want *UnreadableError", err)
+	assert.Equal(t, []string{a1}, ue.Paths)
+	assert.Len(t, aprs, 1)
+	ags, err := v.ListAgents(ctx)
+	require.True(t, errors.As(err, &ue), "ListAgents err = %v, want *UnreadableError", err)
+	assert.Equal(t, []string{g1.ID}, ue.Paths)
+	require.Len(t, ags, 1)
+	assert.Equal(t, "two", ags[0].Name)
+	assert.ErrorIs(t, err, agentvault.ErrIntegrity)
 }
