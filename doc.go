@@ -134,6 +134,10 @@
 // one of the sentinels (ErrNotFound, ErrAlreadyExists, ErrExpired,
 // ErrInvalidPath, ErrInvalidInput, ErrIntegrity, ErrConflict, ErrClosed) or
 // the backend or KeyProvider error behind the failure. Use errors.Is.
+// Listings (ListSecrets, ListTokens, ListApprovals, ListAgents) skip
+// records that fail authentication and return the rest together with an
+// error wrapping an *UnreadableError (and ErrIntegrity) that names the
+// skipped ones, so one corrupt record never hides the others.
 //
 // # Concurrency
 //
