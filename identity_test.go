@@ -3,6 +3,7 @@ package agentvault_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,4 +107,24 @@ func TestDenyReasonValidated(t *testing.T) {
 	a, err := v.Deny(alice, id, "not today")
 	require.NoError(t, err)
 	assert.Equal(t, "not today", a.Reason)
+}
+
+// TestInvalidActorRefusedOnEverySecretOperation: the operations that reach
+// a secret through load or modify refuse an invalid context actor too.
+func TestInvalidActorRefusedOnEverySecretOperation(t *testing.T) {
+	v, _ := newVault(t)
+	createTier(t, v, "app/key", "x", agentvault.TierStandard)
+	update(t, v, "app/key", "y")
+	c := agentvault.ContextWithActor(ctx, "mallory\xff")
+	_, err := v.ListVersions(c, "app/key")
+	assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "ListVersions")
+	_, err = v.Rollback(c, "app/key", "v1")
+	assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "Rollback")
+	_, err = v.GetMetadata(c, "app/key")
+	assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "GetMetadata")
+	_, err = v.SetRotationSchedule(c, "app/key", time.Hour, 0)
+	assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "SetRotationSchedule")
+	_, err = v.PruneVersions(c, "app/key")
+	assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "PruneVersions")
+	assert.Equal(t, "y", get(t, v, "app/key").Value.Reveal(), "nothing changed")
 }

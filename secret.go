@@ -412,8 +412,12 @@ type actorKey struct{}
 // overrides the vault's WithActor default. The id must be 1–MaxActorLen
 // bytes of valid UTF-8 with no control or format characters and no
 // credential; it is used byte for byte, never truncated or re-encoded. A
-// call whose context carries any other id fails with ErrInvalidInput (its
-// audit event names the actor "[invalid actor]").
+// call whose context carries any other id fails with ErrInvalidInput if it
+// touches a secret (directly, through a Session, or by ImportEnv, Rewrap or
+// rotation), requests, approves, denies, cancels, redeems or revokes a
+// token, or creates or changes an agent; calls that only read the audit
+// trail or list tokens, approvals or agents go on. In every case the audit
+// event names the actor "[invalid actor]", never the id given.
 func ContextWithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }

@@ -317,8 +317,13 @@ func (v *AgentVault) resolve(ctx context.Context, path, version string, gate fun
 	return rec, ver, nil
 }
 
-// load reads and authenticates the record at path.
+// load reads and authenticates the record at path. It refuses a context
+// naming an invalid actor (ctxActor), as modify does: every operation on a
+// secret goes through one of them.
 func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int64, error) {
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, 0, err
+	}
 	raw, rev, err := v.b.Get(ctx, secretPrefix+path)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
@@ -497,6 +502,9 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
 // the record; it may return the AEAD and envelope of a version it added, to
 // warm the cache once the write lands.
 func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
+	if _, err := v.ctxActor(ctx); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
 		if err != nil {
