@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agentvault/agentvault"
+	"github.com/agentvault/agentvault/backend/membackend"
 )
 
 // TestCredentialAsPathNeverRecorded: a live token and an agent key passed
@@ -109,4 +110,12 @@ func TestCredentialAsPathNeverRecorded(t *testing.T) {
 		assert.NotContains(t, string(all), secretPart, "audit events hold the credential")
 		assert.NotContains(t, log.String(), secretPart, "audit log holds the credential")
 	}
+}
+
+// TestAuditWriterIDNotACredential: the audit writer id is recorded in every
+// event and key, so a credential-shaped one is refused by New.
+func TestAuditWriterIDNotACredential(t *testing.T) {
+	_, err := agentvault.New(membackend.New(), testKey(t), agentvault.WithAuditWriterID("ast_tok_AAAAAAAAAAAA"))
+	require.ErrorIs(t, err, agentvault.ErrInvalidInput)
+	assert.NotContains(t, err.Error(), "AAAAAAAAAAAA")
 }
