@@ -299,7 +299,10 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot approve", ErrApprovalForbidden)
 		}
-		who := e.Actor
+		who, err := v.ctxActor(ctx)
+		if err != nil {
+			return nil, err
+		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if r.State != ApprovalPending {
 				return notPending(r.state(now))
@@ -330,13 +333,17 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 	})
 }
 
-// Deny refuses a pending request. reason (up to 1 KiB, not secret) is kept.
+// Deny refuses a pending request. reason (up to 1 KiB of printable UTF-8,
+// not secret) is kept.
 func (v *AgentVault) Deny(ctx context.Context, id, reason string) (*Approval, error) {
 	return v.approvalOp(ctx, "deny", EventApprovalDenied, id, func(e *AuditEvent) (*approvalRecord, error) {
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot deny", ErrApprovalForbidden)
 		}
-		if err := validateDescription(reason); err != nil {
+		if _, err := v.ctxActor(ctx); err != nil {
+			return nil, err
+		}
+		if err := validateReason(reason); err != nil {
 			return nil, err
 		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
@@ -397,7 +404,9 @@ func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, err
 }
 
 // ListApprovals returns the approval requests in the given states (all when
-// none are given), oldest first. Not audited.
+// none are given), oldest first. Not audited. Records that cannot be read
+// are skipped and reported, by id, as an *UnreadableError alongside the
+// others.
 func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) ([]Approval, error) {
 	const op = "approval list"
 	if v.closed.Load() {
@@ -413,13 +422,15 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 	}
 	now := v.opts.now()
 	out := []Approval{}
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		var rec approvalRecord
 		if err := v.openJSON("approval", it.Key, it.Value, &rec); err != nil {
-			return nil, &Error{Op: op, Err: err}
+			bad = append(bad, strings.TrimPrefix(it.Key, approvalKeyPfx))
+			continue
 		}
 		a := rec.public(now)
 		if len(states) == 0 || containsState(states, a.State) {
@@ -427,6 +438,10 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
 }
 
@@ -442,7 +457,11 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 // RedeemApproval issues the token of an approved request, once. Only the
 // requester may redeem it (the same agent key, or the same actor), after
 // the delay and before it expires. The token is limited to the tier the
-// request was approved for.
+// request was approved for. An agent's request is checked again against
+// the agent's current status, ceiling and IP policy: a disabled agent is
+// refused (ErrUnauthorized), scopes beyond its ceiling now fail with
+// ErrScopeDenied (the approval stays redeemable should the ceiling be
+// widened again before it expires).
 func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token, err error) {
 	const op = "redeem"
 	e := &AuditEvent{Event: EventTokenIssued}
@@ -488,6 +507,13 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 			AllowedIPs: r.AllowedIPs, Description: r.Description})
 		if err != nil {
 			return err
+		}
+		if ag != nil {
+			// The agent's ceiling and IP policy as they are now, not as
+			// they were when the request was made.
+			if err := ag.bound(ctx, s); err != nil {
+				return err
+			}
 		}
 		spec = s
 		r.State = ApprovalRedeemed

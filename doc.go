@@ -56,12 +56,16 @@
 // for critical by default, optionally with a cancellable delay) before
 // RedeemApproval issues the token once. A token never reads a secret above
 // the tier it was issued for. Agents (CreateAgent) get a key and a scope
-// ceiling their token requests cannot exceed. A Notifier (a Go func or a
-// signed webhook, whose receiver can refuse replays with VerifyWebhookOnce)
-// tells approvers about requests, within the caller's deadline.
+// ceiling their token requests cannot exceed; an agent's tokens are bound
+// at every use to the agent as it is stored then (disabling it, or
+// narrowing its ceiling or IP policy, takes effect at once, in every
+// process). A Notifier (a Go func or a signed webhook, whose receiver can
+// refuse replays with VerifyWebhookOnce) tells approvers about requests,
+// within the caller's deadline.
 //
 // Every operation — allowed, denied or failed — writes exactly one audit
-// event (secret.read, token.issued, approval.granted, …) to an append-only,
+// event (secret.read, token.issued, approval.granted, …; ImportEnv also
+// two per secret it writes, one of them before the write) to an append-only,
 // hash-chained trail in the backend (WithAudit, on by default) and/or a
 // JSON-lines writer (WithAuditWriter). Events never contain values or raw
 // tokens. QueryAudit filters the trail; VerifyAudit finds the first
@@ -192,12 +196,24 @@
 // keys and tokens never appear in errors, logs, audit events or panics;
 // paths, types, tiers, tags and descriptions are not secret and do appear.
 //
+// A path, prefix, scope, name or description that holds a token or agent
+// key prefix ("ast_tok_", "ast_agent_") is refused and shown as
+// "[REDACTED]", so a credential pasted in the wrong place is not recorded.
+// Actor and agent names are checked (valid UTF-8, no control characters,
+// at most MaxActorLen bytes) and compared byte for byte; audit hashes are
+// verified over the exact stored bytes, so no input can raise a false
+// tamper alarm.
+//
 // # Errors
 //
 // Methods return an *Error naming the operation, path and version, wrapping
 // one of the sentinels (ErrNotFound, ErrAlreadyExists, ErrExpired,
 // ErrInvalidPath, ErrInvalidInput, ErrIntegrity, ErrConflict, ErrClosed) or
 // the backend or KeyProvider error behind the failure. Use errors.Is.
+// Listings (ListSecrets, ListTokens, ListApprovals, ListAgents) skip
+// records that fail authentication and return the rest together with an
+// error wrapping an *UnreadableError (and ErrIntegrity) that names the
+// skipped ones, so one corrupt record never hides the others.
 //
 // # Concurrency
 //
