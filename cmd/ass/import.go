@@ -103,6 +103,7 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 		for _, w := range f.Warnings {
 			fmt.Fprintf(c.stderr, "ass: warning: %s\n", oneLine(w.String()))
 		}
+		c.warnImportNames(entries)
 
 		opts := agentvault.ImportOptions{
 			Namespace: namespace,
