@@ -38,11 +38,12 @@
 //     character is part of the value ("KEY=a#b" is "a#b"). Quotes after
 //     the first character and backslashes are literal.
 //   - single-quoted: everything up to the next single quote, literally,
-//     newlines included. There are no escapes, so a single-quoted value
-//     cannot contain a single quote.
+//     newlines included. There are no escapes; as in a shell, a closing
+//     quote directly followed by an escaped quote (\') and an opening quote
+//     continues the value with a single quote (KEY below is "it's").
 //   - double-quoted: everything up to the next unescaped double quote,
 //     newlines included, with the escapes \n (LF), \r (CR), \t (tab), \"
-//     \\ and \$ ('$'). A backslash before any other character is kept
+//     \\, \$ ('$') and \` ('`'). A backslash before any other character is kept
 //     literally together with that character ("C:\Users" stays as it is),
 //     as POSIX shells do inside double quotes.
 //
@@ -55,6 +56,10 @@
 //	KEY=
 //	KEY=""
 //	KEY=''
+//
+// and a value with a single quote, in single quotes, as
+//
+//	KEY='it'\''s'
 //
 // There is no variable expansion: "$VAR", "${VAR}" and "$(cmd)" are kept
 // literally in every kind of value. This is deliberate: secrets must be
@@ -78,6 +83,14 @@
 // and its '=' have been read, the variable. The text of a line that does not
 // declare a variable is never echoed, since it may be a stray secret. Entry
 // redacts its value when printed, logged or JSON-encoded.
+//
+// Format's output is safe to source in a POSIX shell (sh, dash, bash,
+// zsh) whatever the values hold: nothing in it is expanded or run (values
+// are single-quoted, each ' written as in the Grammar), and the shell reads each value
+// exactly, except a carriage return, which is written as \r. Names with '.'
+// or '-' are not shell names: a shell sourcing such a line takes it for a
+// command, so a writer that sources output must leave them out (ass export
+// does).
 //
 // # Errors
 //

@@ -60,8 +60,8 @@ func ExampleFormat() {
 	// PLAIN=abc123
 	// export SPACES='two words'
 	// DOLLAR='$HOME is literal'
-	// QUOTE="it's \"quoted\""
-	// MULTI="line 1
-	// line 2"
+	// QUOTE='it'\''s "quoted"'
+	// MULTI='line 1
+	// line 2'
 	// EMPTY=
 }

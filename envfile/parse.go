@@ -212,21 +212,37 @@ func (p *parser) unquoted(afterEq int) string {
 }
 
 // singleQuoted reads a literal value from the opening quote at pos to the
-// next single quote, across lines.
+// next single quote, across lines. As in a shell, a closing quote directly
+// followed by an escaped quote (\') and an opening quote continues the value
+// with a single quote:
+//
+//	'it'\''s'
 func (p *parser) singleQuoted(key string, opened int) (string, error) {
-	body := p.src[p.pos+1:]
-	end := strings.IndexByte(body, '\'')
-	if end < 0 {
-		return "", p.unterminated("single", key, opened)
+	var b strings.Builder // used only when the value continues after '\''
+	for {
+		body := p.src[p.pos+1:]
+		end := strings.IndexByte(body, '\'')
+		if end < 0 {
+			return "", p.unterminated("single", key, opened)
+		}
+		v := body[:end]
+		p.line += strings.Count(v, "\n")
+		p.pos += end + 2
+		if !strings.HasPrefix(p.src[p.pos:], `\''`) {
+			if b.Len() == 0 {
+				return v, nil
+			}
+			b.WriteString(v)
+			return b.String(), nil
+		}
+		b.WriteString(v)
+		b.WriteByte('\'')
+		p.pos += 2 // to the quote that opens the next part
 	}
-	v := body[:end]
-	p.line += strings.Count(v, "\n")
-	p.pos += end + 2
-	return v, nil
 }
 
 // doubleQuoted reads a value from the opening quote at pos to the next
-// unescaped double quote, across lines, decoding \n \r \t \" \\ \$ and
+// unescaped double quote, across lines, decoding \n \r \t \" \\ \$ \` and
 // keeping any other backslash literally.
 func (p *parser) doubleQuoted(key string, opened int) (string, error) {
 	var b strings.Builder
@@ -259,7 +275,7 @@ func (p *parser) doubleQuoted(key string, opened int) (string, error) {
 				r = '\r'
 			case 't':
 				r = '\t'
-			case '"', '\\', '$':
+			case '"', '\\', '$', '`':
 				r = p.src[i+1]
 			default:
 				i++ // keep the backslash; the next character is ordinary

@@ -110,11 +110,16 @@ func TestCorpus(t *testing.T) {
 }
 
 // stripLines zeroes line numbers, which formatting changes (comments and
-// blank lines are not written).
+// blank lines are not written), and counts unquoted values as
+// single-quoted: Format quotes every value that is not plain, so that a
+// shell sourcing the file expands nothing.
 func stripLines(es []envfile.Entry) []envfile.Entry {
 	out := make([]envfile.Entry, len(es))
 	for i, e := range es {
 		e.Line = 0
+		if e.Quote == envfile.QuoteNone {
+			e.Quote = envfile.QuoteSingle
+		}
 		out[i] = e
 	}
 	return out
@@ -374,4 +379,31 @@ func TestParseMaxInt64Limit(t *testing.T) {
 	f, err := envfile.Parse(strings.NewReader("A=1"), envfile.WithMaxBytes(1<<63-1))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"A": "1"}, f.Map(), "WithMaxBytes(MaxInt64) must not overflow the read limit")
+}
+
+// TestParseShellQuoting: what Format writes for shells reads back exactly:
+// close-quote, \', reopen-quote continues a single-quoted value with a quote, \` in double quotes is
+// a backtick.
+func TestParseShellQuoting(t *testing.T) {
+	for in, want := range map[string]string{
+		`K='it'\''s'`:           "it's",
+		`K=''\'''`:              "'",
+		`K=''\'''\'''`:          "''",
+		"K='a\nb'\\''c\nd'":     "a\nb'c\nd",
+		`K='a'\''b' # comment`:  "a'b",
+		"K=\"\\`id\\`\"":        "`id`",
+		`K="it's \$x \\ \"q\""`: `it's $x \ "q"`,
+		`K='C:\dir\'`:           `C:\dir\`,
+	} {
+		f, err := envfile.ParseString(in + "\nNEXT=1\n")
+		require.NoError(t, err, "Parse(%q)", in)
+		require.Len(t, f.Entries, 2, "Parse(%q)", in)
+		assert.Equal(t, want, f.Entries[0].Value, "Parse(%q)", in)
+		assert.Equal(t, 1, f.Entries[0].Line)
+		assert.Equal(t, strings.Count(in, "\n")+2, f.Entries[1].Line, "Parse(%q): line of the next entry", in)
+	}
+	for _, in := range []string{`K='a'\''`, `K='a'\'`, `K='a'\'b`, `K='a'\\''b'`} {
+		_, err := envfile.ParseString(in + "\n")
+		assert.ErrorIs(t, err, envfile.ErrSyntax, "Parse(%q)", in)
+	}
 }

@@ -229,3 +229,9 @@ func (c *cli) warnImportNames(entries []envfile.Entry) {
 			plural(n, "variable"), why, oneLine(list))
 	})
 }
+
+// shellName reports whether name matches [A-Za-z_][A-Za-z0-9_]*, the
+// names a shell can assign: sourcing "a.b=1" runs a command "a.b=1".
+func shellName(name string) bool {
+	return upperEnvName(strings.ToUpper(name))
+}
