@@ -1,9 +1,9 @@
 // Package envfile parses and writes .env files byte-exactly, keeping file
 // order and line numbers, for importing them into agentvault.
 //
-// Call Parse (or ParseString) first; it returns a *File whose Entries are
-// every definition in file order. Use File.Dedup or File.Map for "last
-// definition wins", and Format (or File.WriteTo) to write entries back:
+// Call Parse (or ParseString) first; it returns a *File whose Entries hold
+// each variable once, at its last definition ("last definition wins", as in
+// a shell), in file order. Format (or File.WriteTo) writes entries back:
 // Parse(Format(entries)) always yields the same keys and values.
 //
 //	f, err := envfile.Parse(r)
@@ -67,13 +67,18 @@
 // change depending on the environment of the importing process. Parse never
 // reads or modifies the process environment.
 //
-// A variable defined more than once is kept in Entries at each definition,
-// and every redefinition adds a Warning; Map and Dedup keep the last one.
+// A variable defined more than once is kept in Entries at its last
+// definition only. Redefinitions are counted (File.Duplicates); the first
+// ten get a Warning each, and one more Warning gives the total, so a file
+// of millions of duplicates costs no more memory than one definition.
 //
 // # Limits
 //
-// Parse reads at most 16 MiB (WithMaxBytes) and accepts lines of at most
-// 64 KiB (WithMaxLineBytes), so untrusted input cannot exhaust memory.
+// Parse reads at most 16 MiB (WithMaxBytes), accepts lines of at most
+// 64 KiB (WithMaxLineBytes) and at most 100,000 distinct variables
+// (WithMaxEntries), so untrusted input cannot exhaust memory: it
+// holds the input once (twice while reading it) plus one Entry (48 bytes)
+// and one map slot per distinct variable; see BENCHMARKS.md.
 //
 // # Threat model
 //
