@@ -62,7 +62,12 @@ var deniedEnv = map[string]bool{
 	"LESSOPEN": true, "LESSCLOSE": true, "LESSKEY": true, "SSH_ASKPASS": true, "SUDO_ASKPASS": true,
 	"SUDO_EDITOR": true, "RSYNC_RSH": true, "CVS_RSH": true, "TAR_OPTIONS": true, "SSH_AUTH_SOCK": true,
 	"GNUPGHOME": true, "KUBECONFIG": true, "DOCKER_HOST": true, "DOCKER_CONFIG": true,
-	"AWS_CONFIG_FILE": true, "MAKEFLAGS": true, "MFLAGS": true,
+	"AWS_CONFIG_FILE": true, "MAKEFLAGS": true, "MFLAGS": true, "FCEDIT": true,
+	"SYSTEMD_PAGER": true, "SYSTEMD_EDITOR": true,
+	// Compilers and build tools.
+	"CC": true, "CXX": true, "CPP": true, "LD": true, "AR": true, "CFLAGS": true, "CXXFLAGS": true,
+	"CPPFLAGS": true, "LDFLAGS": true, "RUSTC": true, "RUSTC_WRAPPER": true, "RUSTDOC": true,
+	"RUSTFLAGS": true, "CARGO_HOME": true, "CARGO_BUILD_RUSTC_WRAPPER": true,
 	// Language runtimes: options, startup code, module search paths.
 	"NODE_OPTIONS": true, "NODE_PATH": true, "NODE_REPL_EXTERNAL_MODULE": true,
 	"PYTHONPATH": true, "PYTHONHOME": true, "PYTHONSTARTUP": true, "PYTHONINSPECT": true,
@@ -70,11 +75,12 @@ var deniedEnv = map[string]bool{
 	"PYTHONSAFEPATH": true, "PERL5OPT": true, "PERL5LIB": true, "PERLLIB": true, "PERL5DB": true,
 	"RUBYOPT": true, "RUBYLIB": true, "GEM_HOME": true, "GEM_PATH": true, "BUNDLE_GEMFILE": true,
 	"JAVA_TOOL_OPTIONS": true, "_JAVA_OPTIONS": true, "JDK_JAVA_OPTIONS": true, "CLASSPATH": true,
+	"JAVA_HOME": true, "JAVA_OPTS": true, "JRE_HOME": true, "GRADLE_OPTS": true, "MAVEN_OPTS": true,
+	"ANT_OPTS": true, "SBT_OPTS": true, "CATALINA_OPTS": true, "PERL_MB_OPT": true, "PERL_MM_OPT": true,
 	"GOFLAGS": true, "GOTOOLCHAIN": true, "GOPROXY": true, "GOROOT": true, "GOPATH": true, "GOENV": true,
 	"PHPRC": true, "PHP_INI_SCAN_DIR": true, "LUA_INIT": true, "LUA_PATH": true, "LUA_CPATH": true,
 	"TCLLIBPATH": true, "R_PROFILE": true, "R_PROFILE_USER": true, "R_ENVIRON": true, "R_ENVIRON_USER": true,
-	"DOTNET_STARTUP_HOOKS": true, "DOTNET_ADDITIONAL_DEPS": true, "NPM_CONFIG_USERCONFIG": true,
-	"NPM_CONFIG_PREFIX": true, "PIP_INDEX_URL": true, "PIP_EXTRA_INDEX_URL": true, "PIP_CONFIG_FILE": true,
+	"DOTNET_STARTUP_HOOKS": true, "DOTNET_ADDITIONAL_DEPS": true, "PIP_INDEX_URL": true, "PIP_EXTRA_INDEX_URL": true, "PIP_CONFIG_FILE": true,
 	// Where network traffic goes and which certificates are trusted.
 	"HTTP_PROXY": true, "HTTPS_PROXY": true, "ALL_PROXY": true, "NO_PROXY": true, "FTP_PROXY": true,
 	"SSL_CERT_FILE": true, "SSL_CERT_DIR": true, "REQUESTS_CA_BUNDLE": true, "CURL_CA_BUNDLE": true,
@@ -84,10 +90,11 @@ var deniedEnv = map[string]bool{
 }
 
 // deniedEnvPrefixes are families of names denied like deniedEnv: the
-// dynamic linker (LD_, DYLD_), exported shell functions (BASH_FUNC_), git
-// (GIT_SSH_COMMAND, GIT_CONFIG_*, GIT_EXEC_PATH …), .NET profilers, and
-// ass itself (ASS_, see envOwn).
-var deniedEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_", "GIT_", "COR_", "CORECLR_", "MALLOC_"}
+// dynamic linker (LD_, DYLD_), glibc's allocator (MALLOC_), exported shell
+// functions (BASH_FUNC_), git (GIT_SSH_COMMAND, GIT_CONFIG_*,
+// GIT_EXEC_PATH …), npm configuration (NPM_CONFIG_SCRIPT_SHELL …) and .NET
+// profilers. ASS_ is ass's own (see envOwn).
+var deniedEnvPrefixes = []string{"LD_", "DYLD_", "BASH_FUNC_", "GIT_", "COR_", "CORECLR_", "MALLOC_", "NPM_CONFIG_"}
 
 // upperEnvName reports whether name matches [A-Z_][A-Z0-9_]*.
 func upperEnvName(name string) bool {

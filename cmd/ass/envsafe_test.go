@@ -22,7 +22,8 @@ func TestEnvNameReason(t *testing.T) {
 		"GIT_CONFIG_COUNT": envDangerous, "PERL5OPT": envDangerous, "PS4": envDangerous,
 		"SHELLOPTS": envDangerous, "BASHOPTS": envDangerous, "PROMPT_COMMAND": envDangerous,
 		"JAVA_TOOL_OPTIONS": envDangerous, "_JAVA_OPTIONS": envDangerous, "HOME": envDangerous,
-		"HTTPS_PROXY": envDangerous, "GLIBC_TUNABLES": envDangerous,
+		"HTTPS_PROXY": envDangerous, "GLIBC_TUNABLES": envDangerous, "JAVA_HOME": envDangerous,
+		"NPM_CONFIG_SCRIPT_SHELL": envDangerous, "RUSTC_WRAPPER": envDangerous, "NODE_ENV": envOK,
 		"ASS_TOKEN": envOwn, "ASS_KMS": envOwn,
 		"lower": envBadName, "Mixed": envBadName, "A.B": envBadName, "A-B": envBadName, "1A": envBadName, "": envBadName,
 	} {
@@ -131,6 +132,8 @@ func TestRunNameClashFails(t *testing.T) {
 	s.ok("B=over-b\nC=over-c\n", "import", "--namespace", "over")
 	stderr := s.fails(exitError, "", "run", "--namespace", "base", "--namespace", "over", "--", "sh", "-c", "echo ran")
 	assert.Equal(t, "ass: run: variable B is defined twice, by base/B and by over/B: remove one, or run with one of the namespaces\n", stderr)
+	// The same namespace twice is no clash.
+	assert.Equal(t, "base-b", s.ok("", "run", "--namespace", "base", "--namespace", "base/", "--", "sh", "-c", `printf %s "$B"`))
 }
 
 func TestImportWarnsHijackNames(t *testing.T) {

@@ -92,7 +92,12 @@ func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]strin
 	vars := map[string]string{}
 	from := map[string]string{} // variable -> the secret it came from
 	refused := refusedNames{}
+	done := map[string]bool{}
 	for _, ns := range namespaces {
+		if done[ns] {
+			continue // given twice: its names are not a clash
+		}
+		done[ns] = true
 		entries, skipped, err := readNamespace(c, s.vault, ns, false)
 		if err != nil {
 			return nil, err
