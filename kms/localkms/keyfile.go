@@ -155,10 +155,15 @@ func GenerateKeyFile(path string) (id string, err error) {
 // primary, keeps every earlier key (they keep decrypting) and returns the new
 // id. The file is replaced atomically (a synced temporary file renamed over
 // it, then the directory synced), with mode 0600; a symbolic link is followed
-// and the file it points to replaced. Comments in the file are not kept.
+// and the file it points to replaced, unless the link is owned by someone
+// other than the current user or root (ErrInsecurePermissions). Comments in
+// the file are not kept.
 // Concurrent rotations of one file serialize on an advisory lock on
 // path + ".lock" (on Unix). The file must pass LoadFile's permission check.
 func RotateKeyFile(path string) (newID string, err error) {
+	if err := checkKeyLink(path); err != nil {
+		return "", err
+	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return "", fileError(err)

@@ -51,6 +51,8 @@ func TestLoadFileRefusesForeignKey(t *testing.T) {
 	_, err = LoadFile(link)
 	require.ErrorIs(t, err, ErrInsecurePermissions, "LoadFile(symlink owned by uid 4242)")
 	assert.Contains(t, err.Error(), "symbolic link owned by uid 4242")
+	_, err = RotateKeyFile(link)
+	require.ErrorIs(t, err, ErrInsecurePermissions, "RotateKeyFile(symlink owned by uid 4242)")
 
 	// A key file owned by another user, directly or through our link.
 	foreign := filepath.Join(t.TempDir(), "foreign")
