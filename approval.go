@@ -298,7 +298,10 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot approve", ErrApprovalForbidden)
 		}
-		who := e.Actor
+		who, err := v.ctxActor(ctx)
+		if err != nil {
+			return nil, err
+		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if r.State != ApprovalPending {
 				return notPending(r.state(now))
@@ -329,13 +332,17 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 	})
 }
 
-// Deny refuses a pending request. reason (up to 1 KiB, not secret) is kept.
+// Deny refuses a pending request. reason (up to 1 KiB of printable UTF-8,
+// not secret) is kept.
 func (v *AgentVault) Deny(ctx context.Context, id, reason string) (*Approval, error) {
 	return v.approvalOp(ctx, "deny", EventApprovalDenied, id, func(e *AuditEvent) (*approvalRecord, error) {
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot deny", ErrApprovalForbidden)
 		}
-		if err := validateDescription(reason); err != nil {
+		if _, err := v.ctxActor(ctx); err != nil {
+			return nil, err
+		}
+		if err := validateReason(reason); err != nil {
 			return nil, err
 		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
@@ -398,7 +405,9 @@ func (v *AgentVault) GetApproval(ctx context.Context, id string) (_ *Approval, e
 }
 
 // ListApprovals returns the approval requests in the given states (all when
-// none are given), oldest first. Audited as approval.listed.
+// none are given), oldest first. Audited as approval.listed. Records that
+// cannot be read are skipped and reported, by id, as an *UnreadableError
+// alongside the others.
 func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) (_ []Approval, err error) {
 	const op = "approval list"
 	if err := v.enter(); err != nil {
@@ -416,13 +425,15 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 	}
 	now := v.opts.now()
 	out := []Approval{}
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		var rec approvalRecord
 		if err := v.openJSON("approval", it.Key, it.Value, &rec); err != nil {
-			return nil, &Error{Op: op, Err: err}
+			bad = append(bad, strings.TrimPrefix(it.Key, approvalKeyPfx))
+			continue
 		}
 		a := rec.public(now)
 		if len(states) == 0 || containsState(states, a.State) {
@@ -430,6 +441,10 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
 }
 
@@ -445,7 +460,11 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 // RedeemApproval issues the token of an approved request, once. Only the
 // requester may redeem it (the same agent key, or the same actor), after
 // the delay and before it expires. The token is limited to the tier the
-// request was approved for.
+// request was approved for. An agent's request is checked again against
+// the agent's current status, ceiling and IP policy: a disabled agent is
+// refused (ErrUnauthorized), scopes beyond its ceiling now fail with
+// ErrScopeDenied (the approval stays redeemable should the ceiling be
+// widened again before it expires).
 func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token, err error) {
 	const op = "redeem"
 	if err := v.enter(); err != nil {
@@ -492,6 +511,13 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 			AllowedIPs: r.AllowedIPs, Description: r.Description})
 		if err != nil {
 			return err
+		}
+		if ag != nil {
+			// The agent's ceiling and IP policy as they are now, not as
+			// they were when the request was made.
+			if err := ag.bound(ctx, s); err != nil {
+				return err
+			}
 		}
 		spec = s
 		r.State = ApprovalRedeemed

@@ -61,6 +61,12 @@ const (
 	OutcomeAllowed Outcome = "allowed" // the operation was performed
 	OutcomeDenied  Outcome = "denied"  // refused by policy: scope, tier, token state, expiry, approval rules
 	OutcomeFailed  Outcome = "failed"  // an error: invalid input, not found, storage or key failure
+
+	// OutcomePending marks a write-ahead event: written before the change
+	// it announces (an ImportEnv write), so that a crash cannot leave the
+	// change without an event. An event with the same ImportID and Path and
+	// another outcome follows unless the process died in between.
+	OutcomePending Outcome = "pending"
 )
 
 // ActorKind says what kind of principal acted.
@@ -102,6 +108,7 @@ type AuditEvent struct {
 	TokenAccessor string     `json:"token_accessor,omitempty"`
 	ApprovalID    string     `json:"approval_id,omitempty"`
 	AgentID       string     `json:"agent_id,omitempty"`
+	ImportID      string     `json:"import_id,omitempty"` // ImportEnv: the import this event belongs to
 	Outcome       Outcome    `json:"outcome"`
 	Reason        string     `json:"reason,omitempty"`
 	Writer        string     `json:"writer"`
@@ -150,6 +157,7 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	a := &v.opts.access
 	key := v.accessKey()
 	st := &a.st.audit
+	e.scrub()
 	e.Time = v.opts.now().UTC()
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -179,6 +187,21 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 			}
 		}
 		return nil
+	}
+}
+
+// scrub is the last line of defence against recording a credential: any
+// caller-supplied field that holds a token or agent key prefix is replaced
+// (the path dropped, others "[REDACTED]"). The entry points refuse such
+// input before this; scrub covers any that did not.
+func (e *AuditEvent) scrub() {
+	if hasCredential(e.Path) {
+		e.Path = ""
+	}
+	for _, f := range []*string{&e.Actor.ID, &e.Version, &e.Reason, &e.TokenAccessor, &e.ApprovalID, &e.AgentID, &e.ImportID} {
+		if hasCredential(*f) {
+			*f = redacted
+		}
 	}
 }
 
@@ -267,15 +290,31 @@ func auditMAC(key, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// auditHashSuffix is how every sealed event ends: the hash, the last field.
+const (
+	auditHashOpen = `,"hash":"`
+	auditHashLen  = 2 * sha256.Size
+)
+
 // parseAuditEvent decodes one stored or logged event and checks its hash.
+// The hash is verified over the exact bytes stored (the line with its
+// trailing hash field cut off), never over a re-encoding, so no content of
+// an event (invalid UTF-8, escapes) can make an authentic entry fail.
 func parseAuditEvent(raw []byte, key []byte) (*AuditEvent, error) {
+	n := len(raw) - len(auditHashOpen) - auditHashLen - 2
+	if n < 1 || string(raw[n:n+len(auditHashOpen)]) != auditHashOpen || string(raw[len(raw)-2:]) != `"}` {
+		return nil, errors.New("not an audit event: no trailing hash field")
+	}
+	h := string(raw[n+len(auditHashOpen) : len(raw)-2])
+	body := make([]byte, 0, n+1)
+	body = append(append(body, raw[:n]...), '}')
 	var e AuditEvent
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if err := json.Unmarshal(body, &e); err != nil {
 		return nil, fmt.Errorf("not an audit event: %w", err)
 	}
-	h := e.Hash
-	e.Hash = ""
-	body, _ := json.Marshal(&e)
+	if e.Hash != "" {
+		return nil, errors.New("not an audit event: two hash fields")
+	}
 	e.Hash = h
 	if !hmac.Equal([]byte(h), []byte(auditMAC(key, body))) {
 		return &e, errors.New("hash does not verify")
@@ -289,11 +328,11 @@ func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
 }
 
+// callerActor is ctxActor without the error: for audit events only, it
+// names an invalid context actor with the placeholder invalidActor.
 func (v *AgentVault) callerActor(ctx context.Context) Actor {
-	if a, ok := ActorFromContext(ctx); ok {
-		return Actor{Kind: ActorHuman, ID: truncate(a, MaxActorLen)}
-	}
-	return Actor{Kind: ActorService, ID: v.opts.actor}
+	a, _ := v.ctxActor(ctx)
+	return a
 }
 
 // finish records err's outcome and reason on e.
@@ -675,13 +714,14 @@ func (v *AgentVault) auditOp(ctx context.Context, event, approvalID string, err 
 	_ = v.emit(ctx, e.finish(*err))
 }
 
-// auditImport writes ImportEnv's single secret.imported event; its Reason
-// holds the counts.
-func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, res **ImportResult, err *error) {
+// auditImport writes ImportEnv's summary event (path: the namespace); its
+// Reason holds the counts. The per-secret events are written by importOne.
+func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, id string, res **ImportResult, err *error) {
 	if !v.auditing(ctx) {
 		return
 	}
 	e := v.event(ctx, EventSecretImported, auditPath(opts.Namespace))
+	e.ImportID = id
 	e.finish(*err)
 	if r := *res; r != nil {
 		counts := fmt.Sprintf("created %d, updated %d, skipped %d", r.Created, r.Updated, r.Skipped)

@@ -68,11 +68,11 @@ func (e *Error) Error() string {
 	b.WriteString(e.Op)
 	if e.Path != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Path)
+		b.WriteString(noCredentialField(e.Path))
 	}
 	if e.Version != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Version)
+		b.WriteString(noCredentialField(e.Version))
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -91,5 +91,13 @@ func opErr(op, path, version string, err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
-	return &Error{Op: op, Path: path, Version: version, Err: err}
+	return &Error{Op: op, Path: noCredentialField(path), Version: noCredentialField(version), Err: err}
+}
+
+// noCredentialField is s, or "[REDACTED]" if it holds a credential.
+func noCredentialField(s string) string {
+	if hasCredential(s) {
+		return redacted
+	}
+	return s
 }

@@ -171,6 +171,10 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 	if err := validateGrace(opts.GracePeriod, true, v.opts.now()); err != nil {
 		return nil, opErr(op, path, "", err)
 	}
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	rec, _, err := v.load(ctx, path)
 	if err != nil {
 		return nil, opErr(op, path, "", err)
@@ -206,7 +210,6 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 		return nil, opErr(op, path, "", err)
 	}
 	verifier, _ := rot.(RotationVerifier)
-	actor := v.actor(ctx)
 	grace := opts.GracePeriod
 	var n uint32
 	var out SecretMetadata

@@ -14,8 +14,11 @@ import (
 // Session is a token-bound view of a vault: the operations an agent holding
 // a scoped token may perform. Every call checks, in order, that the token
 // exists (ErrTokenUnknown), is not revoked (ErrTokenRevoked) or expired
-// (ErrTokenExpired), that the caller's IP is allowed (ErrIPDenied), that a
-// scope allows the action on the path (ErrScopeDenied), that the secret's
+// (ErrTokenExpired), that the caller's IP is allowed (ErrIPDenied); for a
+// token issued to an agent, that the agent, as stored now, is not disabled
+// (ErrUnauthorized) and allows the caller's IP (ErrIPDenied); that a scope
+// of the token, and the agent's current ceiling, allow the action on the
+// path (ErrScopeDenied), that the secret's
 // current tier is not above the token's (ErrTierDenied), and finally
 // counts the use against MaxUses (ErrTokenExhausted) with a conditional
 // write, so concurrent callers in any number of processes get exactly
@@ -84,6 +87,9 @@ func (s *Session) check(ctx context.Context, action ScopeAction, path string) (*
 	if err := s.v.tokenUsable(ctx, rec); err != nil {
 		return rec, nil, err
 	}
+	if err := s.v.bindAgent(ctx, rec); err != nil {
+		return rec, nil, err
+	}
 	scopes, err := s.parsedScopes(rec)
 	if err != nil {
 		return rec, nil, err
@@ -94,6 +100,9 @@ func (s *Session) check(ctx context.Context, action ScopeAction, path string) (*
 		}
 		if !allowedBy(scopes, action, path) {
 			return rec, nil, fmt.Errorf("%w: no scope of token %s allows %s on %s", ErrScopeDenied, rec.Accessor, action, path)
+		}
+		if !rec.ceilingAllows(action, path) {
+			return rec, nil, fmt.Errorf("%w: the current ceiling of agent %s does not allow %s on %s", ErrScopeDenied, rec.IssuedTo.ID, action, path)
 		}
 	}
 	return rec, scopes, nil
@@ -157,7 +166,7 @@ func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretM
 	case errors.Is(err, ErrExpired) && event == EventSecretRead:
 		e.Event = EventSecretExpired
 	case errors.Is(err, ErrTokenUnknown), errors.Is(err, ErrTokenRevoked), errors.Is(err, ErrTokenExhausted),
-		errors.Is(err, ErrIPDenied), errors.Is(err, ErrScopeDenied):
+		errors.Is(err, ErrIPDenied), errors.Is(err, ErrScopeDenied), errors.Is(err, ErrUnauthorized):
 		e.Event = EventTokenDenied
 	}
 	if m != nil {
@@ -228,7 +237,10 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 }
 
 // ListSecrets lists, like AgentVault.ListSecrets, only the secrets that a
-// read scope of the token covers and whose tier is within the token's.
+// read scope of the token (and its agent's current ceiling) covers and
+// whose tier is within the token's. Unreadable records are skipped; those
+// the token's read scopes cover are reported, to a critical-tier token
+// only, with the results as an *UnreadableError (see UnreadableError).
 func (s *Session) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, error) {
 	if err := s.v.enter(); err != nil {
 		return nil, opErr("list", "", "", err)
@@ -236,6 +248,10 @@ func (s *Session) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 	defer s.v.leave()
 	out, err := s.listSecrets(ctx, f)
 	if err := s.finish(ctx, "list", EventSecretListed, f.Prefix, nil, err); err != nil {
+		var ue *UnreadableError
+		if errors.As(err, &ue) {
+			return out, err
+		}
 		return nil, err
 	}
 	return out, nil
@@ -246,18 +262,32 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.v.ListSecrets(withoutAudit(ctx), f)
+	all, bad, err := s.v.listSecrets(withoutAudit(ctx), f)
 	if err != nil {
 		return nil, err
 	}
 	out := all[:0]
-	for _, m := range all {
-		if allowedBy(scopes, ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
+	for i, m := range all {
+		if err := ctxEvery(ctx, i); err != nil {
+			return nil, err
+		}
+		if allowedBy(scopes, ActionRead, m.Path) && tok.ceilingAllows(ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
 			out = append(out, m)
+		}
+	}
+	var shown []string
+	if tierAllowed(tok, TierCritical) == nil {
+		for _, p := range bad {
+			if allowedBy(scopes, ActionRead, p) && tok.ceilingAllows(ActionRead, p) {
+				shown = append(shown, p)
+			}
 		}
 	}
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
+	}
+	if len(shown) > 0 {
+		return out, &UnreadableError{Paths: shown}
 	}
 	return out, nil
 }

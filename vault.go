@@ -68,6 +68,9 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if err := o.validateSpans(); err != nil {
 		return nil, &Error{Op: "open", Err: err}
 	}
+	if err := validateName("actor (WithActor)", o.actor, MaxActorLen); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
 	v := &AgentVault{b: storage{b}, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now), gate: newGate()}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
@@ -156,11 +159,12 @@ func (v *AgentVault) check(path string) error {
 	return ValidatePath(path)
 }
 
-func (v *AgentVault) actor(ctx context.Context) string {
-	if a, ok := ActorFromContext(ctx); ok {
-		return truncate(a, MaxActorLen)
-	}
-	return v.opts.actor
+// actor returns the caller's id to record as created_by: the context's
+// actor or the vault's default. An invalid context actor is an error
+// wrapping ErrInvalidInput (never truncated or re-encoded).
+func (v *AgentVault) actor(ctx context.Context) (string, error) {
+	a, err := v.ctxActor(ctx)
+	return a.ID, err
 }
 
 // CreateSecret stores a new secret as version v1. It fails with
@@ -186,7 +190,10 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 	if err := v.validateCreate(in, typ, tier, now); err != nil {
 		return nil, opErr(op, in.Path, "", err)
 	}
-	actor := v.actor(ctx)
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, in.Path, "", err)
+	}
 	ver, aead, err := v.seal(ctx, in.Path, 1, in.Value.b, now, actor)
 	if err != nil {
 		return nil, opErr(op, in.Path, "v1", err)
@@ -265,6 +272,9 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	rec, ver, err := v.resolve(ctx, path, version, nil)
 	if err != nil {
 		return nil, opErr(op, path, version, err)
@@ -333,8 +343,13 @@ func (v *AgentVault) resolve(ctx context.Context, path, version string, gate fun
 	return rec, ver, nil
 }
 
-// load reads and authenticates the record at path.
+// load reads and authenticates the record at path. It refuses a context
+// naming an invalid actor (ctxActor), as modify does: every operation on a
+// secret goes through one of them.
 func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int64, error) {
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, 0, err
+	}
 	raw, rev, err := v.b.Get(ctx, secretPrefix+path)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
@@ -384,11 +399,14 @@ func (v *AgentVault) updateSecret(ctx context.Context, path string, in UpdateSec
 		}
 		ifVersion = n
 	}
-	actor := v.actor(ctx)
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	var out *SecretMetadata
 	var pruned []prunedVersion
 	var loweredFrom uint8
-	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+	err = v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
 		pruned, loweredFrom = nil, 0
 		if guard != nil {
 			if err := guard(rec); err != nil {
@@ -540,6 +558,9 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) (low
 // the record; it may return the AEAD and envelope of a version it added, to
 // warm the cache once the write lands.
 func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
+	if _, err := v.ctxActor(ctx); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
 		if err != nil {
@@ -614,6 +635,9 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 	if err := v.check(path); err != nil {
 		return opErr(op, safePath(path, err), "", err)
 	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return opErr(op, path, "", err)
+	}
 	err := v.b.Delete(ctx, secretPrefix+path, 0)
 	v.cache.forget(path)
 	if errors.Is(err, backend.ErrNotFound) {
@@ -623,7 +647,10 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 }
 
 // ListSecrets returns the metadata (never the values) of the secrets that
-// match f, sorted by path. Expired secrets are listed.
+// match f, sorted by path. Expired secrets are listed. A record that cannot
+// be read (it fails authentication) is skipped: the others are returned,
+// with an error wrapping an *UnreadableError that names the skipped paths
+// (and ErrIntegrity).
 func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretMetadata, err error) {
 	const op = "list"
 	if err := v.enter(); err != nil {
@@ -631,27 +658,48 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 	}
 	defer v.leave()
 	defer v.auditErr(ctx, EventSecretListed, f.Prefix, &err)
+	out, bad, err := v.listSecrets(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return out, &Error{Op: op, Path: f.Prefix, Err: &UnreadableError{Paths: bad}}
+	}
+	return out, nil
+}
+
+// listSecrets lists like ListSecrets, returning the paths of unreadable
+// records (sorted) apart from the error. Its callers have entered the gate.
+func (v *AgentVault) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, []string, error) {
+	const op = "list"
+	if v.closed.Load() {
+		return nil, nil, opErr(op, "", "", ErrClosed)
+	}
 	if err := validPrefix(f.Prefix); err != nil {
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, nil, opErr(op, "", "", err)
 	}
 	if f.Type != "" && !f.Type.Valid() {
 		_, err := ParseSecretType(string(f.Type))
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	if f.Tier != "" && !f.Tier.Valid() {
 		_, err := ParseAccessTier(string(f.Tier))
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	keys, err := v.b.List(ctx, secretPrefix+f.Prefix)
 	if err != nil {
-		return nil, opErr(op, f.Prefix, "", err)
+		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
 	items, err := v.getMany(ctx, keys)
 	if err != nil {
-		return nil, opErr(op, f.Prefix, "", err)
+		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
 	now := v.opts.now()
 	out := make([]SecretMetadata, 0, len(items))
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue // deleted since List
@@ -659,7 +707,8 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		path := it.Key[len(secretPrefix):]
 		rec, err := v.decode(path, it.Value)
 		if err != nil {
-			return nil, opErr(op, path, "", err)
+			bad = append(bad, path)
+			continue
 		}
 		m := metadata(rec, rec.Active)
 		if matches(&m, f, now) {
@@ -667,7 +716,8 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	sort.Strings(bad)
+	return out, bad, nil
 }
 
 func (v *AgentVault) getMany(ctx context.Context, keys []string) ([]backend.Item, error) {
@@ -762,12 +812,14 @@ func ParseVersion(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// safePath returns the path to name in an error: the path itself unless it
-// is invalid, when it is shortened (an invalid "path" may be a value pasted
-// in the wrong place).
-func safePath(p string, err error) string {
-	if errors.Is(err, ErrInvalidPath) {
-		return strconv.Quote(truncate(p, 64))
+// safePath returns the path to name in an error: the path (or list
+// prefix) itself when it is valid, else a quoted, shortened form (an
+// invalid "path" may be a value pasted in the wrong place), "[REDACTED]"
+// when it holds a credential. err is unused: the path is checked whatever
+// the failure.
+func safePath(p string, _ error) string {
+	if ValidatePath(p) == nil || validPrefix(p) == nil {
+		return p
 	}
-	return p
+	return strconv.Quote(truncate(p, 64))
 }
