@@ -19,9 +19,10 @@ import (
 // scheduler: expiry records, scheduled rotations, version retention).
 
 var expiringCommand = &command{
-	name:    "expiring",
-	args:    "[PREFIX]",
-	summary: "list secrets that expire soon, or have expired (metadata only)",
+	name:      "expiring",
+	withToken: true,
+	args:      "[PREFIX]",
+	summary:   "list secrets that expire soon, or have expired (metadata only)",
 	details: `Lists the secrets under PREFIX (all when omitted) whose expiry is set and at
 most --within away (default 7d), expired ones included, soonest first, in
 columns PATH TYPE TIER VERSION EXPIRES LEFT, where LEFT is "3d4h", "5h12m"
@@ -44,7 +45,7 @@ without "value", like list --json); [] when none.`,
 				return err
 			}
 			defer s.Close()
-			ms, err := s.vault.ListSecrets(c.ctx, f)
+			ms, err := s.p.ListSecrets(c.ctx, f)
 			if err != nil {
 				return err
 			}
@@ -99,9 +100,10 @@ func formatLeft(d time.Duration) string {
 }
 
 var rotateCommand = &command{
-	name:    "rotate",
-	args:    "PATH [VALUE|-]",
-	summary: "replace a secret's value, optionally keeping the old one readable for a while",
+	name:      "rotate",
+	withToken: true,
+	args:      "PATH [VALUE|-]",
+	summary:   "replace a secret's value, optionally keeping the old one readable for a while",
 	details: `Stores the new value as the next version of the existing secret at PATH and
 makes it active. With --grace DURATION the replaced version stays readable
 as "ass get PATH --version previous" (and by its version) until the grace
@@ -154,7 +156,7 @@ stay in shell history. Put "--" before a VALUE that starts with "-".`,
 			}
 			defer s.Close()
 			nv := agentvault.NewValue(val)
-			res, err := s.vault.RotateSecret(c.ctx, path, agentvault.RotateOptions{Value: &nv, GracePeriod: time.Duration(grace)})
+			res, err := s.p.RotateSecret(c.ctx, path, agentvault.RotateOptions{Value: &nv, GracePeriod: time.Duration(grace)})
 			if err != nil {
 				return err
 			}

@@ -263,6 +263,7 @@ func openEnvKMS(_ *opener, t target) (kms.KeyProvider, error) {
 // session is an open vault and what it was opened from.
 type session struct {
 	vault      *agentvault.AgentVault
+	p          principal // what secret commands act as: the token's Session, or vault
 	backend    backend.Backend
 	keys       kms.KeyProvider
 	previous   []kms.KeyProvider // withPreviousKMS

@@ -26,9 +26,10 @@ users in the process list and stays in shell history. Put "--" before a VALUE
 that starts with "-".`
 
 var setCommand = &command{
-	name:    "set",
-	args:    "PATH [VALUE|-]",
-	summary: "store a secret, or a new version of an existing one",
+	name:      "set",
+	withToken: true,
+	args:      "PATH [VALUE|-]",
+	summary:   "store a secret, or a new version of an existing one",
 	details: `Creates the secret at PATH as v1, or, if it exists, stores VALUE as its next
 version (max+1) and makes that active. Metadata flags apply in both cases;
 --tag adds to (or changes) the existing tags. Prints "created PATH v1" or
@@ -40,9 +41,10 @@ version (max+1) and makes that active. Metadata flags apply in both cases;
 }
 
 var createCommand = &command{
-	name:    "create",
-	args:    "PATH [VALUE|-]",
-	summary: "store a new secret; fails if one exists at PATH",
+	name:      "create",
+	withToken: true,
+	args:      "PATH [VALUE|-]",
+	summary:   "store a new secret; fails if one exists at PATH",
 	details: `Like set, but fails (exit 1, "already exists") when a secret exists at PATH.
 
 ` + valueHelp,
@@ -95,13 +97,13 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 		var m *agentvault.SecretMetadata
 		created := true
 		if create {
-			sec, err := s.vault.CreateSecret(c.ctx, in)
+			sec, err := s.p.CreateSecret(c.ctx, in)
 			if err != nil {
 				return err
 			}
 			m = &sec.SecretMetadata
 		} else {
-			m, created, err = upsert(c.ctx, s.vault, in, c.set)
+			m, created, err = upsert(c.ctx, s.p, in, c.set)
 			if err != nil {
 				return err
 			}
@@ -127,7 +129,7 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 // upsert adds a version to the secret at in.Path, or creates it. The
 // metadata flags given (set) apply either way; tags are merged into the
 // existing ones.
-func upsert(ctx context.Context, v *agentvault.AgentVault, in agentvault.CreateSecretInput, set map[string]bool) (*agentvault.SecretMetadata, bool, error) {
+func upsert(ctx context.Context, v principal, in agentvault.CreateSecretInput, set map[string]bool) (*agentvault.SecretMetadata, bool, error) {
 	up := agentvault.UpdateSecretInput{Value: &in.Value, Type: in.Type, Tier: in.Tier, ExpiresIn: in.ExpiresIn}
 	if set["description"] {
 		up.Description = &in.Description
@@ -176,7 +178,7 @@ func upsert(ctx context.Context, v *agentvault.AgentVault, in agentvault.CreateS
 
 // metadataOf returns the metadata of the secret at path, expired or not,
 // with GetMetadata (not audited); an error names op, not "metadata".
-func metadataOf(ctx context.Context, v *agentvault.AgentVault, op, path string) (*agentvault.SecretMetadata, error) {
+func metadataOf(ctx context.Context, v principal, op, path string) (*agentvault.SecretMetadata, error) {
 	m, err := v.GetMetadata(ctx, path)
 	var ae *agentvault.Error
 	if err != nil && errors.As(err, &ae) {
@@ -281,9 +283,10 @@ func (c *cli) readTerminal() ([]byte, error) {
 }
 
 var getCommand = &command{
-	name:    "get",
-	args:    "PATH",
-	summary: "print a secret's value",
+	name:      "get",
+	withToken: true,
+	args:      "PATH",
+	summary:   "print a secret's value",
 	details: `Prints the active version's value to stdout, byte for byte (a newline is
 added only when stdout is a terminal). --version reads an earlier version,
 or "previous": the version a rotation with --grace replaced, until its grace
@@ -299,8 +302,6 @@ cannot be shown in JSON: get it without --json.
 	minArgs: 1, maxArgs: 1,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		ver := fs.String("version", "", "read version `vN` (or \"previous\") instead of the active one")
-		var tf tokenFlags
-		tf.add(fs)
 		return func(c *cli, args []string) error {
 			path := args[0]
 			var opts []agentvault.GetOption
@@ -312,12 +313,7 @@ cannot be shown in JSON: get it without --json.
 				return err
 			}
 			defer s.Close()
-			var sec *agentvault.Secret
-			if ts, ctx := tf.session(c, s.vault); ts != nil {
-				sec, err = ts.GetSecret(ctx, path, opts...)
-			} else {
-				sec, err = s.vault.GetSecret(c.ctx, path, opts...)
-			}
+			sec, err := s.p.GetSecret(c.ctx, path, opts...)
 			if err != nil {
 				if *ver != "" {
 					return versioned{err}
@@ -353,9 +349,10 @@ func normaliseVersion(v string) string {
 }
 
 var updateCommand = &command{
-	name:    "update",
-	args:    "PATH",
-	summary: "change a secret's metadata (creates no version)",
+	name:      "update",
+	withToken: true,
+	args:      "PATH",
+	summary:   "change a secret's metadata (creates no version)",
 	details: `Changes tags, description, tier, type or expiry; the value and versions are
 untouched (use set for a new value). --tag adds to (or changes) the existing
 tags; --clear-tags removes them all first. At least one flag is required.
@@ -406,7 +403,7 @@ expiry is extended or removed.`,
 			if *clearTags || len(tags) > 0 {
 				base := map[string]string{}
 				if !*clearTags {
-					m, err := metadataOf(c.ctx, s.vault, "update", path)
+					m, err := metadataOf(c.ctx, s.p, "update", path)
 					if err != nil {
 						return err
 					}
@@ -414,7 +411,7 @@ expiry is extended or removed.`,
 				}
 				in.Tags = mergeTags(base, tags)
 			}
-			m, err := s.vault.UpdateSecret(c.ctx, path, in)
+			m, err := s.p.UpdateSecret(c.ctx, path, in)
 			if err != nil {
 				return err
 			}
@@ -428,11 +425,12 @@ expiry is extended or removed.`,
 }
 
 var deleteCommand = &command{
-	name:    "delete",
-	args:    "PATH",
-	summary: "delete a secret and all its versions",
-	details: `Permanently deletes the secret at PATH and every version of it.`,
-	minArgs: 1, maxArgs: 1,
+	name:      "delete",
+	withToken: true,
+	args:      "PATH",
+	summary:   "delete a secret and all its versions",
+	details:   `Permanently deletes the secret at PATH and every version of it.`,
+	minArgs:   1, maxArgs: 1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
 		return func(c *cli, args []string) error {
 			path := args[0]
@@ -441,7 +439,7 @@ var deleteCommand = &command{
 				return err
 			}
 			defer s.Close()
-			if err := s.vault.DeleteSecret(c.ctx, path); err != nil {
+			if err := s.p.DeleteSecret(c.ctx, path); err != nil {
 				return err
 			}
 			if c.g.json {
