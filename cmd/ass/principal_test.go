@@ -70,8 +70,8 @@ func TestTokenGovernsEveryCommand(t *testing.T) {
 
 	type access int
 	const (
-		read access = iota
-		listing // lists what the token may read: nothing outside its scope
+		read    access = iota
+		listing        // lists what the token may read: nothing outside its scope
 		write
 		admin
 	)
