@@ -118,7 +118,9 @@ and "grace_ends_at" (null without --grace).
 
 The value comes from VALUE, --value or, when both are omitted or VALUE is
 "-", standard input (up to 64 KiB; one trailing "\n" or "\r\n" is removed
-unless --raw is given; from a terminal it is read without echo). Prefer
+unless --raw is given; from a terminal it is read without echo until
+Ctrl-D, so it may span several lines; an empty value is refused unless
+--allow-empty). Prefer
 stdin: VALUE and --value are visible to other users in the process list and
 stay in shell history. Put "--" before a VALUE that starts with "-".`,
 	minArgs: 1, maxArgs: 2, secretArgs: true,
@@ -127,6 +129,7 @@ stay in shell history. Put "--" before a VALUE that starts with "-".`,
 		value := fs.String("value", "", "the new `VALUE` (visible in the process list: prefer stdin)")
 		fs.Var(&grace, "grace", "keep the replaced version readable as \"previous\" for `DURATION`: 15m, 2h, 1d …")
 		raw := fs.Bool("raw", false, "keep a trailing newline of a value read from stdin")
+		allowEmpty := fs.Bool("allow-empty", false, "store an empty value (refused otherwise)")
 		return func(c *cli, args []string) error {
 			path := args[0]
 			if err := checkPathQuietly(path); err != nil {
@@ -150,6 +153,9 @@ stay in shell history. Put "--" before a VALUE that starts with "-".`,
 				val = v
 			}
 			defer clear(val)
+			if err := checkValue(val, *allowEmpty); err != nil {
+				return err
+			}
 			s, err := c.open()
 			if err != nil {
 				return err

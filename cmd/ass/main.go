@@ -67,6 +67,7 @@ type cli struct {
 	stdout    io.Writer
 	stderr    io.Writer
 	stdinFD   int
+	echoOff   func(fd int) (restore func(), err error) // nil: the system's (a test seam)
 	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool

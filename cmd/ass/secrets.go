@@ -14,16 +14,16 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/term"
-
 	"github.com/agentvault/agentvault"
 )
 
 const valueHelp = `VALUE "-" or omitted: the value is read from standard input (up to 64 KiB;
-one trailing "\n" or "\r\n" is removed unless --raw is given; from a terminal
-it is read without echo). Prefer stdin: a VALUE argument is visible to other
-users in the process list and stays in shell history. Put "--" before a VALUE
-that starts with "-".`
+one trailing "\n" or "\r\n" is removed unless --raw is given). From a terminal
+it is read without echo until Ctrl-D, so a value may span several lines (a
+PEM key): paste it, press Enter, then Ctrl-D. An empty value is refused
+(exit 2) unless --allow-empty. Prefer stdin: a VALUE argument is visible to
+other users in the process list and stays in shell history. Put "--" before
+a VALUE that starts with "-".`
 
 var setCommand = &command{
 	name:      "set",
@@ -57,6 +57,7 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 	var sf secretFlags
 	sf.add(fs)
 	raw := fs.Bool("raw", false, "keep a trailing newline of a value read from stdin")
+	allowEmpty := fs.Bool("allow-empty", false, "store an empty value (refused otherwise)")
 	return func(c *cli, args []string) error {
 		op := "set"
 		if create {
@@ -80,6 +81,9 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 			value = v
 		}
 		defer clear(value)
+		if err := checkValue(value, *allowEmpty); err != nil {
+			return err
+		}
 
 		s, err := c.open()
 		if err != nil {
@@ -215,21 +219,31 @@ func checkPathQuietly(p string) error {
 	return errors.New(strings.TrimPrefix(err.Error(), "agentvault: "))
 }
 
-// readValue reads a secret value from stdin: without echo from a
-// terminal, otherwise up to the value size limit, removing one trailing
-// newline unless raw.
+// readValue reads a secret value from stdin, up to the value size limit:
+// from a terminal without echo until end of input (Ctrl-D), otherwise
+// until EOF; either way one trailing newline is removed unless raw.
 func (c *cli) readValue(raw bool) ([]byte, error) {
 	const limit = agentvault.DefaultMaxValueSize
+	src := "stdin"
 	if c.stdinTTY {
-		return c.readTerminal()
+		restore, err := c.terminalSetup()
+		if err != nil {
+			return nil, fmt.Errorf("read value from terminal: %w", err)
+		}
+		defer restore()
+		src = "the terminal"
 	}
 	// Read up to 3 bytes beyond the limit: a value of exactly the limit
 	// may be followed by "\r\n", and anything longer is too large.
 	b, err := io.ReadAll(io.LimitReader(c.stdin, limit+3))
-	if err != nil {
-		return nil, fmt.Errorf("read value from stdin: %w", err)
+	if c.stdinTTY {
+		fmt.Fprintln(c.stderr)
 	}
-	tooLarge := fmt.Errorf("value read from stdin is larger than the limit of %d bytes", limit)
+	if err != nil {
+		clear(b)
+		return nil, fmt.Errorf("read value from %s: %w", src, err)
+	}
+	tooLarge := fmt.Errorf("value read from %s is larger than the limit of %d bytes", src, limit)
 	if len(b) > limit+2 {
 		clear(b)
 		return nil, tooLarge
@@ -248,38 +262,49 @@ func (c *cli) readValue(raw bool) ([]byte, error) {
 	return b, nil
 }
 
-// readTerminal reads one line from the terminal without echo. An
-// interrupt restores the terminal (echo on) before exiting.
-func (c *cli) readTerminal() ([]byte, error) {
-	state, err := term.GetState(c.stdinFD)
+// terminalPrompt is shown on stderr before a value is read from a terminal.
+const terminalPrompt = "value (not echoed; several lines allowed, such as a PEM key: end with Enter, then Ctrl-D; Ctrl-C cancels):\n"
+
+// terminalSetup prepares reading a value from the terminal on stdin: echo
+// off (an interrupt turns it back on before exiting) and the prompt on
+// stderr. restore turns echo back on.
+func (c *cli) terminalSetup() (restore func(), err error) {
+	off := c.echoOff
+	if off == nil {
+		off = echoOff
+	}
+	on, err := off(c.stdinFD)
 	if err != nil {
-		return nil, fmt.Errorf("read value from terminal: %w", err)
+		return nil, err
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer func() {
-		signal.Stop(sigs)
-		close(sigs)
-	}()
+	done := make(chan struct{})
 	go func() {
-		if _, ok := <-sigs; ok {
-			_ = term.Restore(c.stdinFD, state)
+		select {
+		case <-sigs:
+			on()
 			fmt.Fprintln(c.stderr)
 			fmt.Fprintln(c.stderr, "ass: interrupted")
 			os.Exit(130)
+		case <-done:
 		}
 	}()
-	fmt.Fprint(c.stderr, "value (not echoed): ")
-	b, err := term.ReadPassword(c.stdinFD)
-	fmt.Fprintln(c.stderr)
-	if err != nil {
-		return nil, fmt.Errorf("read value from terminal: %w", err)
+	fmt.Fprint(c.stderr, terminalPrompt)
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		on()
+	}, nil
+}
+
+// checkValue refuses an empty value unless allowEmpty: an empty value is
+// almost always a mistake (an unset variable, an empty pipe).
+func checkValue(value []byte, allowEmpty bool) error {
+	if len(value) == 0 && !allowEmpty {
+		return usagef("the value is empty (an empty pipe or variable?); give --allow-empty to store an empty value")
 	}
-	if len(b) > agentvault.DefaultMaxValueSize {
-		clear(b)
-		return nil, fmt.Errorf("value is larger than the limit of %d bytes", agentvault.DefaultMaxValueSize)
-	}
-	return b, nil
+	return nil
 }
 
 var getCommand = &command{
