@@ -420,8 +420,10 @@ func (q *AuditQuery) match(e *AuditEvent) bool {
 
 // QueryAudit returns the stored audit events that match q, oldest first
 // (by time, then writer and sequence). Every event is authenticated; an
-// event that fails its hash check fails the query with ErrIntegrity (use
-// VerifyAudit to locate it). Queries are not themselves audited.
+// event that fails its hash check is skipped, and the others are returned
+// with an error wrapping an *UnreadableAuditError that names the skipped
+// entries (and ErrIntegrity; use VerifyAudit to locate the first break).
+// Queries are not themselves audited.
 func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	const op = "audit query"
 	if v.closed.Load() {
@@ -437,13 +439,15 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	}
 	key := v.accessKey()
 	var out []AuditEvent
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		e, err := parseAuditEvent(it.Value, key)
 		if err != nil {
-			return nil, &Error{Op: op, Err: fmt.Errorf("%w: audit entry %s: %w", ErrIntegrity, it.Key, err)}
+			bad = append(bad, it.Key) // skipped, reported below
+			continue
 		}
 		if q.match(e) {
 			out = append(out, *e)
@@ -461,6 +465,9 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	})
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[len(out)-q.Limit:]
+	}
+	if len(bad) > 0 {
+		return out, &Error{Op: op, Err: &UnreadableAuditError{Keys: bad}}
 	}
 	return out, nil
 }

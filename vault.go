@@ -566,34 +566,52 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 }
 
 // ListSecrets returns the metadata (never the values) of the secrets that
-// match f, sorted by path. Expired secrets are listed.
+// match f, sorted by path. Expired secrets are listed. A record that cannot
+// be read (it fails authentication) is skipped: the others are returned,
+// with an error wrapping an *UnreadableError that names the skipped paths
+// (and ErrIntegrity).
 func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretMetadata, err error) {
 	defer v.auditErr(ctx, EventSecretListed, f.Prefix, &err)
 	const op = "list"
+	out, bad, err := v.listSecrets(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return out, &Error{Op: op, Path: f.Prefix, Err: &UnreadableError{Paths: bad}}
+	}
+	return out, nil
+}
+
+// listSecrets lists like ListSecrets, returning the paths of unreadable
+// records (sorted) apart from the error.
+func (v *AgentVault) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, []string, error) {
+	const op = "list"
 	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+		return nil, nil, opErr(op, "", "", ErrClosed)
 	}
 	if err := validPrefix(f.Prefix); err != nil {
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	if f.Type != "" && !f.Type.Valid() {
 		_, err := ParseSecretType(string(f.Type))
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	if f.Tier != "" && !f.Tier.Valid() {
 		_, err := ParseAccessTier(string(f.Tier))
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	keys, err := v.b.List(ctx, secretPrefix+f.Prefix)
 	if err != nil {
-		return nil, opErr(op, f.Prefix, "", err)
+		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
 	items, err := v.getMany(ctx, keys)
 	if err != nil {
-		return nil, opErr(op, f.Prefix, "", err)
+		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
 	now := v.opts.now()
 	out := make([]SecretMetadata, 0, len(items))
+	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue // deleted since List
@@ -601,7 +619,8 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		path := it.Key[len(secretPrefix):]
 		rec, err := v.decode(path, it.Value)
 		if err != nil {
-			return nil, opErr(op, path, "", err)
+			bad = append(bad, path)
+			continue
 		}
 		m := metadata(rec, rec.Active)
 		if matches(&m, f, now) {
@@ -609,7 +628,8 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	sort.Strings(bad)
+	return out, bad, nil
 }
 
 func (v *AgentVault) getMany(ctx context.Context, keys []string) ([]backend.Item, error) {

@@ -106,6 +106,7 @@ func TestTokenGovernsEveryCommand(t *testing.T) {
 		{"lifecycle run", []string{"lifecycle", "run", "--once"}, admin},
 		{"token request", []string{"token", "request", "--scope", "secrets:read:sandbox/A"}, admin},
 		{"token list", []string{"token", "list"}, admin},
+		{"doctor", []string{"doctor"}, admin},
 	}
 	args := func(tmpl []string, ns string) []string {
 		out := make([]string, len(tmpl))

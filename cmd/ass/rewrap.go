@@ -33,7 +33,7 @@ terminal, progress is shown on stderr meanwhile. --json prints
 	maxArgs: 0,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		from := fs.String("from-kms", "", "key `URL` that protected the vault until now (local://FILE, env://VAR, awskms://…, gcpkms://…)")
-		return func(c *cli, _ []string) error {
+		return func(c *cli, _ []string) (rerr error) {
 			var opts []openOption
 			if *from != "" {
 				cfg, err := c.config()
@@ -56,9 +56,15 @@ terminal, progress is shown on stderr meanwhile. --json prints
 				}
 			}
 			res, err := c.rewrap(s)
+			bad, err := c.skipUnreadable("rewrap", err)
 			if err != nil {
 				return err
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("rewrap", bad, "record")
+				}
+			}()
 			if c.g.json {
 				return writeJSON(c.stdout, rewrapJSON{RewrapResult: res, KeyID: s.keys.KeyID(), CreatedKeyFile: s.keyCreated})
 			}
@@ -91,7 +97,7 @@ move to a new key altogether, use "ass rewrap --from-kms OLD --kms NEW".
 --json prints {"key_id","secrets","rewrapped","current"}.`,
 	minArgs: 1, maxArgs: 1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
-		return func(c *cli, args []string) error {
+		return func(c *cli, args []string) (rerr error) {
 			if args[0] != "rotate" {
 				return usagef("unknown subcommand %q (want rotate)", truncate(args[0], 32))
 			}
@@ -121,9 +127,15 @@ move to a new key altogether, use "ass rewrap --from-kms OLD --kms NEW".
 			}
 			defer s.Close()
 			res, err := c.rewrap(s)
+			bad, err := c.skipUnreadable("key rotate", err)
 			if err != nil {
 				return fmt.Errorf("key rotate: %s: %s", again, describe(err))
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("key rotate", bad, "record")
+				}
+			}()
 			if c.g.json {
 				return writeJSON(c.stdout, rewrapJSON{RewrapResult: res, KeyID: id})
 			}

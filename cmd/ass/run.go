@@ -73,6 +73,10 @@ func (c *cli) secretEnv(namespaces []string) (map[string]string, error) {
 			return nil, err
 		}
 		skipped.report(c, "run", false)
+		if n := len(skipped.unreadable); n > 0 {
+			// Never start the command with some of its secrets missing.
+			return nil, &damagedError{op: "run", n: n, what: "record", stopped: true}
+		}
 		for _, e := range entries {
 			vars[e.Key] = e.Value
 		}
