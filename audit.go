@@ -433,13 +433,12 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, bad, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	key := v.accessKey()
 	var out []AuditEvent
-	var bad []string
 	for _, it := range items {
 		if it.Value == nil {
 			continue

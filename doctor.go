@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/agentvault/agentvault/backend"
 )
 
 // DoctorReport is what Doctor found. The vault opened, so its
@@ -136,3 +138,31 @@ func (e *UnreadableAuditError) Error() string {
 
 // Unwrap returns ErrIntegrity.
 func (e *UnreadableAuditError) Unwrap() error { return ErrIntegrity }
+
+// getReadable reads keys like getMany. When the batch fails with
+// ErrIntegrity (one stored record that the backend itself cannot parse, a
+// truncated file, fails the whole batch), it reads the keys one by one and
+// returns the ones that fail with ErrIntegrity in bad, so that one damaged
+// record does not hide the others. Items of keys deleted meanwhile have a
+// nil Value.
+func (v *AgentVault) getReadable(ctx context.Context, keys []string) (items []backend.Item, bad []string, err error) {
+	items, err = v.getMany(ctx, keys)
+	if err == nil || !errors.Is(err, ErrIntegrity) {
+		return items, nil, err
+	}
+	items = make([]backend.Item, 0, len(keys))
+	for _, k := range keys {
+		val, rev, err := v.b.Get(ctx, k)
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+			val = nil
+		case errors.Is(err, ErrIntegrity):
+			bad = append(bad, k)
+			continue
+		case err != nil:
+			return nil, nil, err
+		}
+		items = append(items, backend.Item{Key: k, Value: val, Rev: rev})
+	}
+	return items, bad, nil
+}

@@ -1,7 +1,9 @@
 package agentvault_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -81,4 +83,68 @@ func TestDoctor(t *testing.T) {
 	got, err := v2.GetSecret(ctx, "app/c")
 	require.NoError(t, err)
 	assert.Equal(t, "four", got.Value.Reveal())
+}
+
+// brokenBackend is a backend with one stored record it cannot parse (as a
+// truncated file): Get of that key, and any batch holding it, fail with
+// ErrIntegrity, as the vault sees a backend's corruption errors.
+type brokenBackend struct {
+	backend.Backend
+	broken string
+}
+
+func (b *brokenBackend) Get(ctx context.Context, key string) ([]byte, int64, error) {
+	if key == b.broken {
+		return nil, 0, fmt.Errorf("%w: corrupt file", agentvault.ErrIntegrity)
+	}
+	return b.Backend.Get(ctx, key)
+}
+
+func (b *brokenBackend) GetMany(ctx context.Context, keys []string) ([]backend.Item, error) {
+	items := make([]backend.Item, len(keys))
+	for i, k := range keys {
+		v, rev, err := b.Get(ctx, k)
+		if err != nil && !errors.Is(err, backend.ErrNotFound) {
+			return nil, err // the whole batch fails
+		}
+		items[i] = backend.Item{Key: k, Value: v, Rev: rev}
+	}
+	return items, nil
+}
+
+// TestListSkipsRecordTheBackendCannotRead: a record the backend cannot
+// read fails its batch; ListSecrets and QueryAudit still return the rest
+// and name it.
+func TestListSkipsRecordTheBackendCannotRead(t *testing.T) {
+	v, b := newVault(t)
+	create(t, v, "app/a", "one")
+	create(t, v, "app/b", "two")
+	create(t, v, "app/c", "three")
+	auditKeys, err := b.List(ctx, "audit/")
+	require.NoError(t, err)
+	require.NoError(t, v.Close())
+
+	for _, broken := range []string{"s/app/b", auditKeys[0]} {
+		v2, err := agentvault.Open(&brokenBackend{Backend: b, broken: broken}, testKey(t))
+		require.NoError(t, err)
+		ms, err := v2.ListSecrets(ctx, agentvault.ListFilter{})
+		evs, qerr := v2.QueryAudit(ctx, agentvault.AuditQuery{})
+		require.NoError(t, v2.Close())
+		if broken == "s/app/b" {
+			var ue *agentvault.UnreadableError
+			require.ErrorAs(t, err, &ue, "ListSecrets with %s broken", broken)
+			assert.Equal(t, []string{"app/b"}, ue.Paths)
+			require.Len(t, ms, 2)
+			assert.Equal(t, "app/a", ms[0].Path)
+			assert.Equal(t, "app/c", ms[1].Path)
+			assert.NoError(t, qerr)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Len(t, ms, 3)
+		var ae *agentvault.UnreadableAuditError
+		require.ErrorAs(t, qerr, &ae, "QueryAudit with %s broken", broken)
+		assert.Equal(t, []string{broken}, ae.Keys)
+		assert.NotEmpty(t, evs)
+	}
 }
