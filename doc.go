@@ -126,6 +126,14 @@
 // ErrInvalidPath, ErrInvalidInput, ErrIntegrity, ErrConflict, ErrClosed) or
 // the backend or KeyProvider error behind the failure. Use errors.Is.
 //
+// One damaged record does not hide the others: ListSecrets, QueryAudit and
+// Rewrap skip records that fail their integrity check and return the rest
+// with an error wrapping *UnreadableError (or *UnreadableAuditError) and
+// ErrIntegrity; Doctor checks every record, version and audit chain. New
+// refuses to create a configuration over a backend that already holds
+// secrets (ErrNoConfig): a lost configuration must be restored, never
+// replaced.
+//
 // # Concurrency
 //
 // An AgentVault is safe for concurrent use. Several AgentVaults, in one
