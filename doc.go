@@ -40,8 +40,9 @@
 // "secrets:read:production/openai/*" (see ParseScope: `*` crosses '/'),
 // with a TTL (default 1h, at most 24h), an optional use limit and an
 // optional IP allowlist. Session(token) gives the agent GetSecret,
-// ListSecrets, CreateSecret, UpdateSecret and DeleteSecret limited to those
-// scopes:
+// GetMetadata, ListSecrets, ListVersions, CreateSecret, UpdateSecret,
+// RotateSecret, Rollback, ImportEnv and DeleteSecret limited to those
+// scopes and the token's tier, each audited with the token as actor:
 //
 //	tok, err := vault.RequestToken(ctx, agentvault.TokenRequest{
 //		Scopes: []string{"secrets:read:production/openai/*"}, TTL: 15 * time.Minute, MaxUses: 10,
