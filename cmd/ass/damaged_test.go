@@ -112,4 +112,12 @@ func TestOneBadRecord(t *testing.T) {
 	}
 	js := decodeObject(t, p.run("", "doctor", "--json").stdout)
 	assert.Equal(t, false, js["sound"])
+
+	// Moving to a new key with a record skipped: the old key is still needed.
+	newKey := filepath.Join(t.TempDir(), "new.key")
+	r = p.run("", "rewrap", "--from-kms", "local://"+filepath.Join(p.home, "key"), "--kms", "local://"+newKey)
+	assert.Equal(t, exitDamaged, r.code, "rewrap --from-kms: %q", r.stderr)
+	assert.Contains(t, r.stdout, "but keep local://"+filepath.Join(p.home, "key"))
+	assert.NotContains(t, r.stdout, "no longer needed")
+	assert.Equal(t, "v-a/one", p.ok("", "get", "a/one", "--kms", "local://"+newKey))
 }

@@ -71,8 +71,14 @@ terminal, progress is shown on stderr meanwhile. --json prints
 			if _, err := fmt.Fprintln(c.stdout, rewrapSummary(res)); err != nil {
 				return err
 			}
-			if *from != "" {
-				cfg, _ := c.config()
+			cfg, _ := c.config()
+			switch {
+			case *from != "" && bad > 0:
+				// A copy of a skipped record restored from a backup still
+				// has its data keys under the old key.
+				_, err = fmt.Fprintf(c.stdout, "The vault now opens with --kms %s, but keep %s: the %s not rewrapped, restored from a backup, will need it\n",
+					redactURL(cfg.kms), redactURL(*from), plural(bad, "record"))
+			case *from != "":
 				_, err = fmt.Fprintf(c.stdout, "The vault now opens with --kms %s alone: %s is no longer needed\n", redactURL(cfg.kms), redactURL(*from))
 			}
 			return err
