@@ -86,16 +86,32 @@ type RewrapResult struct {
 // no other key is used instead. A secret whose record does not authenticate
 // is skipped and the others are rewrapped; the result then lists it in
 // Unreadable, with an error wrapping an *UnreadableError (and ErrIntegrity).
-func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapResult, error) {
+// Audited as vault.rewrapped, with the counts.
+func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (res *RewrapResult, err error) {
 	const op = "rewrap"
-	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
 	}
+	defer v.leave()
+	defer func() {
+		if !v.auditing(ctx) {
+			return
+		}
+		e := v.event(ctx, EventVaultRewrapped, "").finish(err)
+		if res != nil {
+			counts := fmt.Sprintf("secrets %d, rewrapped %d, current %d", res.Secrets, res.Rewrapped, res.Current)
+			if e.Reason != "" {
+				counts = e.Reason + "; " + counts
+			}
+			e.Reason = counts
+		}
+		_ = v.emit(ctx, e)
+	}()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return nil, opErr(op, "", "", err)
 	}
-	res := &RewrapResult{}
+	res = &RewrapResult{}
 	target := v.kp.KeyID()
 	for i, k := range keys {
 		path := k[len(secretPrefix):]

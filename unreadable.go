@@ -19,8 +19,11 @@ import (
 // issued for the critical tier (an unreadable record's tier is unknown, so
 // it is treated as critical); the others are skipped silently and never
 // named.
+//
+// ListTokens, ListApprovals and ListAgents report unreadable records the
+// same way, naming them by token accessor, approval id or agent id.
 type UnreadableError struct {
-	Paths []string // the secrets' paths, sorted
+	Paths []string // the secrets' paths (or accessors, ids), sorted
 }
 
 func (e *UnreadableError) Error() string {

@@ -195,7 +195,11 @@ func TestFaultServerStopped(t *testing.T) {
 		})
 	}
 
-	time.Sleep(300 * time.Millisecond)
+	// Let every worker succeed at least once first (on a loaded machine a
+	// fixed sleep may not be enough), bounded so the test cannot hang.
+	for deadline := time.Now().Add(30 * time.Second); okOps.Load() < int64(4*workers) && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	down.Store(true)
 	srv.Stop()
 	okBefore := okOps.Load()
@@ -359,7 +363,14 @@ func TestFaultServerHung(t *testing.T) {
 
 	// The frozen Put and Delete may have run when the server resumed; the
 	// key is in one of the states they allow, and usable.
-	v, rev2, err := b.Get(t.Context(), "k")
+	// The client's 200ms read timeout may still fire while the resumed
+	// server works through its backlog on a loaded machine: retry those.
+	var v []byte
+	var rev2 int64
+	require.Eventually(t, func() bool {
+		v, rev2, err = b.Get(t.Context(), "k")
+		return err == nil || errors.Is(err, backend.ErrNotFound)
+	}, 20*time.Second, 50*time.Millisecond, "Get after resume keeps failing (last err %v)", err)
 	if err == nil {
 		assert.Contains(t, []string{"v", "w"}, string(v), "Get after resume")
 		_, err = b.Put(t.Context(), "k", []byte("x"), rev2)

@@ -20,13 +20,20 @@ var exportCommand = &command{
 	withToken: true,
 	summary:   "write a namespace's secrets as a .env file",
 	details: `Writes each secret NS/NAME directly under --namespace NS as the variable NAME,
-sorted by name, quoted where needed so that "ass import" (or a shell) reads
-back exactly the same values: import then export round-trips the variables.
+sorted by name, quoted where needed so that "ass import" reads back exactly
+the same values: import then export round-trips the variables.
+
+The file is safe to source ("set -a; . ./prod.env" in sh, dash, bash or
+zsh) whatever the secrets hold: values are single-quoted (a ' written as
+'\''), so a shell expands nothing and runs nothing, and reads the values
+exactly. The one exception is a value holding a carriage return: it is
+double-quoted with the CR written as \r, which a shell reads as a backslash
+and an r (still expanding nothing).
 
 Skipped, with a warning on stderr: secrets in subfolders (NS/a/b), names that
-are not variable names (A-Z a-z 0-9 _ . -, not starting with a digit, '.' or
-'-'), expired secrets, and values a .env file cannot hold (not UTF-8 text, or
-holding a NUL byte).
+are not shell variable names (A-Z a-z 0-9 _, not starting with a digit; a
+shell would take a line like "a.b=1" for a command), expired secrets, and
+values a .env file cannot hold (not UTF-8 text, or holding a NUL byte).
 
 Writes to stdout, or with --output to FILE: atomically (a temporary file in
 the same directory, synced, then renamed) with mode 0600, never replacing an
@@ -101,8 +108,9 @@ type skippedSecrets struct {
 
 // readNamespace returns the variables of the secrets directly under
 // namespace, sorted by name, and what it skipped. Values hold no NUL byte,
-// as the process environment needs, and with text are valid UTF-8, as
-// envfile.Format needs.
+// as the process environment needs; with text (a .env file to source),
+// values are valid UTF-8, as envfile.Format needs, and names are shell
+// variable names.
 func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
 	ms, err := v.ListSecrets(c.ctx, agentvault.ListFilter{Prefix: namespace + "/"})
 	var ue *agentvault.UnreadableError
@@ -121,7 +129,7 @@ func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.
 		case strings.Contains(name, "/"):
 			sk.deeper = append(sk.deeper, m.Path)
 			continue
-		case !envfile.ValidKey(name):
+		case !envfile.ValidKey(name) || (text && !shellName(name)):
 			sk.badName = append(sk.badName, m.Path)
 			continue
 		case m.Expired(now):

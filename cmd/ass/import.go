@@ -41,7 +41,11 @@ matching prefix wins); --tier and --type apply to the other variables.
 The whole input is read and checked first: a syntax error, an invalid name or
 an oversized value anywhere writes nothing, and the error names the line
 (never a value). Values are stored byte-exact, without $VAR expansion. A
-variable defined twice takes its last value, with a warning on stderr.
+variable defined twice takes its last value, with a warning on stderr (the
+first ten by line, then a count). Variables that "ass run" will not pass to a
+command without --allow-env (BASH_ENV, LD_PRELOAD, PATH, ASS_TOKEN, …) are
+imported with a warning on stderr: a .env file from someone else may plant
+them.
 
 Prints "Imported N secrets, skipped M" (and ", updated K") at the end.
 --dry-run writes nothing and prints the plan: one line per variable with the
@@ -109,6 +113,7 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 		for _, w := range f.Warnings {
 			fmt.Fprintf(c.stderr, "ass: warning: %s\n", oneLine(w.String()))
 		}
+		c.warnImportNames(entries)
 
 		opts := agentvault.ImportOptions{
 			Namespace: namespace,
