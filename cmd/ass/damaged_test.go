@@ -121,3 +121,55 @@ func TestOneBadRecord(t *testing.T) {
 	assert.NotContains(t, r.stdout, "no longer needed")
 	assert.Equal(t, "v-a/one", p.ok("", "get", "a/one", "--kms", "local://"+newKey))
 }
+
+// TestOneFlippedByte: the same with one byte flipped on disk and the file
+// backend's own checksum failing (a disk error, a truncated copy).
+func TestOneFlippedByte(t *testing.T) {
+	t.Parallel()
+	p := newInProc(t)
+	p.ok("", "init")
+	for _, path := range []string{"a/one", "a/two", "a/three"} {
+		p.ok("v-"+path, "set", path)
+	}
+	file := filepath.Join(p.home, "store", "s", "a", "two,v")
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	raw[len(raw)-1] ^= 0x01
+	require.NoError(t, os.WriteFile(file, raw, 0o600))
+	for _, tc := range []struct {
+		args []string
+		out  string
+	}{
+		{[]string{"list"}, "a/three"},
+		{[]string{"export", "--namespace", "a"}, "three=v-a/three"},
+		{[]string{"rewrap"}, "in 3 secrets"},
+		{[]string{"doctor"}, "a/two: integrity check failed"},
+	} {
+		args := tc.args
+		r := p.run("", args...)
+		assert.Equal(t, exitDamaged, r.code, "ass %q: stderr %q", args, r.stderr)
+		assert.NotContains(t, r.stdout, "v-a/two", "ass %q", args)
+		assert.Contains(t, r.stdout, tc.out, "ass %q", args)
+		if args[0] == "doctor" {
+			continue
+		}
+		w := warnings(r.stderr)
+		require.Len(t, w, 1, "ass %q: %q", args, r.stderr)
+		assert.Contains(t, w[0], "a/two")
+	}
+	var auditFile string
+	require.NoError(t, filepath.Walk(filepath.Join(p.home, "store", "audit"), func(f string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && auditFile == "" {
+			auditFile = f
+		}
+		return err
+	}))
+	raw, err = os.ReadFile(auditFile)
+	require.NoError(t, err)
+	raw[len(raw)-2] ^= 0x01
+	require.NoError(t, os.WriteFile(auditFile, raw, 0o600))
+	r := p.run("", "audit")
+	assert.Equal(t, exitDamaged, r.code, "audit: %q", r.stderr)
+	assert.Contains(t, r.stdout, "secret.created")
+	assert.Len(t, warnings(r.stderr), 1, "audit: %q", r.stderr)
+}
