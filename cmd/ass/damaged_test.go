@@ -173,3 +173,27 @@ func TestOneFlippedByte(t *testing.T) {
 	assert.Contains(t, r.stdout, "secret.created")
 	assert.Len(t, warnings(r.stderr), 1, "audit: %q", r.stderr)
 }
+
+// TestTokenListSkipsBadRecord: token list shows the readable tokens and
+// warns about the one whose record is damaged.
+func TestTokenListSkipsBadRecord(t *testing.T) {
+	t.Parallel()
+	p := newInProc(t)
+	p.ok("", "init")
+	p.ok("v", "set", "a/x", "--tier", "standard")
+	p.token("--scope", "secrets:read:a/*")
+	p.token("--scope", "secrets:read:a/x")
+	var files []string
+	require.NoError(t, filepath.Walk(filepath.Join(p.home, "store"), func(f string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() && strings.Contains(f, string(filepath.Separator)+"tok"+string(filepath.Separator)) {
+			files = append(files, f)
+		}
+		return err
+	}))
+	require.Len(t, files, 2, "token records")
+	flipFileByte(t, files[0])
+	r := p.run("", "token", "list")
+	assert.Equal(t, exitDamaged, r.code, "token list: %q", r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stdout, "acc_"), "the readable token is listed: %q", r.stdout)
+	assert.Len(t, warnings(r.stderr), 1, "token list: %q", r.stderr)
+}
