@@ -46,9 +46,10 @@ type RecordProblem struct {
 // reported in the DoctorReport (see DoctorReport.Sound).
 func (v *AgentVault) Doctor(ctx context.Context) (*DoctorReport, error) {
 	const op = "doctor"
-	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return nil, opErr(op, "", "", err)
