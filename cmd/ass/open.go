@@ -33,6 +33,8 @@ var (
 		{name: "rediss+cluster", form: "rediss+cluster://…", open: openRedisBackend},
 		{name: "redis+sentinel", form: "redis+sentinel://host:port?master=NAME…", open: openRedisBackend},
 		{name: "rediss+sentinel", form: "rediss+sentinel://…", open: openRedisBackend},
+		{name: "postgres", form: "postgres://user@host:port/db?sslmode=… (password: PGPASSWORD)", open: openPostgresBackend},
+		{name: "postgresql", form: "postgresql://…", open: openPostgresBackend},
 	}
 	kmsSchemes = []scheme[kms.KeyProvider]{
 		{name: "local", form: "local://FILE", open: openLocalKMS},
