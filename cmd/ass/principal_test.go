@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -261,4 +263,24 @@ func TestImportAuditedPerSecret(t *testing.T) {
 	sb := events("sandbox/DB_PASSWORD")
 	require.Len(t, sb, 1)
 	assert.Equal(t, map[string]any{"kind": "token", "id": sb[0]["token_accessor"]}, sb[0]["actor"], "imported through the token")
+}
+
+// TestSecretOpsOnlyThroughPrincipal: no command reaches a secret through
+// the vault directly; every secret operation goes through session.p, the
+// token's Session when a token is given.
+func TestSecretOpsOnlyThroughPrincipal(t *testing.T) {
+	t.Parallel()
+	direct := regexp.MustCompile(`\.vault\.(GetSecret|GetMetadata|ListSecrets|CreateSecret|UpdateSecret|DeleteSecret|RotateSecret|Rollback|ListVersions|ImportEnv)\(`)
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for i, line := range strings.Split(string(src), "\n") {
+			assert.False(t, direct.MatchString(line), "%s:%d reaches a secret past the token: %s", f, i+1, strings.TrimSpace(line))
+		}
+	}
 }
