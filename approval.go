@@ -419,13 +419,16 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, badKeys, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	now := v.opts.now()
 	out := []Approval{}
 	var bad []string
+	for _, k := range badKeys {
+		bad = append(bad, strings.TrimPrefix(k, approvalKeyPfx))
+	}
 	for _, it := range items {
 		if it.Value == nil {
 			continue

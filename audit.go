@@ -325,6 +325,9 @@ func parseAuditEvent(raw []byte, key []byte) (*AuditEvent, error) {
 // event starts an audit event for a direct call: the actor is the caller
 // named in the context (human) or the vault's default (service).
 func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
+	if acc, ok := tokenActor(ctx); ok { // a Session's call (Session.actingCtx)
+		return &AuditEvent{Event: name, Actor: Actor{Kind: ActorToken, ID: acc}, Path: path, TokenAccessor: acc}
+	}
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
 }
 
@@ -464,10 +467,12 @@ func (q *AuditQuery) match(e *AuditEvent) bool {
 
 // QueryAudit returns the stored audit events that match q, oldest first
 // (by time, then writer and sequence). Every event is authenticated; an
-// event that fails its hash check fails the query with ErrIntegrity (use
-// VerifyAudit to locate it). Reading the audit trail (QueryAudit,
-// VerifyAudit, VerifyAuditLog) is the one thing not itself audited: each
-// read would append to the chains it reads.
+// event that fails its hash check is skipped, and the others are returned
+// with an error wrapping an *UnreadableAuditError that names the skipped
+// entries (and ErrIntegrity; use VerifyAudit to locate the first break).
+// Reading the audit trail (QueryAudit, VerifyAudit, VerifyAuditLog) is the
+// one thing not itself audited: each read would append to the chains it
+// reads.
 func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	const op = "audit query"
 	if err := v.enter(); err != nil {
@@ -478,7 +483,7 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, bad, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
@@ -490,7 +495,8 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 		}
 		e, err := parseAuditEvent(it.Value, key)
 		if err != nil {
-			return nil, &Error{Op: op, Err: fmt.Errorf("%w: audit entry %s: %w", ErrIntegrity, it.Key, err)}
+			bad = append(bad, it.Key) // skipped, reported below
+			continue
 		}
 		if q.match(e) {
 			out = append(out, *e)
@@ -508,6 +514,9 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	})
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[len(out)-q.Limit:]
+	}
+	if len(bad) > 0 {
+		return out, &Error{Op: op, Err: &UnreadableAuditError{Keys: bad}}
 	}
 	return out, nil
 }

@@ -186,6 +186,18 @@ func TestClosedVaultRefusesEveryOperation(t *testing.T) {
 		},
 		"Session.DeleteSecret": func() error { return s.DeleteSecret(ctx, "a/b") },
 		"Session.Check":        func() error { _, err := s.Check(ctx); return err },
+		"Session.GetMetadata":  func() error { _, err := s.GetMetadata(ctx, "a/b"); return err },
+		"Session.ListVersions": func() error { _, err := s.ListVersions(ctx, "a/b"); return err },
+		"Session.Rollback":     func() error { _, err := s.Rollback(ctx, "a/b", "v1"); return err },
+		"Session.RotateSecret": func() error {
+			_, err := s.RotateSecret(ctx, "a/b", agentvault.RotateOptions{Value: &val})
+			return err
+		},
+		"Session.ImportEnv": func() error {
+			_, err := s.ImportEnv(ctx, strings.NewReader("A=1\n"), agentvault.ImportOptions{Namespace: "imp"})
+			return err
+		},
+		"Doctor": func() error { _, err := v.Doctor(ctx); return err },
 	}
 	calls["Run"] = func() error { return v.Run(ctx) }
 	for name, call := range calls {
@@ -194,7 +206,7 @@ func TestClosedVaultRefusesEveryOperation(t *testing.T) {
 
 	// Every exported method is in the table (or needs no key): a new
 	// operation must enter the gate too.
-	noKeys := map[string]bool{"Close": true, "Session": true, "MaxValueSize": true, "Now": true,
+	noKeys := map[string]bool{"Close": true, "Session": true, "MaxValueSize": true, "Now": true, "Session.Now": true,
 		"Session.Accessor": true, "Session.String": true, "Session.GoString": true}
 	for prefix, typ := range map[string]reflect.Type{"": reflect.TypeOf(v), "Session.": reflect.TypeOf(s)} {
 		for i := 0; i < typ.NumMethod(); i++ {

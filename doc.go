@@ -40,8 +40,9 @@
 // "secrets:read:production/openai/*" (see ParseScope: `*` crosses '/'),
 // with a TTL (default 1h, at most 24h), an optional use limit and an
 // optional IP allowlist. Session(token) gives the agent GetSecret,
-// ListSecrets, CreateSecret, UpdateSecret and DeleteSecret limited to those
-// scopes:
+// GetMetadata, ListSecrets, ListVersions, CreateSecret, UpdateSecret,
+// RotateSecret, Rollback, ImportEnv and DeleteSecret limited to those
+// scopes and the token's tier, each audited with the token as actor:
 //
 //	tok, err := vault.RequestToken(ctx, agentvault.TokenRequest{
 //		Scopes: []string{"secrets:read:production/openai/*"}, TTL: 15 * time.Minute, MaxUses: 10,
@@ -225,6 +226,14 @@
 // records that fail authentication and return the rest together with an
 // error wrapping an *UnreadableError (and ErrIntegrity) that names the
 // skipped ones, so one corrupt record never hides the others.
+//
+// One damaged record does not hide the others: ListSecrets, QueryAudit and
+// Rewrap skip records that fail their integrity check and return the rest
+// with an error wrapping *UnreadableError (or *UnreadableAuditError) and
+// ErrIntegrity; Doctor checks every record, version and audit chain. New
+// refuses to create a configuration over a backend that already holds
+// secrets (ErrNoConfig): a lost configuration must be restored, never
+// replaced.
 //
 // # Concurrency
 //

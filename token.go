@@ -551,12 +551,15 @@ func (v *AgentVault) ListTokens(ctx context.Context) (_ []TokenInfo, err error) 
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, badKeys, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	out := make([]TokenInfo, 0, len(items))
 	var bad []string
+	for _, k := range badKeys {
+		bad = append(bad, accessorOfKey(k))
+	}
 	for _, it := range items {
 		if it.Value == nil {
 			continue

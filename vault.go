@@ -113,6 +113,9 @@ func (v *AgentVault) init(ctx context.Context) error {
 }
 
 func (v *AgentVault) createConfig(ctx context.Context) ([]byte, error) {
+	if err := refuseOrphaned(ctx, v.b); err != nil {
+		return nil, err
+	}
 	cfg := record.Config{CreatedAt: v.opts.now().UnixNano(), KeyID: v.kp.KeyID()}
 	key := make([]byte, 32)
 	if _, err := rand.Read(cfg.VaultID[:]); err != nil {
@@ -693,13 +696,16 @@ func (v *AgentVault) listSecrets(ctx context.Context, f ListFilter) ([]SecretMet
 	if err != nil {
 		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
-	items, err := v.getMany(ctx, keys)
+	items, badKeys, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
 	now := v.opts.now()
 	out := make([]SecretMetadata, 0, len(items))
 	var bad []string
+	for _, k := range badKeys {
+		bad = append(bad, k[len(secretPrefix):])
+	}
 	for _, it := range items {
 		if it.Value == nil {
 			continue // deleted since List

@@ -106,11 +106,15 @@ func TestRunDropsOwnCredentials(t *testing.T) {
 	s.env["VAULT_KEY"] = key
 	s.env["ASS_KMS"] = "env://VAULT_KEY"
 	s.env["ASS_BACKEND"] = "file://" + store
-	s.env["ASS_TOKEN"] = "ast_tok_not_a_real_token"
-	s.env["ASS_AGENT_KEY"] = "not-a-real-agent-key"
 	s.env["OTHER_VAR"] = "kept"
 	s.init()
-	s.ok("", "set", "prod/SECRET", canary)
+	s.ok("", "set", "prod/SECRET", canary, "--tier", "standard")
+	// With a token set, run reads through it (and every credential is
+	// dropped from the command's environment).
+	r := s.run("", "token", "request", "--scope", "secrets:read:prod/*")
+	require.Equal(t, 0, r.code, r.stderr)
+	s.env["ASS_TOKEN"] = strings.TrimSpace(r.stdout)
+	s.env["ASS_AGENT_KEY"] = "not-a-real-agent-key"
 	out := s.ok("", "run", "--namespace", "prod", "--", "env")
 	assert.Contains(t, out, "\nSECRET="+canary+"\n")
 	assert.Contains(t, out, "\nOTHER_VAR=kept\n")

@@ -16,8 +16,9 @@ import (
 )
 
 var exportCommand = &command{
-	name:    "export",
-	summary: "write a namespace's secrets as a .env file",
+	name:      "export",
+	withToken: true,
+	summary:   "write a namespace's secrets as a .env file",
 	details: `Writes each secret NS/NAME directly under --namespace NS as the variable NAME,
 sorted by name, quoted where needed so that "ass import" reads back exactly
 the same values: import then export round-trips the variables.
@@ -63,7 +64,7 @@ it private and delete it when done.`,
 				return err
 			}
 			defer s.Close()
-			entries, skipped, err := readNamespace(c, s.vault, namespace, true)
+			entries, skipped, err := readNamespace(c, s.p, namespace, true)
 			if err != nil {
 				return err
 			}
@@ -84,7 +85,10 @@ it private and delete it when done.`,
 			if toFile {
 				_, err = fmt.Fprintf(c.stdout, "Exported %s from %s to %s\n", plural(len(entries), "variable"), namespace, *output)
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return damaged("export", len(skipped.unreadable), "record")
 		}
 	},
 }
@@ -96,7 +100,10 @@ type skippedSecrets struct {
 	badName []string // NS/1x: not a variable name
 	expired []string // expired (listed with the time)
 	notText []string // a value .env (or the environment) cannot hold
-	text    bool     // values must be UTF-8 text (a .env file), not only free of NUL bytes (the environment)
+	// unreadable: records that fail their integrity check (one warning
+	// line each; export exits 7, run refuses to start the command)
+	unreadable []string
+	text       bool // values must be UTF-8 text (a .env file), not only free of NUL bytes (the environment)
 }
 
 // readNamespace returns the variables of the secrets directly under
@@ -104,13 +111,17 @@ type skippedSecrets struct {
 // as the process environment needs; with text (a .env file to source),
 // values are valid UTF-8, as envfile.Format needs, and names are shell
 // variable names.
-func readNamespace(c *cli, v *agentvault.AgentVault, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
+func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
 	ms, err := v.ListSecrets(c.ctx, agentvault.ListFilter{Prefix: namespace + "/"})
-	if err != nil {
+	var ue *agentvault.UnreadableError
+	if err != nil && !errors.As(err, &ue) {
 		return nil, nil, err
 	}
 	now := v.Now()
 	sk := &skippedSecrets{text: text}
+	if ue != nil {
+		sk.unreadable = append(sk.unreadable, ue.Paths...)
+	}
 	var entries []envfile.Entry
 	for _, m := range ms { // sorted by path, so by name
 		name := strings.TrimPrefix(m.Path, namespace+"/")
@@ -132,6 +143,9 @@ func readNamespace(c *cli, v *agentvault.AgentVault, namespace string, text bool
 			continue
 		case errors.Is(err, agentvault.ErrNotFound):
 			continue // deleted since the listing
+		case errors.Is(err, agentvault.ErrIntegrity):
+			sk.unreadable = append(sk.unreadable, m.Path)
+			continue
 		case err != nil:
 			return entries, nil, err
 		}
@@ -165,6 +179,9 @@ func (sk *skippedSecrets) report(c *cli, op string, all bool) {
 	if all {
 		warn(sk.deeper, "in subfolders of the namespace")
 		warn(sk.badName, "whose name is not a variable name")
+	}
+	for _, p := range sk.unreadable {
+		c.warnUnreadable(op, p)
 	}
 	warn(sk.expired, "that expired")
 	if sk.text {

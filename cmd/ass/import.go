@@ -23,9 +23,10 @@ const importChunk = 500
 const progressMin = 200
 
 var importCommand = &command{
-	name:    "import",
-	args:    "[FILE|-]",
-	summary: "import the variables of a .env file as secrets",
+	name:      "import",
+	withToken: true,
+	args:      "[FILE|-]",
+	summary:   "import the variables of a .env file as secrets",
 	details: `Reads a .env file (FILE, or standard input when FILE is "-" or omitted) and
 stores each variable KEY as the secret NS/KEY, where NS is --namespace.
 --namespace is required: there is no default namespace, and an empty one is
@@ -57,7 +58,12 @@ With --json, prints {"created","updated","skipped","dry_run","secrets":
 action is created, updated, skipped or unchanged (in a dry run: what would
 happen). If storage fails part-way, the error says how many variables were
 done (with --json, "secrets" lists them); running the same import again
-finishes the job.`,
+finishes the job.
+
+With a token (ASS_TOKEN), the import goes through it: every variable's path
+must be within a write scope and every created secret's tier within the
+token's, all checked before anything is written; the import counts as one
+use and is audited as the token.`,
 	maxArgs: 1,
 	define:  defineImport,
 }
@@ -117,7 +123,7 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 			// The chunks are ass's own output of input already checked.
 			ParseOptions: []envfile.Option{envfile.WithMaxBytes(0), envfile.WithMaxLineBytes(0)},
 		}
-		res, err := c.importEntries(s.vault, entries, opts)
+		res, err := c.importEntries(s.p, entries, opts)
 		for _, w := range f.Warnings {
 			res.Warnings = append(res.Warnings, w.String())
 		}
@@ -168,7 +174,7 @@ func (c *cli) readEnvFile(args []string) (*envfile.File, error) {
 // on a terminal, and returns the combined result with the line numbers of
 // the original input. Entries must have distinct keys. On failure the
 // result lists what was written.
-func (c *cli) importEntries(v *agentvault.AgentVault, entries []envfile.Entry, opts agentvault.ImportOptions) (*agentvault.ImportResult, error) {
+func (c *cli) importEntries(v principal, entries []envfile.Entry, opts agentvault.ImportOptions) (*agentvault.ImportResult, error) {
 	total := &agentvault.ImportResult{DryRun: opts.DryRun, Secrets: make([]agentvault.ImportedSecret, 0, len(entries))}
 	lines := make(map[string]int, len(entries))
 	for _, e := range entries {
@@ -176,8 +182,15 @@ func (c *cli) importEntries(v *agentvault.AgentVault, entries []envfile.Entry, o
 	}
 	p := c.newProgress(len(entries))
 	defer p.finish()
-	for start := 0; start < len(entries); start += importChunk {
-		chunk := entries[start:min(start+importChunk, len(entries))]
+	size := importChunk
+	if c.cred.token != "" {
+		// Through a token, one call: the Session checks every variable
+		// against the token's scopes and tier before anything is written,
+		// which chunks would do only chunk by chunk.
+		size = max(len(entries), 1)
+	}
+	for start := 0; start < len(entries); start += size {
+		chunk := entries[start:min(start+size, len(entries))]
 		text, err := envfile.Format(chunk)
 		if err != nil {
 			return total, fmt.Errorf("import: %w", err) // parsed entries always format

@@ -15,9 +15,10 @@ import (
 )
 
 var runCommand = &command{
-	name:    "run",
-	args:    "-- COMMAND [ARG...]",
-	summary: "run a command with a namespace's secrets in its environment",
+	name:      "run",
+	withToken: true,
+	args:      "-- COMMAND [ARG...]",
+	summary:   "run a command with a namespace's secrets in its environment",
 	details: `Runs COMMAND with each secret NS/NAME directly under --namespace NS added to
 its environment as the variable NAME. Give --namespace more than once to
 combine namespaces; a name defined in two of them is an error naming both
@@ -98,11 +99,16 @@ func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]strin
 			continue // given twice: its names are not a clash
 		}
 		done[ns] = true
-		entries, skipped, err := readNamespace(c, s.vault, ns, false)
+		entries, skipped, err := readNamespace(c, s.p, ns, false)
 		if err != nil {
 			return nil, err
 		}
 		skipped.report(c, "run", false)
+		if n := len(skipped.unreadable); n > 0 {
+			// Never start the command with some of its secrets missing.
+			clear(vars)
+			return nil, &damagedError{op: "run", n: n, what: "record", stopped: true}
+		}
 		for _, p := range skipped.badName {
 			refused.add(envBadName, p)
 		}
