@@ -278,6 +278,9 @@ func parseAuditEvent(raw []byte, key []byte) (*AuditEvent, error) {
 // event starts an audit event for a direct call: the actor is the caller
 // named in the context (human) or the vault's default (service).
 func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
+	if acc, ok := tokenActor(ctx); ok { // a Session's call (Session.actingCtx)
+		return &AuditEvent{Event: name, Actor: Actor{Kind: ActorToken, ID: acc}, Path: path, TokenAccessor: acc}
+	}
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
 }
 

@@ -104,6 +104,9 @@ func (v *AgentVault) init(ctx context.Context) error {
 }
 
 func (v *AgentVault) createConfig(ctx context.Context) ([]byte, error) {
+	if err := refuseOrphaned(ctx, v.b); err != nil {
+		return nil, err
+	}
 	cfg := record.Config{CreatedAt: v.opts.now().UnixNano(), KeyID: v.kp.KeyID()}
 	key := make([]byte, 32)
 	if _, err := rand.Read(cfg.VaultID[:]); err != nil {

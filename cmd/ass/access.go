@@ -76,48 +76,25 @@ func (f *clientIPFlag) Set(s string) error {
 const clientIPUsage = "the caller's `IP`, for a token's or agent's IP allowlist"
 
 // accessCtx is the context of an access operation: the agent of
-// ASS_AGENT_KEY when it is set, and the client IP when given.
-func (c *cli) accessCtx(ip clientIPFlag) context.Context {
+// ASS_AGENT_KEY when it is set, and the client IP (--client-ip, already
+// on c.ctx) when given.
+func (c *cli) accessCtx() context.Context {
 	ctx := c.ctx
-	if k := c.getenv("ASS_AGENT_KEY"); k != "" {
+	if k := c.cred.agentKey; k != "" {
 		ctx = agentvault.ContextWithAgentKey(ctx, k)
-	}
-	if ip.ip.IsValid() {
-		ctx = agentvault.ContextWithClientIP(ctx, ip.ip)
 	}
 	return ctx
 }
 
-// tokenFlags are get's and list's --token and --client-ip.
-type tokenFlags struct {
-	token string
-	ip    clientIPFlag
-}
-
-func (f *tokenFlags) add(fs *flag.FlagSet) {
-	fs.StringVar(&f.token, "token", "", "read through the scoped `TOKEN` (ast_tok_…); prefer $ASS_TOKEN: flags are visible in the process list")
-	fs.Var(&f.ip, "client-ip", clientIPUsage)
-}
-
-// session returns the token session to read through and its context, or a
-// nil session when no token is given (read with the vault's key).
-func (f *tokenFlags) session(c *cli, v *agentvault.AgentVault) (*agentvault.Session, context.Context) {
-	tok := firstOf(f.token, c.getenv("ASS_TOKEN"))
-	if tok == "" {
-		return nil, c.ctx
-	}
-	ctx := c.ctx
-	if f.ip.ip.IsValid() {
-		ctx = agentvault.ContextWithClientIP(ctx, f.ip.ip)
-	}
-	return v.Session(tok), ctx
-}
-
-const tokenHelp = `With --token TOKEN, or $ASS_TOKEN, the read goes through that scoped token
+const tokenHelp = `With --token TOKEN, or $ASS_TOKEN, the command goes through that scoped token
 as an agent's would: it must be valid and unexpired, have uses left, allow
-the caller's IP (--client-ip) and have a read scope covering the path, and the
-secret's tier must be within the token's; otherwise exit 6. Prefer ASS_TOKEN
-to --token: command-line flags are visible to other users in the process list.`
+the caller's IP (--client-ip) and have a scope covering the path (read for
+get, list, versions, export, run and expiring; write for set, create,
+update, rotate, rollback and import; delete for delete), and the secret's
+tier must be within the token's; otherwise exit 6. Commands that are not
+about secrets (init, token, approvals, agents, audit, rewrap, key,
+lifecycle, doctor) are refused with a token (exit 6). Prefer ASS_TOKEN to
+--token: command-line flags are visible to other users in the process list.`
 
 // subArgs checks the arguments after a subcommand: want names them.
 func subArgs(sub string, args []string, want string) error {
@@ -191,9 +168,11 @@ func (c *cli) approvalNeeded(err error) error {
 }
 
 var tokenCommand = &command{
-	name:    "token",
-	args:    "request | redeem APPROVAL_ID | revoke ACCESSOR | list",
-	summary: "issue, redeem, revoke and list scoped tokens for agents",
+	name: "token",
+	// An agent requests and redeems its own tokens.
+	withAgentKey: func(args []string) bool { return args[0] == "request" || args[0] == "redeem" },
+	args:         "request | redeem APPROVAL_ID | revoke ACCESSOR | list",
+	summary:      "issue, redeem, revoke and list scoped tokens for agents",
 	details: `ass token request --scope SCOPE… [--ttl 1h] [--max-uses N] [--allow-ip IP…]
     Issues a token limited to its scopes, for --ttl (default 1h, at most 24h),
     and prints its value alone on stdout (TOKEN=$(ass token request …)), then
@@ -223,14 +202,12 @@ prints an array of the same objects without "token".`,
 		var scopes scopesFlag
 		var ips ipsFlag
 		var ttl durationFlag
-		var ip clientIPFlag
 		fs.Var(&scopes, "scope", "a `SCOPE`, secrets:<read|write|delete|*>:<glob> (repeatable; request)")
 		fs.Var(&ttl, "ttl", "the token's lifetime, a `DURATION` (default 1h, at most 24h; request)")
 		maxUses := fs.Int("max-uses", 0, "spend the token after `N` uses (default 0: unlimited; request)")
 		fs.Var(&ips, "allow-ip", "`IP` or CIDR the token may be used from (repeatable; request)")
 		desc := fs.String("description", "", "describe the request with `TEXT`, shown in listings and to approvers (request)")
 		waive := fs.Bool("waive-approval", false, "skip a sensitive-tier approval where the policy allows it (the default policy does not; request)")
-		fs.Var(&ip, "client-ip", clientIPUsage+" (request, redeem)")
 		requestFlags := []string{"scope", "ttl", "max-uses", "allow-ip", "description", "waive-approval"}
 		return func(c *cli, args []string) error {
 			sub, rest := args[0], args[1:]
@@ -269,7 +246,7 @@ prints an array of the same objects without "token".`,
 			defer s.Close()
 			switch sub {
 			case "request":
-				tok, err := s.vault.RequestToken(c.accessCtx(ip), agentvault.TokenRequest{
+				tok, err := s.vault.RequestToken(c.accessCtx(), agentvault.TokenRequest{
 					Scopes: scopes, TTL: time.Duration(ttl), MaxUses: *maxUses, AllowedIPs: ips,
 					Description: *desc, WaiveApproval: *waive,
 				})
@@ -278,7 +255,7 @@ prints an array of the same objects without "token".`,
 				}
 				return c.printToken(tok)
 			case "redeem":
-				tok, err := s.vault.RedeemApproval(c.accessCtx(ip), rest[0])
+				tok, err := s.vault.RedeemApproval(c.accessCtx(), rest[0])
 				if err != nil {
 					return err
 				}
@@ -345,9 +322,12 @@ func actorString(a agentvault.Actor) string {
 }
 
 var approvalsCommand = &command{
-	name:    "approvals",
-	args:    "list | approve ID | deny ID | cancel ID",
-	summary: "review the token requests that wait for approval",
+	name: "approvals",
+	// An agent cancels its own requests (and is refused approve and deny
+	// by the library, with its reason).
+	withAgentKey: func(args []string) bool { return args[0] != "list" },
+	args:         "list | approve ID | deny ID | cancel ID",
+	summary:      "review the token requests that wait for approval",
 	details: `ass approvals list [--all]
     Lists the open requests (pending, or approved and not yet redeemed), or
     with --all every request: ID STATE TIER VOTES REQUESTED_BY EXPIRES SCOPES.
@@ -391,7 +371,7 @@ Not with ASS_AGENT_KEY set: agents cannot approve or deny.
 				return err
 			}
 			defer s.Close()
-			ctx := c.accessCtx(clientIPFlag{})
+			ctx := c.accessCtx()
 			var a *agentvault.Approval
 			switch sub {
 			case "list":

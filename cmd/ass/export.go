@@ -16,8 +16,9 @@ import (
 )
 
 var exportCommand = &command{
-	name:    "export",
-	summary: "write a namespace's secrets as a .env file",
+	name:      "export",
+	withToken: true,
+	summary:   "write a namespace's secrets as a .env file",
 	details: `Writes each secret NS/NAME directly under --namespace NS as the variable NAME,
 sorted by name, quoted where needed so that "ass import" (or a shell) reads
 back exactly the same values: import then export round-trips the variables.
@@ -56,7 +57,7 @@ it private and delete it when done.`,
 				return err
 			}
 			defer s.Close()
-			entries, skipped, err := readNamespace(c, s.vault, namespace, true)
+			entries, skipped, err := readNamespace(c, s.p, namespace, true)
 			if err != nil {
 				return err
 			}
@@ -96,7 +97,7 @@ type skippedSecrets struct {
 // namespace, sorted by name, and what it skipped. Values hold no NUL byte,
 // as the process environment needs, and with text are valid UTF-8, as
 // envfile.Format needs.
-func readNamespace(c *cli, v *agentvault.AgentVault, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
+func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
 	ms, err := v.ListSecrets(c.ctx, agentvault.ListFilter{Prefix: namespace + "/"})
 	if err != nil {
 		return nil, nil, err

@@ -17,15 +17,20 @@ import (
 
 // globals are the flags every command accepts, before or after its name.
 type globals struct {
-	backend string
-	kms     string
-	actor   string
-	json    bool
+	backend  string
+	kms      string
+	actor    string
+	json     bool
+	token    string
+	clientIP clientIPFlag
 }
 
 // globalFlagNames are the flags registered by addGlobals: help output lists
 // them apart from a command's own flags.
-var globalFlagNames = map[string]bool{"backend": true, "kms": true, "actor": true, "json": true}
+var globalFlagNames = map[string]bool{"backend": true, "kms": true, "actor": true, "json": true, "token": true, "client-ip": true}
+
+// globalValueFlags are the global flags that take a value.
+var globalValueFlags = map[string]bool{"backend": true, "kms": true, "actor": true, "token": true, "client-ip": true}
 
 // addGlobals registers the global flags on fs. Defaults come from the
 // environment later (see resolve), so that "not given" can be told apart.
@@ -34,6 +39,8 @@ func addGlobals(fs *flag.FlagSet, g *globals) {
 	fs.StringVar(&g.kms, "kms", "", "key `URL`: local://FILE or env://VAR (default local://$ASS_HOME/key; env ASS_KMS)")
 	fs.StringVar(&g.actor, "actor", "", "`NAME` recorded as created_by (default $ASS_ACTOR, else $USER, else \"cli\")")
 	fs.BoolVar(&g.json, "json", false, "print JSON instead of text")
+	fs.StringVar(&g.token, "token", "", "act through the scoped `TOKEN` (ast_tok_…; env ASS_TOKEN, preferred: flags are visible in the process list)")
+	fs.Var(&g.clientIP, "client-ip", clientIPUsage)
 }
 
 func newFlagSet(name string) *flag.FlagSet {

@@ -7,10 +7,12 @@ import (
 )
 
 var helpCommand = &command{
-	name:    "help",
-	args:    "[COMMAND]",
-	summary: "show help for ass or for one command",
-	maxArgs: 1,
+	name:         "help",
+	withAgentKey: func([]string) bool { return true },
+	withToken:    true,
+	args:         "[COMMAND]",
+	summary:      "show help for ass or for one command",
+	maxArgs:      1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
 		return func(c *cli, args []string) error {
 			if len(args) == 0 {
@@ -44,6 +46,11 @@ const globalHelp = `Global flags (before or after the command):
                   requester or approver of tokens [env ASS_ACTOR; default $USER,
                   else "cli"]
   --json          print JSON instead of text
+  --token TOKEN   act through a scoped token (ast_tok_…) [env ASS_TOKEN, safer:
+                  flags are visible in the process list]: the secret commands
+                  then do only what the token allows, audited as the token;
+                  every other command is refused (exit 6)
+  --client-ip IP  the caller's IP, for a token's or agent's IP allowlist
   -h, --help      show help
 `
 
@@ -52,10 +59,14 @@ const envHelp = `Environment:
   ASS_BACKEND   default for --backend
   ASS_KMS       default for --kms
   ASS_ACTOR     default for --actor
-  ASS_TOKEN     a scoped token (ast_tok_…) that get and list read through;
-                safer than --token, which other users can see in the process list
+  ASS_TOKEN     a scoped token (ast_tok_…): get, set, create, update, delete,
+                list, versions, rollback, rotate, expiring, import, export and
+                run act through it, within its scopes, tier and uses; other
+                commands are refused (exit 6). Set but empty: exit 2, nothing
+                is read. Safer than --token (visible in the process list)
   ASS_AGENT_KEY an agent key: token request and redeem, and approvals
-                cancel, act as that agent (see "ass help agents")
+                cancel, act as that agent (see "ass help agents"); other
+                commands are refused (exit 6). Set but empty: exit 2
 `
 
 const exitHelp = `Exit codes:
@@ -68,7 +79,8 @@ const exitHelp = `Exit codes:
      (ass approvals approve ID, then ass token redeem ID)
   6  access denied: a token or agent key that is unknown, expired, revoked,
      used up or disabled; a client IP, scope or tier that does not allow it;
-     or an approval you may not give (your own request, or twice)
+     an approval you may not give (your own request, or twice); or a command
+     that cannot run with a token or agent key (init, agents, audit …)
   ass run exits with its command's status instead (126: the command cannot
   be started, 127: not found, 128+N: killed by signal N)
 `

@@ -23,9 +23,10 @@ const importChunk = 500
 const progressMin = 200
 
 var importCommand = &command{
-	name:    "import",
-	args:    "[FILE|-]",
-	summary: "import the variables of a .env file as secrets",
+	name:      "import",
+	withToken: true,
+	args:      "[FILE|-]",
+	summary:   "import the variables of a .env file as secrets",
 	details: `Reads a .env file (FILE, or standard input when FILE is "-" or omitted) and
 stores each variable KEY as the secret NS/KEY, where NS is --namespace.
 --namespace is required: there is no default namespace, and an empty one is
@@ -112,7 +113,7 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 			// The chunks are ass's own output of input already checked.
 			ParseOptions: []envfile.Option{envfile.WithMaxBytes(0), envfile.WithMaxLineBytes(0)},
 		}
-		res, err := c.importEntries(s.vault, entries, opts)
+		res, err := c.importEntries(s.p, entries, opts)
 		for _, w := range f.Warnings {
 			res.Warnings = append(res.Warnings, w.String())
 		}
@@ -163,7 +164,7 @@ func (c *cli) readEnvFile(args []string) (*envfile.File, error) {
 // on a terminal, and returns the combined result with the line numbers of
 // the original input. Entries must have distinct keys. On failure the
 // result lists what was written.
-func (c *cli) importEntries(v *agentvault.AgentVault, entries []envfile.Entry, opts agentvault.ImportOptions) (*agentvault.ImportResult, error) {
+func (c *cli) importEntries(v principal, entries []envfile.Entry, opts agentvault.ImportOptions) (*agentvault.ImportResult, error) {
 	total := &agentvault.ImportResult{DryRun: opts.DryRun, Secrets: make([]agentvault.ImportedSecret, 0, len(entries))}
 	lines := make(map[string]int, len(entries))
 	for _, e := range entries {

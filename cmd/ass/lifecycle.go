@@ -19,9 +19,10 @@ import (
 // scheduler: expiry records, scheduled rotations, version retention).
 
 var expiringCommand = &command{
-	name:    "expiring",
-	args:    "[PREFIX]",
-	summary: "list secrets that expire soon, or have expired (metadata only)",
+	name:      "expiring",
+	withToken: true,
+	args:      "[PREFIX]",
+	summary:   "list secrets that expire soon, or have expired (metadata only)",
 	details: `Lists the secrets under PREFIX (all when omitted) whose expiry is set and at
 most --within away (default 7d), expired ones included, soonest first, in
 columns PATH TYPE TIER VERSION EXPIRES LEFT, where LEFT is "3d4h", "5h12m"
@@ -44,7 +45,7 @@ without "value", like list --json); [] when none.`,
 				return err
 			}
 			defer s.Close()
-			ms, err := s.vault.ListSecrets(c.ctx, f)
+			ms, err := s.p.ListSecrets(c.ctx, f)
 			if err != nil {
 				return err
 			}
@@ -99,9 +100,10 @@ func formatLeft(d time.Duration) string {
 }
 
 var rotateCommand = &command{
-	name:    "rotate",
-	args:    "PATH [VALUE|-]",
-	summary: "replace a secret's value, optionally keeping the old one readable for a while",
+	name:      "rotate",
+	withToken: true,
+	args:      "PATH [VALUE|-]",
+	summary:   "replace a secret's value, optionally keeping the old one readable for a while",
 	details: `Stores the new value as the next version of the existing secret at PATH and
 makes it active. With --grace DURATION the replaced version stays readable
 as "ass get PATH --version previous" (and by its version) until the grace
@@ -116,7 +118,9 @@ and "grace_ends_at" (null without --grace).
 
 The value comes from VALUE, --value or, when both are omitted or VALUE is
 "-", standard input (up to 64 KiB; one trailing "\n" or "\r\n" is removed
-unless --raw is given; from a terminal it is read without echo). Prefer
+unless --raw is given; from a terminal it is read without echo until
+Ctrl-D, so it may span several lines; an empty value is refused unless
+--allow-empty). Prefer
 stdin: VALUE and --value are visible to other users in the process list and
 stay in shell history. Put "--" before a VALUE that starts with "-".`,
 	minArgs: 1, maxArgs: 2, secretArgs: true,
@@ -125,6 +129,7 @@ stay in shell history. Put "--" before a VALUE that starts with "-".`,
 		value := fs.String("value", "", "the new `VALUE` (visible in the process list: prefer stdin)")
 		fs.Var(&grace, "grace", "keep the replaced version readable as \"previous\" for `DURATION`: 15m, 2h, 1d …")
 		raw := fs.Bool("raw", false, "keep a trailing newline of a value read from stdin")
+		allowEmpty := fs.Bool("allow-empty", false, "store an empty value (refused otherwise)")
 		return func(c *cli, args []string) error {
 			path := args[0]
 			if err := checkPathQuietly(path); err != nil {
@@ -148,13 +153,16 @@ stay in shell history. Put "--" before a VALUE that starts with "-".`,
 				val = v
 			}
 			defer clear(val)
+			if err := checkValue(val, *allowEmpty); err != nil {
+				return err
+			}
 			s, err := c.open()
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			nv := agentvault.NewValue(val)
-			res, err := s.vault.RotateSecret(c.ctx, path, agentvault.RotateOptions{Value: &nv, GracePeriod: time.Duration(grace)})
+			res, err := s.p.RotateSecret(c.ctx, path, agentvault.RotateOptions{Value: &nv, GracePeriod: time.Duration(grace)})
 			if err != nil {
 				return err
 			}

@@ -9,9 +9,10 @@ import (
 )
 
 var listCommand = &command{
-	name:    "list",
-	args:    "[PREFIX]",
-	summary: "list secrets (metadata only, never values)",
+	name:      "list",
+	withToken: true,
+	args:      "[PREFIX]",
+	summary:   "list secrets (metadata only, never values)",
 	details: `Lists the secrets whose path starts with PREFIX (all when omitted), sorted by
 path, in columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
 listed and marked. Filters combine: every one given must match.
@@ -32,8 +33,6 @@ token's. A token that is not usable exits 6.`,
 		fs.Var(&tier, "tier", "only secrets of access `TIER`")
 		fs.Var(tags, "tag", "only secrets tagged `KEY=VALUE` (repeatable: all must match)")
 		fs.Var(&within, "expiring-within", "only secrets expiring within `DURATION` (expired ones included): 30d, 12h …")
-		var tf tokenFlags
-		tf.add(fs)
 		return func(c *cli, args []string) error {
 			f := agentvault.ListFilter{
 				Type: agentvault.SecretType(typ), Tier: agentvault.AccessTier(tier),
@@ -50,12 +49,7 @@ token's. A token that is not usable exits 6.`,
 				return err
 			}
 			defer s.Close()
-			var ms []agentvault.SecretMetadata
-			if ts, ctx := tf.session(c, s.vault); ts != nil {
-				ms, err = ts.ListSecrets(ctx, f)
-			} else {
-				ms, err = s.vault.ListSecrets(c.ctx, f)
-			}
+			ms, err := s.p.ListSecrets(c.ctx, f)
 			if err != nil {
 				return err
 			}

@@ -46,6 +46,7 @@ func main() {
 	c := &cli{
 		ctx:       context.Background(),
 		getenv:    os.Getenv,
+		lookupEnv: os.LookupEnv,
 		stdin:     os.Stdin,
 		stdout:    os.Stdout,
 		stderr:    os.Stderr,
@@ -61,17 +62,20 @@ func main() {
 type cli struct {
 	ctx       context.Context
 	getenv    func(string) string
+	lookupEnv func(string) (string, bool) // nil: a variable set to "" counts as unset
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
 	stdinFD   int
+	echoOff   func(fd int) (restore func(), err error) // nil: the system's (a test seam)
 	stdinTTY  bool
 	stdoutTTY bool
 	stderrTTY bool
 
-	g   globals
-	set map[string]bool // flags given on the command line
-	cfg *config
+	g    globals
+	set  map[string]bool // flags given on the command line
+	cfg  *config
+	cred credentials // --token, ASS_TOKEN, ASS_AGENT_KEY
 }
 
 // command is one subcommand.
@@ -89,6 +93,13 @@ type command struct {
 	// passed uninterpreted (ass run's command line); no positional
 	// arguments may come before it.
 	passThrough bool
+	// withToken: the command may run while a token is given, and then
+	// reaches secrets only through the token (session.p). Every other
+	// command is refused with a token (exit 6).
+	withToken bool
+	// withAgentKey reports whether the command, with these arguments, may
+	// run while ASS_AGENT_KEY is set (and no token): as the agent.
+	withAgentKey func(args []string) bool
 	// define registers the command's flags on fs and returns its body,
 	// which reads the flags once they are parsed.
 	define func(fs *flag.FlagSet) func(c *cli, args []string) error
@@ -187,6 +198,12 @@ func (c *cli) run(args []string) int {
 		return c.fail(cmd, usagef("wrong number of arguments: want %s", argsSynopsis(cmd)))
 	}
 	c.set = setFlags(fs)
+	if err := c.readCredentials(); err != nil {
+		return c.fail(cmd, err)
+	}
+	if err := c.admit(cmd, pos); err != nil {
+		return c.fail(cmd, err)
+	}
 	if err := body(c, pos); err != nil {
 		var st *exitStatus
 		if errors.As(err, &st) && st.err == nil {
@@ -209,7 +226,7 @@ func findCommand(args []string) int {
 			return i
 		}
 		name := strings.TrimLeft(a, "-")
-		if !strings.Contains(name, "=") && (name == "backend" || name == "kms" || name == "actor") {
+		if !strings.Contains(name, "=") && globalValueFlags[name] {
 			i++ // skip the flag's value
 		}
 	}
@@ -248,9 +265,12 @@ func (c *cli) fail(cmd *command, err error) int {
 func exitCode(err error) int {
 	var ue *usageError
 	var st *exitStatus
+	var re *refusedError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &re):
+		return exitDenied
 	case errors.As(err, &st):
 		return st.code
 	case errors.Is(err, agentvault.ErrExpired):
@@ -373,7 +393,12 @@ func (c *cli) open(opts ...openOption) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openVault(c.ctx, cfg, false, opts...)
+	s, err := openVault(c.ctx, cfg, false, opts...)
+	if err != nil {
+		return nil, err
+	}
+	s.p = s.principalFor(c)
+	return s, nil
 }
 
 // quietLogger discards go-redis's log lines.

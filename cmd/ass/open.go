@@ -263,6 +263,7 @@ func openEnvKMS(_ *opener, t target) (kms.KeyProvider, error) {
 // session is an open vault and what it was opened from.
 type session struct {
 	vault      *agentvault.AgentVault
+	p          principal // what secret commands act as: the token's Session, or vault
 	backend    backend.Backend
 	keys       kms.KeyProvider
 	previous   []kms.KeyProvider // withPreviousKMS
@@ -319,6 +320,9 @@ func openVault(ctx context.Context, cfg *config, create bool, opts ...openOption
 		}
 	}
 	vopts = append(vopts, o.vaultOpts...)
+	if err := checkKeyFile(o); err != nil {
+		return nil, err
+	}
 	keys, err := openKMS(o, cfg.kms)
 	if err != nil {
 		return nil, err
@@ -329,31 +333,91 @@ func openVault(ctx context.Context, cfg *config, create bool, opts ...openOption
 		return nil, err
 	}
 	s := &session{backend: b, keys: keys, previous: previous}
-	if create {
-		// New creates the vault's configuration silently; look first, so
-		// init can say whether it made a new vault.
-		names, err := b.List(ctx, "")
-		if err != nil {
-			_ = b.Close()
-			return nil, err
+	// Open, never New, first: only init on an empty store may create a
+	// vault. A store that holds records but no configuration has lost it;
+	// a new one would split the vault (its secrets could never be read
+	// again, and new ones would go under the new configuration).
+	v, err := agentvault.Open(b, keys, vopts...)
+	if errors.Is(err, agentvault.ErrNoVault) {
+		names, lerr := b.List(ctx, "")
+		switch {
+		case lerr != nil:
+			err = lerr
+		case len(names) > 0:
+			err = &orphanedStoreError{url: redactURL(cfg.backend), records: len(names)}
+		case create || strings.HasPrefix(cfg.backend, "mem://"): // mem:// is new every time
+			v, err = agentvault.New(b, keys, vopts...)
+		default:
+			err = o.missing(cfg.backend == cfg.defaultBackend && cfg.kms == cfg.defaultKMS, "vault", redactURL(cfg.backend))
 		}
-		s.existed = len(names) > 0
+	} else if err == nil {
+		s.existed = true
 	}
-	open := agentvault.New
-	if !create && !strings.HasPrefix(cfg.backend, "mem://") { // mem:// is new every time
-		open = agentvault.Open // never create a vault by accident
-	}
-	v, err := open(b, keys, vopts...)
 	if err != nil {
 		_ = b.Close()
-		if errors.Is(err, agentvault.ErrNoVault) {
-			return nil, o.missing(cfg.backend == cfg.defaultBackend && cfg.kms == cfg.defaultKMS, "vault", redactURL(cfg.backend))
+		if v != nil {
+			_ = v.Close()
 		}
 		return nil, err
 	}
 	s.vault = v
 	s.keyCreated = o.keyCreated
 	return s, nil
+}
+
+// orphanedStoreError is a store that holds records but no vault
+// configuration: it was moved away or lost, and must be restored.
+type orphanedStoreError struct {
+	url     string
+	records int
+}
+
+func (e *orphanedStoreError) Error() string {
+	return fmt.Sprintf("store %s holds %d records but no vault config: restore it (from a backup of the store), or init an empty directory; ass init will not create a new vault over it, which could never read them",
+		e.url, e.records)
+}
+
+// keyMissingError is a local key file that is missing beside a store
+// that holds records: it was lost, and must be restored.
+type keyMissingError struct{ file, url string }
+
+func (e *keyMissingError) Error() string {
+	return fmt.Sprintf("key file %s is missing: restore it; without it nothing in %s can be decrypted (a new key would open none of it)", e.file, e.url)
+}
+
+// checkKeyFile refuses, before anything is created, a --kms local:// key
+// file that does not exist while the --backend store holds records: the
+// key is lost, not yet to be made. (With withNewLocalKey, a rewrap to a
+// new key file, a missing file is expected.)
+func checkKeyFile(o *opener) error {
+	file, ok := strings.CutPrefix(o.cfg.kms, "local://")
+	if !ok || file == "" || o.createKey {
+		return nil
+	}
+	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if dir, ok := strings.CutPrefix(o.cfg.backend, "file://"); ok {
+		// Look without opening: opening a file store makes its lock file.
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if e.Name() != ".lock" {
+				return &keyMissingError{file: file, url: redactURL(o.cfg.backend)}
+			}
+		}
+		return nil
+	}
+	peek := &opener{ctx: o.ctx, cfg: o.cfg} // creates nothing
+	b, err := openBackend(peek, o.cfg.backend)
+	if err != nil {
+		return nil // no store either: reported as no vault
+	}
+	defer b.Close()
+	names, err := b.List(o.ctx, "")
+	if err != nil || len(names) == 0 {
+		return nil
+	}
+	return &keyMissingError{file: file, url: redactURL(o.cfg.backend)}
 }
 
 // openPreviousKMS opens a --from-kms URL. It never creates anything: a

@@ -15,9 +15,10 @@ import (
 )
 
 var runCommand = &command{
-	name:    "run",
-	args:    "-- COMMAND [ARG...]",
-	summary: "run a command with a namespace's secrets in its environment",
+	name:      "run",
+	withToken: true,
+	args:      "-- COMMAND [ARG...]",
+	summary:   "run a command with a namespace's secrets in its environment",
 	details: `Runs COMMAND with each secret NS/NAME directly under --namespace NS added to
 its environment as the variable NAME. Give --namespace more than once to
 combine namespaces: on a name clash the later one wins. Variables already in
@@ -67,7 +68,7 @@ func (c *cli) secretEnv(namespaces []string) (map[string]string, error) {
 	defer s.Close()
 	vars := map[string]string{}
 	for _, ns := range namespaces {
-		entries, skipped, err := readNamespace(c, s.vault, ns, false)
+		entries, skipped, err := readNamespace(c, s.p, ns, false)
 		if err != nil {
 			return nil, err
 		}

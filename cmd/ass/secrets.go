@@ -14,21 +14,22 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/term"
-
 	"github.com/agentvault/agentvault"
 )
 
 const valueHelp = `VALUE "-" or omitted: the value is read from standard input (up to 64 KiB;
-one trailing "\n" or "\r\n" is removed unless --raw is given; from a terminal
-it is read without echo). Prefer stdin: a VALUE argument is visible to other
-users in the process list and stays in shell history. Put "--" before a VALUE
-that starts with "-".`
+one trailing "\n" or "\r\n" is removed unless --raw is given). From a terminal
+it is read without echo until Ctrl-D, so a value may span several lines (a
+PEM key): paste it, press Enter, then Ctrl-D. An empty value is refused
+(exit 2) unless --allow-empty. Prefer stdin: a VALUE argument is visible to
+other users in the process list and stays in shell history. Put "--" before
+a VALUE that starts with "-".`
 
 var setCommand = &command{
-	name:    "set",
-	args:    "PATH [VALUE|-]",
-	summary: "store a secret, or a new version of an existing one",
+	name:      "set",
+	withToken: true,
+	args:      "PATH [VALUE|-]",
+	summary:   "store a secret, or a new version of an existing one",
 	details: `Creates the secret at PATH as v1, or, if it exists, stores VALUE as its next
 version (max+1) and makes that active. Metadata flags apply in both cases;
 --tag adds to (or changes) the existing tags. Prints "created PATH v1" or
@@ -40,9 +41,10 @@ version (max+1) and makes that active. Metadata flags apply in both cases;
 }
 
 var createCommand = &command{
-	name:    "create",
-	args:    "PATH [VALUE|-]",
-	summary: "store a new secret; fails if one exists at PATH",
+	name:      "create",
+	withToken: true,
+	args:      "PATH [VALUE|-]",
+	summary:   "store a new secret; fails if one exists at PATH",
 	details: `Like set, but fails (exit 1, "already exists") when a secret exists at PATH.
 
 ` + valueHelp,
@@ -55,6 +57,7 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 	var sf secretFlags
 	sf.add(fs)
 	raw := fs.Bool("raw", false, "keep a trailing newline of a value read from stdin")
+	allowEmpty := fs.Bool("allow-empty", false, "store an empty value (refused otherwise)")
 	return func(c *cli, args []string) error {
 		op := "set"
 		if create {
@@ -78,6 +81,9 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 			value = v
 		}
 		defer clear(value)
+		if err := checkValue(value, *allowEmpty); err != nil {
+			return err
+		}
 
 		s, err := c.open()
 		if err != nil {
@@ -95,13 +101,13 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 		var m *agentvault.SecretMetadata
 		created := true
 		if create {
-			sec, err := s.vault.CreateSecret(c.ctx, in)
+			sec, err := s.p.CreateSecret(c.ctx, in)
 			if err != nil {
 				return err
 			}
 			m = &sec.SecretMetadata
 		} else {
-			m, created, err = upsert(c.ctx, s.vault, in, c.set)
+			m, created, err = upsert(c.ctx, s.p, in, c.set)
 			if err != nil {
 				return err
 			}
@@ -127,7 +133,7 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 // upsert adds a version to the secret at in.Path, or creates it. The
 // metadata flags given (set) apply either way; tags are merged into the
 // existing ones.
-func upsert(ctx context.Context, v *agentvault.AgentVault, in agentvault.CreateSecretInput, set map[string]bool) (*agentvault.SecretMetadata, bool, error) {
+func upsert(ctx context.Context, v principal, in agentvault.CreateSecretInput, set map[string]bool) (*agentvault.SecretMetadata, bool, error) {
 	up := agentvault.UpdateSecretInput{Value: &in.Value, Type: in.Type, Tier: in.Tier, ExpiresIn: in.ExpiresIn}
 	if set["description"] {
 		up.Description = &in.Description
@@ -176,7 +182,7 @@ func upsert(ctx context.Context, v *agentvault.AgentVault, in agentvault.CreateS
 
 // metadataOf returns the metadata of the secret at path, expired or not,
 // with GetMetadata (not audited); an error names op, not "metadata".
-func metadataOf(ctx context.Context, v *agentvault.AgentVault, op, path string) (*agentvault.SecretMetadata, error) {
+func metadataOf(ctx context.Context, v principal, op, path string) (*agentvault.SecretMetadata, error) {
 	m, err := v.GetMetadata(ctx, path)
 	var ae *agentvault.Error
 	if err != nil && errors.As(err, &ae) {
@@ -213,21 +219,31 @@ func checkPathQuietly(p string) error {
 	return errors.New(strings.TrimPrefix(err.Error(), "agentvault: "))
 }
 
-// readValue reads a secret value from stdin: without echo from a
-// terminal, otherwise up to the value size limit, removing one trailing
-// newline unless raw.
+// readValue reads a secret value from stdin, up to the value size limit:
+// from a terminal without echo until end of input (Ctrl-D), otherwise
+// until EOF; either way one trailing newline is removed unless raw.
 func (c *cli) readValue(raw bool) ([]byte, error) {
 	const limit = agentvault.DefaultMaxValueSize
+	src := "stdin"
 	if c.stdinTTY {
-		return c.readTerminal()
+		restore, err := c.terminalSetup()
+		if err != nil {
+			return nil, fmt.Errorf("read value from terminal: %w", err)
+		}
+		defer restore()
+		src = "the terminal"
 	}
 	// Read up to 3 bytes beyond the limit: a value of exactly the limit
 	// may be followed by "\r\n", and anything longer is too large.
 	b, err := io.ReadAll(io.LimitReader(c.stdin, limit+3))
-	if err != nil {
-		return nil, fmt.Errorf("read value from stdin: %w", err)
+	if c.stdinTTY {
+		fmt.Fprintln(c.stderr)
 	}
-	tooLarge := fmt.Errorf("value read from stdin is larger than the limit of %d bytes", limit)
+	if err != nil {
+		clear(b)
+		return nil, fmt.Errorf("read value from %s: %w", src, err)
+	}
+	tooLarge := fmt.Errorf("value read from %s is larger than the limit of %d bytes", src, limit)
 	if len(b) > limit+2 {
 		clear(b)
 		return nil, tooLarge
@@ -246,44 +262,56 @@ func (c *cli) readValue(raw bool) ([]byte, error) {
 	return b, nil
 }
 
-// readTerminal reads one line from the terminal without echo. An
-// interrupt restores the terminal (echo on) before exiting.
-func (c *cli) readTerminal() ([]byte, error) {
-	state, err := term.GetState(c.stdinFD)
+// terminalPrompt is shown on stderr before a value is read from a terminal.
+const terminalPrompt = "value (not echoed; several lines allowed, such as a PEM key: end with Enter, then Ctrl-D; Ctrl-C cancels):\n"
+
+// terminalSetup prepares reading a value from the terminal on stdin: echo
+// off (an interrupt turns it back on before exiting) and the prompt on
+// stderr. restore turns echo back on.
+func (c *cli) terminalSetup() (restore func(), err error) {
+	off := c.echoOff
+	if off == nil {
+		off = echoOff
+	}
+	on, err := off(c.stdinFD)
 	if err != nil {
-		return nil, fmt.Errorf("read value from terminal: %w", err)
+		return nil, err
 	}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer func() {
-		signal.Stop(sigs)
-		close(sigs)
-	}()
+	done := make(chan struct{})
 	go func() {
-		if _, ok := <-sigs; ok {
-			_ = term.Restore(c.stdinFD, state)
+		select {
+		case <-sigs:
+			on()
 			fmt.Fprintln(c.stderr)
 			fmt.Fprintln(c.stderr, "ass: interrupted")
 			os.Exit(130)
+		case <-done:
 		}
 	}()
-	fmt.Fprint(c.stderr, "value (not echoed): ")
-	b, err := term.ReadPassword(c.stdinFD)
-	fmt.Fprintln(c.stderr)
-	if err != nil {
-		return nil, fmt.Errorf("read value from terminal: %w", err)
+	fmt.Fprint(c.stderr, terminalPrompt)
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		on()
+	}, nil
+}
+
+// checkValue refuses an empty value unless allowEmpty: an empty value is
+// almost always a mistake (an unset variable, an empty pipe).
+func checkValue(value []byte, allowEmpty bool) error {
+	if len(value) == 0 && !allowEmpty {
+		return usagef("the value is empty (an empty pipe or variable?); give --allow-empty to store an empty value")
 	}
-	if len(b) > agentvault.DefaultMaxValueSize {
-		clear(b)
-		return nil, fmt.Errorf("value is larger than the limit of %d bytes", agentvault.DefaultMaxValueSize)
-	}
-	return b, nil
+	return nil
 }
 
 var getCommand = &command{
-	name:    "get",
-	args:    "PATH",
-	summary: "print a secret's value",
+	name:      "get",
+	withToken: true,
+	args:      "PATH",
+	summary:   "print a secret's value",
 	details: `Prints the active version's value to stdout, byte for byte (a newline is
 added only when stdout is a terminal). --version reads an earlier version,
 or "previous": the version a rotation with --grace replaced, until its grace
@@ -299,8 +327,6 @@ cannot be shown in JSON: get it without --json.
 	minArgs: 1, maxArgs: 1,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		ver := fs.String("version", "", "read version `vN` (or \"previous\") instead of the active one")
-		var tf tokenFlags
-		tf.add(fs)
 		return func(c *cli, args []string) error {
 			path := args[0]
 			var opts []agentvault.GetOption
@@ -312,12 +338,7 @@ cannot be shown in JSON: get it without --json.
 				return err
 			}
 			defer s.Close()
-			var sec *agentvault.Secret
-			if ts, ctx := tf.session(c, s.vault); ts != nil {
-				sec, err = ts.GetSecret(ctx, path, opts...)
-			} else {
-				sec, err = s.vault.GetSecret(c.ctx, path, opts...)
-			}
+			sec, err := s.p.GetSecret(c.ctx, path, opts...)
 			if err != nil {
 				if *ver != "" {
 					return versioned{err}
@@ -353,9 +374,10 @@ func normaliseVersion(v string) string {
 }
 
 var updateCommand = &command{
-	name:    "update",
-	args:    "PATH",
-	summary: "change a secret's metadata (creates no version)",
+	name:      "update",
+	withToken: true,
+	args:      "PATH",
+	summary:   "change a secret's metadata (creates no version)",
 	details: `Changes tags, description, tier, type or expiry; the value and versions are
 untouched (use set for a new value). --tag adds to (or changes) the existing
 tags; --clear-tags removes them all first. At least one flag is required.
@@ -406,7 +428,7 @@ expiry is extended or removed.`,
 			if *clearTags || len(tags) > 0 {
 				base := map[string]string{}
 				if !*clearTags {
-					m, err := metadataOf(c.ctx, s.vault, "update", path)
+					m, err := metadataOf(c.ctx, s.p, "update", path)
 					if err != nil {
 						return err
 					}
@@ -414,7 +436,7 @@ expiry is extended or removed.`,
 				}
 				in.Tags = mergeTags(base, tags)
 			}
-			m, err := s.vault.UpdateSecret(c.ctx, path, in)
+			m, err := s.p.UpdateSecret(c.ctx, path, in)
 			if err != nil {
 				return err
 			}
@@ -428,11 +450,12 @@ expiry is extended or removed.`,
 }
 
 var deleteCommand = &command{
-	name:    "delete",
-	args:    "PATH",
-	summary: "delete a secret and all its versions",
-	details: `Permanently deletes the secret at PATH and every version of it.`,
-	minArgs: 1, maxArgs: 1,
+	name:      "delete",
+	withToken: true,
+	args:      "PATH",
+	summary:   "delete a secret and all its versions",
+	details:   `Permanently deletes the secret at PATH and every version of it.`,
+	minArgs:   1, maxArgs: 1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
 		return func(c *cli, args []string) error {
 			path := args[0]
@@ -441,7 +464,7 @@ var deleteCommand = &command{
 				return err
 			}
 			defer s.Close()
-			if err := s.vault.DeleteSecret(c.ctx, path); err != nil {
+			if err := s.p.DeleteSecret(c.ctx, path); err != nil {
 				return err
 			}
 			if c.g.json {

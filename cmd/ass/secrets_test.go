@@ -59,6 +59,9 @@ func TestSetGetRoundTrip(t *testing.T) {
 		if tc.raw {
 			args = append(args, "--raw")
 		}
+		if tc.want == "" {
+			args = append(args, "--allow-empty") // refused without (TestEmptyValueRefused)
+		}
 		s.ok(tc.stdin, args...)
 		assert.Equal(t, tc.want, s.ok("", "get", "nl/x"), "set from stdin %q (raw %v)", tc.stdin, tc.raw)
 	}

@@ -9,9 +9,10 @@ import (
 )
 
 var versionsCommand = &command{
-	name:    "versions",
-	args:    "PATH",
-	summary: "list a secret's versions",
+	name:      "versions",
+	withToken: true,
+	args:      "PATH",
+	summary:   "list a secret's versions",
 	details: `Lists every version of the secret at PATH, oldest first, in columns
 VERSION CREATED_AT CREATED_BY ACTIVE STATE. STATE is "active"; "previous
 (grace until TIME)" for the version a rotation with --grace replaced, readable
@@ -30,7 +31,7 @@ With --json: [{"version","created_at","created_by","is_active","is_previous",
 				return err
 			}
 			defer s.Close()
-			vs, err := s.vault.ListVersions(c.ctx, args[0])
+			vs, err := s.p.ListVersions(c.ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -71,9 +72,10 @@ func versionState(v *agentvault.VersionInfo, now time.Time) string {
 }
 
 var rollbackCommand = &command{
-	name:    "rollback",
-	args:    "PATH vN",
-	summary: "make an earlier version active again",
+	name:      "rollback",
+	withToken: true,
+	args:      "PATH vN",
+	summary:   "make an earlier version active again",
 	details: `Makes version vN of the secret at PATH the active one. Nothing is
 re-encrypted and no version is removed: the next set creates version max+1.`,
 	minArgs: 2, maxArgs: 2,
@@ -85,7 +87,7 @@ re-encrypted and no version is removed: the next set creates version max+1.`,
 				return err
 			}
 			defer s.Close()
-			m, err := s.vault.Rollback(c.ctx, path, ver)
+			m, err := s.p.Rollback(c.ctx, path, ver)
 			if err != nil {
 				return versioned{err}
 			}
