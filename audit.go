@@ -95,6 +95,7 @@ type AuditEvent struct {
 	TokenAccessor string     `json:"token_accessor,omitempty"`
 	ApprovalID    string     `json:"approval_id,omitempty"`
 	AgentID       string     `json:"agent_id,omitempty"`
+	Via           string     `json:"via,omitempty"` // the surface the call came through (ContextWithVia), e.g. "mcp"
 	Outcome       Outcome    `json:"outcome"`
 	Reason        string     `json:"reason,omitempty"`
 	Writer        string     `json:"writer"`
@@ -143,6 +144,7 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	key := v.accessKey()
 	st := &a.st.audit
 	e.Time = v.opts.now().UTC()
+	e.Via = viaFromContext(ctx)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.resume && a.auditStore {
