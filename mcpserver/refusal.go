@@ -60,7 +60,11 @@ func (s *server) refuse(err error, what string) error {
 		return refusal("The approval request was denied, cancelled or already redeemed; call request_approval again if access is still needed.")
 	case errors.Is(err, agentvault.ErrApprovalForbidden):
 		return refusal("This server may not redeem that approval: only the agent that requested it can; check the id.")
-	case errors.Is(err, agentvault.ErrInvalidPath), errors.Is(err, agentvault.ErrInvalidInput):
+	case errors.Is(err, agentvault.ErrInvalidPath):
+		// Not the library's message: it quotes the offending segment, and
+		// what was passed as a path may be a value.
+		return refusal("Invalid input to %s: a path is 1 to 32 segments of A-Z a-z 0-9 . _ - joined by single '/' (no leading or trailing '/', at most 512 bytes); fix it and call again.", what)
+	case errors.Is(err, agentvault.ErrInvalidInput):
 		return refusal("Invalid input to %s: %s; fix it and call again.", what, reason(err))
 	case errors.Is(err, agentvault.ErrConflict):
 		return refusal("Cannot %s: the secret changed concurrently; call again.", what)
