@@ -182,3 +182,9 @@ func requireRefusal(t testing.TB, res *mcp.CallToolResult, want ...string) strin
 	}
 	return msg
 }
+
+// mcpClient is a client session with its test.
+type mcpClient struct {
+	t  *testing.T
+	cs *mcp.ClientSession
+}
