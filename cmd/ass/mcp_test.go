@@ -64,8 +64,12 @@ type lockedWriter struct {
 	b  bytes.Buffer
 }
 
-func (w *lockedWriter) Write(p []byte) (int, error) { w.mu.Lock(); defer w.mu.Unlock(); return w.b.Write(p) }
-func (w *lockedWriter) String() string              { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+func (w *lockedWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
 
 // startMCP starts "ass mcp args…" as an MCP client would and connects the
 // SDK's client to it over stdio.
