@@ -252,3 +252,72 @@ func TestMCPHTTPBearer(t *testing.T) {
 	require.False(t, res.IsError, out)
 	assert.Contains(t, out, "std-mcp-value")
 }
+
+// TestMCPStdioApprovalFlowAndWrites: over stdio, an agent's server (its
+// key in ASS_AGENT_KEY, a standard token in ASS_TOKEN) writes and rotates
+// the secret its token covers, asks for a sensitive one, a human approves
+// with "ass approvals approve", check_approval_status switches the server
+// to the new token and get_secret then returns the value. The transcript
+// is logged (go test -v).
+func TestMCPStdioApprovalFlowAndWrites(t *testing.T) {
+	s, _ := mcpSandbox(t)
+	r := s.run("", "agents", "create", "coder", "--scope", "secrets:*:dev/*")
+	require.Equal(t, 0, r.code, r.stderr)
+	key := strings.TrimSpace(r.stdout)
+	s.env["ASS_AGENT_KEY"] = key
+	r = s.run("", "token", "request", "--scope", "secrets:*:dev/app/api-key")
+	require.Equal(t, 0, r.code, r.stderr)
+	tok := strings.TrimSpace(r.stdout)
+	s.env["ASS_TOKEN"] = tok
+	cs, stderr := startMCP(t, s, "--reveal", "sensitive")
+	delete(s.env, "ASS_TOKEN")
+	delete(s.env, "ASS_AGENT_KEY")
+
+	step := func(tool string, args map[string]any) (*mcp.CallToolResult, string) {
+		t.Helper()
+		res, out := callTool(t, cs, tool, args)
+		a, _ := json.Marshal(args)
+		t.Logf("→ %s %s\n← isError=%v %s", tool, a, res.IsError, out)
+		return res, out
+	}
+	res, out := step("set_secret", map[string]any{"path": "dev/app/api-key", "value": "std-mcp-value-2", "description": "rotated by the agent"})
+	require.False(t, res.IsError, out)
+	assert.Contains(t, out, `"action":"updated"`)
+	assert.NotContains(t, out, "std-mcp-value-2", "the value is not echoed")
+	res, out = step("rotate_secret", map[string]any{"path": "dev/app/api-key", "value": "std-mcp-value-3", "grace_seconds": 60})
+	require.False(t, res.IsError, out)
+	assert.Contains(t, out, `"replaced":"v2"`)
+	res, out = step("get_secret", map[string]any{"path": "dev/app/api-key", "version": "previous"})
+	require.False(t, res.IsError, out)
+	assert.Contains(t, out, `"value":"std-mcp-value-2"`)
+
+	res, out = step("get_secret", map[string]any{"path": "dev/app/db-password"})
+	require.True(t, res.IsError, out)
+	res, out = step("request_approval", map[string]any{"scopes": []string{"secrets:read:dev/app/db-password"}, "ttl": "15m", "reason": "run the nightly migration"})
+	require.False(t, res.IsError, out)
+	m := regexp.MustCompile(`"approval_id":"(apr_[0-9a-f]{20})"`).FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	id := m[1]
+	res, out = step("check_approval_status", map[string]any{"id": id})
+	require.False(t, res.IsError, out)
+	assert.Contains(t, out, `"status":"pending"`)
+
+	s.ok("", "approvals", "approve", id, "--actor", "alice")
+	t.Logf("(human) ass approvals approve %s --actor alice", id)
+
+	res, out = step("check_approval_status", map[string]any{"id": id})
+	require.False(t, res.IsError, out)
+	assert.Contains(t, out, `"status":"issued"`)
+	assert.NotContains(t, out, "ast_tok_", "the new token's value never reaches the model")
+	res, out = step("get_secret", map[string]any{"path": "dev/app/db-password"})
+	require.False(t, res.IsError, out)
+	assert.Contains(t, out, mcpSensitive)
+	res, out = step("get_secret", map[string]any{"path": "dev/app/signing-key"})
+	require.True(t, res.IsError, out)
+	assert.NotContains(t, out, mcpCritical)
+
+	require.NoError(t, cs.Close())
+	for _, secret := range []string{tok, key, mcpSensitive, mcpCritical, "std-mcp-value"} {
+		assert.NotContains(t, stderr.String(), secret)
+	}
+}
