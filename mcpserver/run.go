@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -94,8 +93,7 @@ func (s *server) run(ctx context.Context, argv []string, values map[string]strin
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = childEnv(s.opts.RunEnv, values)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	killGroupOnCancel(cmd)
 	cmd.WaitDelay = time.Second // then stop waiting for pipes held open by grandchildren
 	// Keep a margin past the cap so a value straddling it is still masked.
 	stdout := &capped{limit: s.opts.OutputLimit + m.max}
