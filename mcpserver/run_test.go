@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,6 +51,14 @@ func helper(mode string, args []string) {
 		fmt.Printf("ASS_TOKEN=%q KEEP=%q\n", os.Getenv("ASS_TOKEN"), os.Getenv("KEEP"))
 	case "sleep":
 		fmt.Println("sleeping")
+		time.Sleep(time.Minute)
+	case "spawn": // a grandchild that would outlive a kill of this process alone
+		child := exec.Command(os.Args[0], "mcp-helper", "sleep")
+		if err := child.Start(); err != nil {
+			fmt.Println("spawn:", err)
+			return
+		}
+		fmt.Printf("grandchild %d\n", child.Process.Pid)
 		time.Sleep(time.Minute)
 	case "flood":
 		chunk := strings.Repeat("y", 4096)
@@ -155,6 +166,21 @@ func TestRunWithSecretsKillsAtTimeout(t *testing.T) {
 	assert.True(t, out.TimedOut)
 	assert.Equal(t, -1, out.ExitCode)
 	assert.Equal(t, "sleeping\n", out.Stdout, "output before the kill is kept")
+}
+
+// TestRunWithSecretsKillsProcessGroup: what the command started dies
+// with it at the timeout.
+func TestRunWithSecretsKillsProcessGroup(t *testing.T) {
+	_, c := runEnv(t, mcpserver.Options{})
+	out, msg := c.run(map[string]any{"argv": []string{os.Args[0], "mcp-helper", "spawn"}, "env": map[string]string{}, "timeout_seconds": 1})
+	require.NotNil(t, out, msg)
+	require.True(t, out.TimedOut)
+	m := regexp.MustCompile(`grandchild (\d+)`).FindStringSubmatch(out.Stdout)
+	require.NotNil(t, m, "stdout %q", out.Stdout)
+	pid, _ := strconv.Atoi(m[1])
+	proc, _ := os.FindProcess(pid)
+	assert.Eventually(t, func() bool { return proc.Signal(syscall.Signal(0)) != nil }, 10*time.Second, 20*time.Millisecond,
+		"grandchild %d still runs after the timeout", pid)
 }
 
 // TestRunWithSecretsCapsOutput: each stream is cut at OutputLimit bytes
