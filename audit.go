@@ -109,6 +109,7 @@ type AuditEvent struct {
 	ApprovalID    string     `json:"approval_id,omitempty"`
 	AgentID       string     `json:"agent_id,omitempty"`
 	ImportID      string     `json:"import_id,omitempty"` // ImportEnv: the import this event belongs to
+	Via           string     `json:"via,omitempty"`       // the surface the call came through (ContextWithVia), e.g. "mcp"
 	Outcome       Outcome    `json:"outcome"`
 	Reason        string     `json:"reason,omitempty"`
 	Writer        string     `json:"writer"`
@@ -159,6 +160,7 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	st := &a.st.audit
 	e.scrub()
 	e.Time = v.opts.now().UTC()
+	e.Via = viaFromContext(ctx)
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.resume && a.auditStore {

@@ -7,9 +7,18 @@ require (
 	github.com/agentvault/agentvault/backend/pgbackend v0.0.0
 	github.com/agentvault/agentvault/kms/awskms v0.0.0
 	github.com/agentvault/agentvault/kms/gcpkms v0.0.0
+	github.com/agentvault/agentvault/mcpserver v0.0.0
+	github.com/modelcontextprotocol/go-sdk v1.8.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 	golang.org/x/term v0.48.0
+)
+
+require (
+	github.com/google/jsonschema-go v0.4.3 // indirect
+	github.com/segmentio/asm v1.1.3 // indirect
+	github.com/segmentio/encoding v0.5.4 // indirect
+	github.com/yosida95/uritemplate/v3 v3.0.2 // indirect
 )
 
 require (
@@ -77,3 +86,5 @@ replace github.com/agentvault/agentvault/kms/awskms => ../../kms/awskms
 replace github.com/agentvault/agentvault/kms/gcpkms => ../../kms/gcpkms
 
 replace github.com/agentvault/agentvault/backend/pgbackend => ../../backend/pgbackend
+
+replace github.com/agentvault/agentvault/mcpserver => ../../mcpserver

@@ -114,7 +114,7 @@ func init() {
 		initCommand, setCommand, createCommand, getCommand, updateCommand,
 		listCommand, versionsCommand, rollbackCommand, deleteCommand,
 		expiringCommand, rotateCommand, lifecycleCommand,
-		importCommand, exportCommand, runCommand,
+		importCommand, exportCommand, runCommand, mcpCommand,
 		tokenCommand, approvalsCommand, agentsCommand, auditCommand,
 		rewrapCommand, keyCommand, doctorCommand, helpCommand,
 	}
