@@ -35,6 +35,8 @@ type Backend struct {
 	nstr   string   // shards, in decimal, as the scripts compare it
 	tags   []string // tags[s] is the hash tag of shard s
 	idx    []string // idx[s] is the index key of shard s
+	repl   replication
+	marks  *marks // acknowledged writes, for ErrLostWrite; nil: no detection
 	closed atomic.Bool
 }
 
@@ -55,10 +57,16 @@ func New(client redis.UniversalClient, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.wait > 0 && !waitSupported(client) {
+		return nil, fmt.Errorf("redisbackend: new: WithWait(%d) needs a *redis.Client or *redis.ClusterClient, not %T", o.wait, client)
+	}
 	return newBackend(client, false, describeClient(client), o), nil
 }
 
 func newBackend(client redis.UniversalClient, owned bool, desc string, o options) *Backend {
+	if o.wait == WaitAuto && !waitSupported(client) {
+		o.wait = 0
+	}
 	b := &Backend{
 		client: client,
 		owned:  owned,
@@ -68,6 +76,10 @@ func newBackend(client redis.UniversalClient, owned bool, desc string, o options
 		nstr:   strconv.Itoa(o.shards),
 		tags:   make([]string, o.shards),
 		idx:    make([]string, o.shards),
+		repl:   replication{want: o.wait, timeout: o.waitTimeout},
+	}
+	if !o.noMarks {
+		b.marks = newMarks(o.shards)
 	}
 	for s := range o.shards {
 		b.tags[s] = tag(o.prefix, s)
@@ -135,7 +147,8 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, 0, opErr("get", key, err)
 	}
-	rec, err := b.client.Get(ctx, b.dataKey(key)).Result()
+	s := shardOf(key, b.shards)
+	rec, err := b.client.Get(ctx, dataKey(b.tags[s], key)).Result()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
 			return nil, 0, opErr("get", key, backend.ErrNotFound)
@@ -143,6 +156,9 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 		return nil, 0, opErr("get", key, err)
 	}
 	value, rev, err := parseRecord(rec)
+	if err == nil {
+		err = b.checkMark(s, key, rev, value)
+	}
 	if err != nil {
 		return nil, 0, opErr("get", key, err)
 	}
@@ -166,10 +182,10 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	t := b.tags[s]
 	var id [8]byte
 	putUint64(id[:], rand.Uint64())
-	res, err := putScript.Run(ctx, b.client,
+	res, err := b.runWrite(ctx, putScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), value, hex.EncodeToString(id[:]), key, b.nstr,
-	).Slice()
+	)
 	if err != nil {
 		return 0, opErr("put", key, b.scriptErr(err))
 	}
@@ -179,6 +195,9 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 	switch status {
 	case statusOK:
+		if b.marks != nil {
+			b.marks.put(s, key, rev, value)
+		}
 		return rev, nil
 	case statusConflict:
 		return 0, conflictErr("put", key, expectedRev, rev)
@@ -200,10 +219,10 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	s := shardOf(key, b.shards)
 	t := b.tags[s]
-	res, err := deleteScript.Run(ctx, b.client,
+	res, err := b.runWrite(ctx, deleteScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), key, b.nstr,
-	).Slice()
+	)
 	if err != nil {
 		return opErr("delete", key, b.scriptErr(err))
 	}
@@ -213,6 +232,9 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	switch status {
 	case statusOK:
+		if b.marks != nil {
+			b.marks.deleted(s, key, rev)
+		}
 		return nil
 	case statusNotFound:
 		return opErr("delete", key, backend.ErrNotFound)
@@ -299,8 +321,20 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 		if items[i].Value, items[i].Rev, err = parseRecord(rec); err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
+		if err := b.checkMark(shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value); err != nil {
+			return nil, opErr("get many", keys[i], err)
+		}
 	}
 	return items, nil
+}
+
+// checkMark returns an error wrapping ErrLostWrite if a record read from
+// Redis contradicts a write this Backend acknowledged.
+func (b *Backend) checkMark(s int, key string, rev int64, value []byte) error {
+	if b.marks == nil {
+		return nil
+	}
+	return b.marks.check(s, key, rev, value)
 }
 
 // dataKey returns the Redis key of key's record.
