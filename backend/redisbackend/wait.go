@@ -15,29 +15,54 @@ import (
 // instance in a Cluster failover).
 const movedRetries = 3
 
+// autoWindow is how long WaitAuto keeps waiting for a replica that is no
+// longer connected: a master's replica target only drops to a lower count
+// after no higher one has been seen for this long.
+const autoWindow = time.Minute
+
 // replication is a Backend's replica-wait state.
 type replication struct {
 	want    int // WaitAuto, 0 (off) or a replica count
 	timeout time.Duration
 
-	mu  sync.Mutex
-	had map[string]bool // masters (by address; "" for a non-Cluster client) seen with replicas
+	mu    sync.Mutex
+	nodes map[string]*nodeReplicas // by master address; "" for a non-Cluster client
 }
 
-// hadReplicas reports whether node was ever seen with a connected replica.
-func (r *replication) hadReplicas(node string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.had[node]
+// nodeReplicas is what WaitAuto knows of one master's replicas.
+type nodeReplicas struct {
+	target int       // replicas a write must reach
+	seenAt time.Time // last time at least target replicas were connected
 }
 
-func (r *replication) sawReplicas(node string) {
+// target returns how many replicas a write to node waits for in WaitAuto
+// mode, and false if the node was never observed.
+func (r *replication) target(node string) (int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.had == nil {
-		r.had = make(map[string]bool)
+	n, ok := r.nodes[node]
+	if !ok {
+		return 0, false
 	}
-	r.had[node] = true
+	return n.target, true
+}
+
+// observe records that node has connected replicas now. The target rises
+// at once and falls only after autoWindow without the higher count.
+func (r *replication) observe(node string, connected int, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.nodes == nil {
+		r.nodes = make(map[string]*nodeReplicas)
+	}
+	n, ok := r.nodes[node]
+	if !ok {
+		r.nodes[node] = &nodeReplicas{target: connected, seenAt: now}
+		return
+	}
+	if connected >= n.target || now.Sub(n.seenAt) > autoWindow {
+		n.target, n.seenAt = connected, now
+	}
 }
 
 // waitSupported reports whether WAIT can be sent for client's writes: a
@@ -98,23 +123,15 @@ func (b *Backend) master(ctx context.Context, key string) (*redis.Client, string
 	return nil, "", fmt.Errorf("wait for replicas: unsupported client %T", b.client)
 }
 
-// writeOn sends the script and then WAIT (or, in WaitAuto mode on a master
-// never seen with replicas, ROLE) to node in one pipeline.
+// writeOn sends the script to node and, in one pipeline, WAIT for the
+// replicas required and (in WaitAuto mode) ROLE, to learn how many
+// replicas the master has.
 func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, script *redis.Script, keys []string, args []any) ([]any, error) {
-	n, probe := b.repl.want, false
-	if n == WaitAuto {
-		n = 0
-		if b.repl.hadReplicas(id) {
-			n = 1
-		} else {
-			probe = true
-		}
+	n, auto := b.repl.want, b.repl.want == WaitAuto
+	if auto {
+		n, _ = b.repl.target(id)
 	}
-	var (
-		eval *redis.Cmd
-		wait *redis.Cmd
-		role *redis.Cmd
-	)
+	var eval, wait, role *redis.Cmd
 	send := func(full bool) {
 		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
 			if full {
@@ -124,7 +141,8 @@ func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, sc
 			}
 			if n > 0 {
 				wait = waitCmd(ctx, p, n, b.repl.timeout)
-			} else if probe {
+			}
+			if auto {
 				role = p.Do(ctx, "ROLE")
 			}
 			return nil
@@ -138,33 +156,38 @@ func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, sc
 	if err != nil {
 		return nil, err
 	}
+	connected := -1
+	if auto {
+		if c, err := roleReplicas(role); err == nil {
+			connected = c
+			b.repl.observe(id, c, time.Now())
+		}
+	}
 	if st, _, perr := scriptResult(res); perr != nil || st != statusOK {
 		return res, nil // nothing written: nothing to wait for
 	}
 	if n > 0 {
 		return res, confirmed(wait, n, b.repl.timeout)
 	}
-	if !probe {
+	if !auto {
 		return res, nil
 	}
-	replicas, err := roleReplicas(role)
-	if err != nil {
-		return nil, fmt.Errorf("%w: ROLE after the write: %w", ErrNotReplicated, err)
+	if connected < 0 {
+		return nil, fmt.Errorf("%w: ROLE after the write failed: %w", ErrNotReplicated, role.Err())
 	}
-	if replicas == 0 {
+	if connected == 0 {
 		return res, nil
 	}
-	// First sight of a replica on this master: from now on every write to
-	// it waits for one. This write too: WAIT counts from the connection's
-	// last write, so make one on the same connection (a no-op rewrite of
-	// the shard's layout field, which the script just checked) and wait.
-	b.repl.sawReplicas(id)
+	// First sight of replicas on this master: this write waits for them
+	// too. WAIT counts from the connection's last write, so make one on
+	// the same connection (a no-op rewrite of the shard's layout field,
+	// which the script just checked) and wait.
 	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, keys[2], "shards", b.nstr)
-		wait = waitCmd(ctx, p, 1, b.repl.timeout)
+		wait = waitCmd(ctx, p, connected, b.repl.timeout)
 		return nil
 	})
-	return res, confirmed(wait, 1, b.repl.timeout)
+	return res, confirmed(wait, connected, b.repl.timeout)
 }
 
 // confirmed turns a WAIT reply into nil if at least n replicas confirmed,
