@@ -10,7 +10,11 @@ var (
 	// it within the wait timeout (for instance because the master was just
 	// demoted and lost its replicas). The write may or may not be stored,
 	// and may or may not survive a failover: as for any error other than
-	// backend.ErrConflict, the caller must not assume either.
+	// backend.ErrConflict, the caller must not assume either. Get and
+	// GetMany return it too for a record this Backend wrote with such a Put
+	// while its replicas still have not confirmed it, so that nobody builds
+	// on a write a failover may discard (other processes do not know, and
+	// serve it).
 	ErrNotReplicated = errors.New("redisbackend: write not confirmed by enough replicas")
 
 	// ErrLostWrite is returned by Get and GetMany when Redis serves a key

@@ -28,18 +28,57 @@ type markShard struct {
 }
 
 // mark is an acknowledged write: a Put of content with hash sum at rev, or
-// a Delete of revision rev.
+// a Delete of revision rev (rev 0: none); and unconfirmed, the revision of
+// a later Put that the master applied but too few replicas confirmed
+// (ErrNotReplicated), or 0.
 type mark struct {
-	rev     int64
-	sum     uint64
-	deleted bool
+	rev         int64
+	sum         uint64
+	deleted     bool
+	unconfirmed int64
 }
+
+// checkResult is what check found.
+type checkResult int
+
+const (
+	markOK      checkResult = iota // nothing contradicts the read
+	markConfirm                    // the read is this Backend's unconfirmed write: confirm it first
+)
 
 func newMarks(shards int) *marks {
 	return &marks{
 		seed:   maphash.MakeSeed(),
 		per:    max(64, maxMarks/shards),
 		shards: make([]markShard, shards),
+	}
+}
+
+// unconfirmed records a Put of rev that the master applied but too few
+// replicas confirmed.
+func (ms *marks) unconfirmed(s int, key string, rev int64) {
+	sh := &ms.shards[s]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.m == nil {
+		sh.m = make(map[string]mark)
+	}
+	m, ok := sh.m[key]
+	if !ok && len(sh.m) >= ms.per {
+		ms.evict(sh)
+	}
+	m.unconfirmed = max(m.unconfirmed, rev)
+	sh.m[key] = m
+}
+
+// confirmed records that the unconfirmed write of rev reached its
+// replicas after all.
+func (ms *marks) confirmed(s int, key string, rev int64) {
+	sh := &ms.shards[s]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if m, ok := sh.m[key]; ok && m.unconfirmed == rev {
+		delete(sh.m, key) // rev is newer than any acknowledged write
 	}
 }
 
@@ -64,34 +103,62 @@ func (ms *marks) set(s int, key string, m mark) {
 		if old.rev > m.rev {
 			return
 		}
-	} else if len(sh.m) >= ms.per {
-		for k := range sh.m {
-			delete(sh.m, k)
-			break
+		if old.unconfirmed > m.rev {
+			m.unconfirmed = old.unconfirmed
 		}
+	} else if len(sh.m) >= ms.per {
+		ms.evict(sh)
 	}
 	sh.m[key] = m
 }
 
+// evict drops an arbitrary mark of a full shard. The caller holds sh.mu.
+func (ms *marks) evict(sh *markShard) {
+	for k := range sh.m {
+		delete(sh.m, k)
+		return
+	}
+}
+
 // check returns an error wrapping ErrLostWrite if Redis serving value at
-// rev for key contradicts a write this Backend acknowledged.
-func (ms *marks) check(s int, key string, rev int64, value []byte) error {
+// rev for key contradicts a write this Backend acknowledged, and
+// markConfirm if rev is a write of this Backend that its replicas have not
+// confirmed: it must not be served before they do.
+func (ms *marks) check(s int, key string, rev int64, value []byte) (checkResult, error) {
 	sh := &ms.shards[s]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	m, ok := sh.m[key]
-	switch {
-	case !ok:
-		return nil
-	case rev > m.rev:
-		delete(sh.m, key) // newer state: nothing left to compare with
-		return nil
-	case m.deleted:
-		return fmt.Errorf("%w: served revision %d, but this process deleted revision %d", ErrLostWrite, rev, m.rev)
-	case rev < m.rev:
-		return fmt.Errorf("%w: served revision %d, but this process wrote revision %d", ErrLostWrite, rev, m.rev)
-	case maphash.Bytes(ms.seed, value) != m.sum:
-		return fmt.Errorf("%w: revision %d holds other content than this process wrote under it", ErrLostWrite, rev)
+	if !ok {
+		return markOK, nil
 	}
-	return nil
+	if m.unconfirmed != 0 {
+		switch {
+		case rev == m.unconfirmed:
+			return markConfirm, nil
+		case rev > m.unconfirmed:
+			delete(sh.m, key) // newer state: nothing left to compare with
+			return markOK, nil
+		}
+		// The unconfirmed write is gone (it was never acknowledged);
+		// compare with the acknowledged one.
+		m.unconfirmed = 0
+		if m.rev == 0 {
+			delete(sh.m, key)
+			return markOK, nil
+		}
+		sh.m[key] = m
+	}
+	switch {
+	case rev > m.rev:
+		delete(sh.m, key)
+		return markOK, nil
+	case m.deleted:
+		return markOK, fmt.Errorf("%w: served revision %d, but this process deleted revision %d", ErrLostWrite, rev, m.rev)
+	case rev < m.rev:
+		return markOK, fmt.Errorf("%w: served revision %d, but this process wrote revision %d", ErrLostWrite, rev, m.rev)
+	case maphash.Bytes(ms.seed, value) != m.sum:
+		return markOK, fmt.Errorf("%w: revision %d holds other content than this process wrote under it", ErrLostWrite, rev)
+	}
+	return markOK, nil
 }

@@ -48,7 +48,10 @@ type Backend struct {
 //
 // New does no I/O. Timeouts, retries and TLS come from the client's
 // options; set ContextTimeoutEnabled in them so that context deadlines
-// also bound socket reads.
+// also bound socket reads. Writes wait for replicas as WithWait says
+// (WaitAuto by default); with a client other than *redis.Client and
+// *redis.ClusterClient (a Ring) they cannot, WaitAuto means no wait, and
+// WithWait(N) for N > 0 is an error.
 func New(client redis.UniversalClient, opts ...Option) (*Backend, error) {
 	if client == nil {
 		return nil, errors.New("redisbackend: new: nil client")
@@ -142,7 +145,9 @@ func (b *Backend) check(ctx context.Context, key string) error {
 }
 
 // Get returns the value stored at key and its revision, or an error
-// wrapping backend.ErrNotFound. It costs one GET.
+// wrapping backend.ErrNotFound. It costs one GET. It returns an error
+// wrapping ErrLostWrite, and no value, if the record contradicts a write
+// this Backend acknowledged (see ErrLostWrite).
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, 0, opErr("get", key, err)
@@ -157,7 +162,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	}
 	value, rev, err := parseRecord(rec)
 	if err == nil {
-		err = b.checkMark(s, key, rev, value)
+		err = b.checkMark(ctx, s, key, rev, value)
 	}
 	if err != nil {
 		return nil, 0, opErr("get", key, err)
@@ -168,12 +173,15 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 // Put stores value at key if the key's revision is expectedRev (0: only if
 // the key does not exist) and returns the new revision. A stale revision
 // writes nothing and returns an error wrapping backend.ErrConflict. It
-// costs one EVALSHA (the data key, the index and the shard clock are
-// updated by one Lua script, atomically).
+// costs one round trip: an EVALSHA (the data key, the index and the shard
+// clock are updated by one Lua script, atomically), pipelined with the
+// WAIT for replicas and the ROLE that WithWait calls for.
 //
 // A Put that returns nil is as durable as the server's persistence
 // settings make it (appendonly yes with appendfsync always for every
-// write; see the package documentation).
+// write) and confirmed by the replicas WithWait asks for; one that too few
+// replicas confirmed returns an error wrapping ErrNotReplicated. See the
+// package documentation, "Replication and failover".
 func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev int64) (int64, error) {
 	if err := b.check(ctx, key); err != nil {
 		return 0, opErr("put", key, err)
@@ -187,6 +195,11 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		strconv.FormatInt(expectedRev, 10), value, hex.EncodeToString(id[:]), key, b.nstr,
 	)
 	if err != nil {
+		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
+			if st, rev, perr := scriptResult(res); perr == nil && st == statusOK {
+				b.marks.unconfirmed(s, key, rev)
+			}
+		}
 		return 0, opErr("put", key, b.scriptErr(err))
 	}
 	status, rev, err := scriptResult(res)
@@ -209,7 +222,8 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 // Delete removes key if its revision is expectedRev, or whatever its
 // revision when expectedRev is 0. It returns an error wrapping
 // backend.ErrNotFound when the key does not exist and backend.ErrConflict
-// on a revision mismatch. It costs one EVALSHA.
+// on a revision mismatch. It costs one round trip, and waits for replicas
+// as Put does (ErrNotReplicated).
 //
 // If go-redis retries a Delete whose first attempt was applied but whose
 // reply was lost, the retry reports ErrNotFound.
@@ -321,7 +335,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 		if items[i].Value, items[i].Rev, err = parseRecord(rec); err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
-		if err := b.checkMark(shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value); err != nil {
+		if err := b.checkMark(ctx, shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value); err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
 	}
@@ -329,12 +343,23 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 }
 
 // checkMark returns an error wrapping ErrLostWrite if a record read from
-// Redis contradicts a write this Backend acknowledged.
-func (b *Backend) checkMark(s int, key string, rev int64, value []byte) error {
+// Redis contradicts a write this Backend acknowledged. A record this
+// Backend wrote but its replicas did not confirm (its Put returned
+// ErrNotReplicated) is served only once they do: otherwise a caller could
+// build on a write that a failover then discards.
+func (b *Backend) checkMark(ctx context.Context, s int, key string, rev int64, value []byte) error {
 	if b.marks == nil {
 		return nil
 	}
-	return b.marks.check(s, key, rev, value)
+	res, err := b.marks.check(s, key, rev, value)
+	if err != nil || res != markConfirm {
+		return err
+	}
+	if err := b.confirm(ctx, dataKey(b.tags[s], key), metaKey(b.tags[s])); err != nil {
+		return fmt.Errorf("record written by this process is not confirmed by replicas: %w", err)
+	}
+	b.marks.confirmed(s, key, rev)
+	return nil
 }
 
 // dataKey returns the Redis key of key's record.

@@ -173,7 +173,7 @@ func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, sc
 		return res, nil
 	}
 	if connected < 0 {
-		return nil, fmt.Errorf("%w: ROLE after the write failed: %w", ErrNotReplicated, role.Err())
+		return res, fmt.Errorf("%w: ROLE after the write failed: %w", ErrNotReplicated, role.Err())
 	}
 	if connected == 0 {
 		return res, nil
@@ -188,6 +188,36 @@ func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, sc
 		return nil
 	})
 	return res, confirmed(wait, connected, b.repl.timeout)
+}
+
+// confirm waits until the replicas a write to key's master needs have
+// everything that master applied so far, in particular an earlier write of
+// this Backend that returned ErrNotReplicated. WAIT counts from the
+// connection's last write, so it first makes one: a no-op rewrite of the
+// shard's layout field (meta is the shard's meta key).
+func (b *Backend) confirm(ctx context.Context, key, meta string) error {
+	node, id, err := b.master(ctx, key)
+	if err != nil {
+		return err
+	}
+	n, auto := b.repl.want, b.repl.want == WaitAuto
+	if auto {
+		n, _ = b.repl.target(id)
+	}
+	if n <= 0 {
+		return nil
+	}
+	var hset *redis.IntCmd
+	var wait *redis.Cmd
+	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hset = p.HSet(ctx, meta, "shards", b.nstr)
+		wait = waitCmd(ctx, p, n, b.repl.timeout)
+		return nil
+	})
+	if err := hset.Err(); err != nil {
+		return err
+	}
+	return confirmed(wait, n, b.repl.timeout)
 }
 
 // confirmed turns a WAIT reply into nil if at least n replicas confirmed,

@@ -24,9 +24,14 @@ func TestWaitWithoutReplicasFails(t *testing.T) {
 	require.ErrorIs(t, err, redisbackend.ErrNotReplicated, "Put with WithWait(1) on a server without replicas")
 	assert.Contains(t, err.Error(), `put "k"`, "error names the operation and key")
 	assert.Contains(t, err.Error(), "0 of 1 replicas", "error says how many replicas confirmed")
-	// "May have written": the master applied it.
-	_, rev, err := b.Get(ctx, "k")
-	require.NoError(t, err, "Get after an unconfirmed Put")
+	// "May have written": the master applied it. This Backend does not
+	// serve it unconfirmed; another one does.
+	_, _, err = b.Get(ctx, "k")
+	require.ErrorIs(t, err, redisbackend.ErrNotReplicated, "Get of an unconfirmed Put through the same Backend")
+	other, err := redisbackend.New(srv.Client(t), redisbackend.WithWait(0))
+	require.NoError(t, err, "New")
+	_, rev, err := other.Get(ctx, "k")
+	require.NoError(t, err, "Get after an unconfirmed Put through another Backend")
 	err = b.Delete(ctx, "k", rev)
 	require.ErrorIs(t, err, redisbackend.ErrNotReplicated, "Delete with WithWait(1) on a server without replicas")
 
@@ -152,4 +157,40 @@ func TestWaitOptionErrors(t *testing.T) {
 	b, err := redisbackend.Open("redis://" + srv.Addr + "/0?wait=auto&wait_timeout=250ms&dial_timeout=1s")
 	require.NoError(t, err, "Open with wait=auto and go-redis parameters")
 	b.Close()
+}
+
+// TestUnconfirmedWriteNotServed: a record whose Put returned
+// ErrNotReplicated is not served by that Backend until the replicas
+// confirm it, so a caller never builds on a write a failover may discard.
+func TestUnconfirmedWriteNotServed(t *testing.T) {
+	t.Parallel()
+	master := redistest.StartServer(t)
+	replica := redistest.StartReplica(t, master)
+	ctx := t.Context()
+	b, err := redisbackend.New(master.Client(t), redisbackend.WithWaitTimeout(200*time.Millisecond))
+	require.NoError(t, err, "New")
+	rev1, err := b.Put(ctx, "k", []byte("v1"), 0)
+	require.NoError(t, err, "Put v1 with the replica up")
+
+	replica.Pause()
+	_, err = b.Put(ctx, "k", []byte("v2"), rev1)
+	require.ErrorIs(t, err, redisbackend.ErrNotReplicated, "Put v2 with the replica frozen")
+	_, _, err = b.Get(ctx, "k")
+	require.ErrorIs(t, err, redisbackend.ErrNotReplicated, "Get of the unconfirmed v2")
+	_, err = b.GetMany(ctx, []string{"k"})
+	require.ErrorIs(t, err, redisbackend.ErrNotReplicated, "GetMany of the unconfirmed v2")
+	other, err := redisbackend.New(master.Client(t))
+	require.NoError(t, err, "New")
+	value, _, err := other.Get(ctx, "k")
+	require.NoError(t, err, "another Backend serves the unconfirmed record (documented)")
+	assert.Equal(t, "v2", string(value), "value through another Backend")
+
+	replica.Resume()
+	require.Eventually(t, func() bool {
+		_, _, err := b.Get(ctx, "k")
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond, "Get once the replica is back")
+	value, _, err = b.Get(ctx, "k")
+	require.NoError(t, err, "Get of the confirmed v2")
+	assert.Equal(t, "v2", string(value), "value once confirmed")
 }
