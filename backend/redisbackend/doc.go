@@ -129,14 +129,17 @@
 // the most data.
 //
 // Detection. A reused revision must never be served as if it were the
-// acknowledged one: each Backend remembers the last write it acknowledged
-// per key (up to 65,536 keys), and Get and GetMany fail with ErrLostWrite
-// when Redis serves an older revision, other content under that revision,
-// or a key this Backend deleted. Such a key stays unreadable through this
+// acknowledged one: each Backend remembers the last update (a Put with
+// expectedRev > 0) or Delete it acknowledged per key (up to 65,536 keys),
+// and Get and GetMany fail with ErrLostWrite when Redis serves an older
+// revision, other content under that revision, or a key this Backend
+// deleted. Such a key stays unreadable through this
 // Backend until a newer revision is written (by any process) or the
 // Backend is reopened. Limits: only this Backend's own acknowledgements
 // are known. Another process, or this one after a restart, has no memory of
-// them; a key whose creation was lost reads as not found; and a lost write
+// them; creates are not remembered (a key whose creation was lost reads
+// as not found, and write-once keys such as audit entries would crowd out
+// the others); and a lost write
 // to a key that no process reads again goes unnoticed. Waiting for
 // replicas prevents the loss; detection only keeps one process from
 // serving it.

@@ -18,9 +18,9 @@ var (
 	ErrNotReplicated = errors.New("redisbackend: write not confirmed by enough replicas")
 
 	// ErrLostWrite is returned by Get and GetMany when Redis serves a key
-	// at a revision older than one this Backend acknowledged (a Put or
-	// Delete that returned nil), or other content under the revision it
-	// acknowledged: an acknowledged write was lost, typically in a failover
+	// at a revision older than one this Backend acknowledged (an update, a
+	// Put with expectedRev > 0, or a Delete that returned nil), or other
+	// content under the revision it acknowledged: an acknowledged write was lost, typically in a failover
 	// that promoted a replica which never received it. Nothing is served
 	// for that key by this Backend until Redis holds a revision newer than
 	// the acknowledged one (written by any process) or the Backend is

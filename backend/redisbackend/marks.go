@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 )
 
 // maxMarks bounds how many acknowledged writes a Backend remembers for
@@ -16,7 +17,12 @@ const maxMarks = 1 << 16
 // that silently went backwards. A mark is dropped once Redis serves a newer
 // revision; when a shard holds its maximum, an arbitrary mark is evicted
 // (detection is best effort beyond maxMarks keys).
+//
+// A read is compared only with marks set before it was sent (now returns
+// the clock to take first): a Get racing with a Put of the same process may
+// legitimately return the revision before it.
 type marks struct {
+	clock  atomic.Int64 // bumped by every mark
 	seed   maphash.Seed
 	per    int // marks kept per index shard
 	shards []markShard
@@ -32,6 +38,7 @@ type markShard struct {
 // a later Put that the master applied but too few replicas confirmed
 // (ErrNotReplicated), or 0.
 type mark struct {
+	at          int64 // marks.clock when set
 	rev         int64
 	sum         uint64
 	deleted     bool
@@ -54,6 +61,9 @@ func newMarks(shards int) *marks {
 	}
 }
 
+// now returns the clock a read takes before it is sent.
+func (ms *marks) now() int64 { return ms.clock.Load() }
+
 // unconfirmed records a Put of rev that the master applied but too few
 // replicas confirmed.
 func (ms *marks) unconfirmed(s int, key string, rev int64) {
@@ -68,6 +78,7 @@ func (ms *marks) unconfirmed(s int, key string, rev int64) {
 		ms.evict(sh)
 	}
 	m.unconfirmed = max(m.unconfirmed, rev)
+	m.at = ms.clock.Add(1)
 	sh.m[key] = m
 }
 
@@ -109,6 +120,7 @@ func (ms *marks) set(s int, key string, m mark) {
 	} else if len(sh.m) >= ms.per {
 		ms.evict(sh)
 	}
+	m.at = ms.clock.Add(1)
 	sh.m[key] = m
 }
 
@@ -121,16 +133,17 @@ func (ms *marks) evict(sh *markShard) {
 }
 
 // check returns an error wrapping ErrLostWrite if Redis serving value at
-// rev for key contradicts a write this Backend acknowledged, and
+// rev for key, in a read sent at clock sent, contradicts a write this
+// Backend acknowledged before, and
 // markConfirm if rev is a write of this Backend that its replicas have not
 // confirmed: it must not be served before they do.
-func (ms *marks) check(s int, key string, rev int64, value []byte) (checkResult, error) {
+func (ms *marks) check(s int, key string, rev int64, value []byte, sent int64) (checkResult, error) {
 	sh := &ms.shards[s]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	m, ok := sh.m[key]
-	if !ok {
-		return markOK, nil
+	if !ok || m.at > sent {
+		return markOK, nil // nothing known, or only writes newer than the read
 	}
 	if m.unconfirmed != 0 {
 		switch {

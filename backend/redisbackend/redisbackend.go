@@ -153,6 +153,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 		return nil, 0, opErr("get", key, err)
 	}
 	s := shardOf(key, b.shards)
+	sent := b.marksNow()
 	rec, err := b.client.Get(ctx, dataKey(b.tags[s], key)).Result()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
@@ -162,7 +163,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	}
 	value, rev, err := parseRecord(rec)
 	if err == nil {
-		err = b.checkMark(ctx, s, key, rev, value)
+		err = b.checkMark(ctx, s, key, rev, value, sent)
 	}
 	if err != nil {
 		return nil, 0, opErr("get", key, err)
@@ -208,7 +209,10 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 	switch status {
 	case statusOK:
-		if b.marks != nil {
+		// Creates are not remembered: a lost create cannot be told from
+		// a key deleted elsewhere, and write-once keys (audit entries)
+		// would crowd out the others.
+		if b.marks != nil && expectedRev != 0 {
 			b.marks.put(s, key, rev, value)
 		}
 		return rev, nil
@@ -314,6 +318,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 		return items, nil
 	}
 	cmds := make([]*redis.StringCmd, len(keys))
+	sent := b.marksNow()
 	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			cmds[i] = p.Get(ctx, b.dataKey(k))
@@ -335,7 +340,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 		if items[i].Value, items[i].Rev, err = parseRecord(rec); err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
-		if err := b.checkMark(ctx, shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value); err != nil {
+		if err := b.checkMark(ctx, shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value, sent); err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
 	}
@@ -347,11 +352,11 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 // Backend wrote but its replicas did not confirm (its Put returned
 // ErrNotReplicated) is served only once they do: otherwise a caller could
 // build on a write that a failover then discards.
-func (b *Backend) checkMark(ctx context.Context, s int, key string, rev int64, value []byte) error {
+func (b *Backend) checkMark(ctx context.Context, s int, key string, rev int64, value []byte, sent int64) error {
 	if b.marks == nil {
 		return nil
 	}
-	res, err := b.marks.check(s, key, rev, value)
+	res, err := b.marks.check(s, key, rev, value, sent)
 	if err != nil || res != markConfirm {
 		return err
 	}
@@ -360,6 +365,14 @@ func (b *Backend) checkMark(ctx context.Context, s int, key string, rev int64, v
 	}
 	b.marks.confirmed(s, key, rev)
 	return nil
+}
+
+// marksNow returns the marks clock a read takes before it is sent.
+func (b *Backend) marksNow() int64 {
+	if b.marks == nil {
+		return 0
+	}
+	return b.marks.now()
 }
 
 // dataKey returns the Redis key of key's record.
