@@ -154,9 +154,20 @@ func (f *Failover) ForceFailover() (old, new *Server) {
 	old = f.Master()
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
+	// A forced failover is not retried by the sentinels if it aborts (a
+	// promotion slower than failover-timeout on a loaded machine): ask
+	// again until a new master is in place.
 	err := waitFor(ctx, settleTimeout, func() error {
-		_, err := f.Sentinels[0].Do("SENTINEL", "FAILOVER", f.MasterName)
-		return err // INPROG or NOGOODSLAVE while the last one settles
+		if _, err := f.Sentinels[0].Do("SENTINEL", "FAILOVER", f.MasterName); err != nil {
+			return err // INPROG or NOGOODSLAVE while the last one settles
+		}
+		return waitFor(ctx, 20*time.Second, func() error {
+			m, err := f.agreedMaster()
+			if err == nil && m == old {
+				err = fmt.Errorf("sentinels still report %s", old.Addr)
+			}
+			return err
+		})
 	})
 	if err != nil {
 		f.tb.Fatalf("redistest: SENTINEL FAILOVER: %v", err)
