@@ -1,6 +1,7 @@
 package redisbackend_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +194,50 @@ func TestUnconfirmedWriteNotServed(t *testing.T) {
 	value, _, err = b.Get(ctx, "k")
 	require.NoError(t, err, "Get of the confirmed v2")
 	assert.Equal(t, "v2", string(value), "value once confirmed")
+}
+
+// TestWaitClusterMoved: a waited write goes to the master the client's
+// slot map names; when that node answers MOVED (the slot moved, as in a
+// Cluster failover), nothing was written, and the write is re-sent to the
+// new owner instead of being acknowledged by the old one.
+func TestWaitClusterMoved(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3)
+	cc := cl.Client(t)
+	ctx := t.Context()
+	b, err := redisbackend.New(cc, redisbackend.WithPrefix("moved"), redisbackend.WithIndexShards(1))
+	require.NoError(t, err, "New")
+	_, err = b.List(ctx, "") // loads the client's slot map; writes nothing
+	require.NoError(t, err, "List")
+
+	const hashTag = "{moved:00}"
+	slot, err := cc.ClusterKeySlot(ctx, hashTag).Result()
+	require.NoError(t, err, "CLUSTER KEYSLOT")
+	owner, err := cc.MasterForKey(ctx, hashTag)
+	require.NoError(t, err, "MasterForKey")
+	var target *redistest.Server
+	for _, n := range cl.Nodes {
+		if n.Addr != owner.Options().Addr {
+			target = n
+			break
+		}
+	}
+	id, err := target.Do("CLUSTER", "MYID")
+	require.NoError(t, err, "CLUSTER MYID")
+	// Hand the (empty) slot to target, on every node, behind the client's
+	// back.
+	for _, n := range append([]*redistest.Server{target}, cl.Nodes...) {
+		_, err := n.Do("CLUSTER", "SETSLOT", strconv.FormatInt(slot, 10), "NODE", id.(string))
+		require.NoError(t, err, "CLUSTER SETSLOT on %s", n.Addr)
+	}
+
+	rev, err := b.Put(ctx, "k", []byte("v"), 0)
+	require.NoError(t, err, "Put after the slot moved")
+	got, err := target.Do("EXISTS", hashTag+":k:k")
+	require.NoError(t, err, "EXISTS on the new owner")
+	assert.EqualValues(t, 1, got, "the record is on the slot's new owner")
+	value, grev, err := b.Get(ctx, "k")
+	require.NoError(t, err, "Get")
+	assert.Equal(t, rev, grev, "revision")
+	assert.Equal(t, "v", string(value), "value")
 }
