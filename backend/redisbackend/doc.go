@@ -103,7 +103,14 @@
 //     then discards them (measured).
 //   - A master that loses replicas, as a demoted master in a split brain
 //     does, fails writes for up to a minute; after that it waits for the
-//     replicas still connected. Reads are not affected.
+//     replicas still connected. Reads are not affected. With a Sentinel
+//     client the count carries over to the new master after a failover:
+//     writes fail until it has as many replicas as before (the old master
+//     rejoining as a replica), or for up to a minute.
+//   - A record whose Put returned ErrNotReplicated is not served by that
+//     Backend (its Get returns ErrNotReplicated too) until the replicas
+//     confirm it, so the caller does not build on a write that a failover
+//     may discard.
 //   - The first write a Backend sends to a master it has not seen yet
 //     learns its replicas from ROLE and then waits for them in a second
 //     round trip. A Backend whose first contact with a master comes after

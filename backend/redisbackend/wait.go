@@ -108,7 +108,7 @@ func (b *Backend) runWrite(ctx context.Context, script *redis.Script, keys []str
 }
 
 // master returns the client of the master that owns key and its identity
-// for the "had replicas" memory.
+// (its address on a Cluster, "" otherwise) for WaitAuto's replica memory.
 func (b *Backend) master(ctx context.Context, key string) (*redis.Client, string, error) {
 	switch c := b.client.(type) {
 	case *redis.ClusterClient:
