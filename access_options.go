@@ -83,8 +83,8 @@ func (a *accessOptions) validate() error {
 	for i := 0; ok && i < len(id); i++ {
 		ok = segmentByte(id[i])
 	}
-	if !ok {
-		return fmt.Errorf("%w: audit writer id %q: want 1–64 characters of A-Z a-z 0-9 . _ -", ErrInvalidInput, truncate(id, 64))
+	if !ok || hasCredential(id) {
+		return fmt.Errorf("%w: audit writer id %q: want 1–64 characters of A-Z a-z 0-9 . _ -, not a credential", ErrInvalidInput, truncate(id, 64))
 	}
 	return nil
 }

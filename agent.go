@@ -82,7 +82,8 @@ func agentKeyFromContext(ctx context.Context) (string, bool) {
 func (v *AgentVault) requester(ctx context.Context) (Actor, *agentRecord, error) {
 	key, ok := agentKeyFromContext(ctx)
 	if !ok {
-		return v.callerActor(ctx), nil, nil
+		who, err := v.ctxActor(ctx)
+		return who, nil, err
 	}
 	who := Actor{Kind: ActorAgent}
 	if len(key) != agentKeyLen || !strings.HasPrefix(key, AgentKeyPrefix) || key[len(AgentKeyPrefix)+agentIDHexLen] != '_' {
@@ -151,6 +152,32 @@ func (r *agentRecord) bound(_ context.Context, spec *tokenSpec) error {
 	return nil
 }
 
+// bindAgent applies to a token issued to an agent the agent's state as it
+// is now, read from storage at every use (no cache, so a change made by any
+// process binds at once): a disabled or vanished agent's tokens are refused
+// (ErrUnauthorized), the caller must be inside the agent's current IP
+// policy (ErrIPDenied), and the token's scopes are cut down to the agent's
+// current ceiling (rec.ceilingAllows). It costs one backend read, for agent
+// tokens only.
+func (v *AgentVault) bindAgent(ctx context.Context, rec *tokenRecord) error {
+	if rec.IssuedTo.Kind != ActorAgent {
+		return nil
+	}
+	ag, _, err := v.loadAgent(ctx, rec.IssuedTo.ID)
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrInvalidInput):
+		return fmt.Errorf("%w: the agent token %s was issued to no longer exists", ErrUnauthorized, rec.Accessor)
+	case err != nil:
+		return err
+	case ag.Disabled:
+		return fmt.Errorf("%w: agent %s is disabled", ErrUnauthorized, ag.ID)
+	case !ipAllowed(ctx, ag.AllowedIPs):
+		return fmt.Errorf("%w: outside agent %s's IP policy", ErrIPDenied, ag.ID)
+	}
+	rec.agentBound, rec.ceiling = true, ag.scopes
+	return nil
+}
+
 func (v *AgentVault) loadAgent(ctx context.Context, id string) (*agentRecord, int64, error) {
 	if !strings.HasPrefix(id, "agt_") || len(id) != 4+agentIDHexLen {
 		return nil, 0, fmt.Errorf("%w: not an agent id (agt_ + 24 hex digits)", ErrInvalidInput)
@@ -174,8 +201,10 @@ func (v *AgentVault) loadAgent(ctx context.Context, id string) (*agentRecord, in
 }
 
 func validateAgentFields(name *string, desc *string, scopes, ips []string) error {
-	if name != nil && (*name == "" || len(*name) > maxNameLen || !printable(*name)) {
-		return fmt.Errorf("%w: agent name must be 1–%d printable bytes", ErrInvalidInput, maxNameLen)
+	if name != nil {
+		if err := validateName("agent name", *name, maxNameLen); err != nil {
+			return err
+		}
 	}
 	if desc != nil {
 		if err := validateDescription(*desc); err != nil {
@@ -183,6 +212,9 @@ func validateAgentFields(name *string, desc *string, scopes, ips []string) error
 		}
 	}
 	if scopes != nil {
+		if err := scopesNoCredential(scopes); err != nil {
+			return err
+		}
 		if _, err := ParseScopes(scopes); err != nil {
 			return err
 		}
@@ -195,10 +227,14 @@ func validateAgentFields(name *string, desc *string, scopes, ips []string) error
 // once (the vault keeps only its SHA-256 hash). Audited as agent.created.
 func (v *AgentVault) CreateAgent(ctx context.Context, in CreateAgentInput) (ag *Agent, key Credential, err error) {
 	const op = "agent create"
+	if err := v.enter(); err != nil {
+		return nil, Credential{}, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := v.event(ctx, EventAgentCreated, "")
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if v.closed.Load() {
-		return nil, Credential{}, &Error{Op: op, Err: ErrClosed}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, Credential{}, &Error{Op: op, Err: err}
 	}
 	if err := validateAgentFields(&in.Name, &in.Description, in.Scopes, in.AllowedIPs); err != nil {
 		return nil, Credential{}, &Error{Op: op, Err: err}
@@ -234,14 +270,20 @@ func (v *AgentVault) CreateAgent(ctx context.Context, in CreateAgentInput) (ag *
 }
 
 // UpdateAgent changes an agent's description, ceiling, IP policy or
-// disabled flag. Tokens already issued keep their scopes. Audited as
-// agent.updated.
+// disabled flag. The change binds the agent's tokens already issued, and
+// its approved requests, at their next use: a disabled agent's tokens are
+// refused (ErrUnauthorized), and a token can do at most what both its own
+// scopes and the agent's current ceiling allow. Audited as agent.updated.
 func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentInput) (ag *Agent, err error) {
 	const op = "agent update"
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := v.event(ctx, EventAgentUpdated, "")
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
 	if err := validateAgentFields(nil, in.Description, in.Scopes, in.AllowedIPs); err != nil {
 		return nil, &Error{Op: op, Err: err}
@@ -284,28 +326,40 @@ func (v *AgentVault) UpdateAgent(ctx context.Context, id string, in UpdateAgentI
 	}
 }
 
-// ListAgents returns every registered agent, by name. Not audited.
-func (v *AgentVault) ListAgents(ctx context.Context) ([]Agent, error) {
+// ListAgents returns every registered agent, by name. Audited as
+// agent.listed. Agent records that cannot be read are skipped and reported,
+// by id, as an *UnreadableError alongside the others.
+func (v *AgentVault) ListAgents(ctx context.Context) (_ []Agent, err error) {
 	const op = "agent list"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
+	defer v.auditOp(ctx, EventAgentListed, "", &err)
 	keys, err := v.b.List(ctx, agentKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	out := []Agent{}
+	var bad []string
 	for _, k := range keys {
 		rec, _, err := v.loadAgent(ctx, strings.TrimPrefix(k, agentKeyPfx))
-		if errors.Is(err, ErrNotFound) {
+		switch {
+		case errors.Is(err, ErrNotFound):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, ErrIntegrity), errors.Is(err, ErrInvalidInput):
+			bad = append(bad, strings.TrimPrefix(k, agentKeyPfx))
+			continue
+		case err != nil:
 			return nil, &Error{Op: op, Err: err}
 		}
 		out = append(out, rec.Agent)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
 }
 

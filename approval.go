@@ -156,7 +156,7 @@ func (v *AgentVault) openApproval(ctx context.Context, who Actor, ag *agentRecor
 		ID: "apr_" + hex.EncodeToString(rnd[:]), State: ApprovalPending, RequestedBy: who, Scopes: spec.raw,
 		TTL: int64(spec.ttl), MaxUses: spec.maxUses, AllowedIPs: ips, Description: spec.description,
 		Tier: n.tier, Required: n.approvers, Delay: int64(n.delay),
-		CreatedAt: now.UnixNano(), ExpiresAt: now.Add(v.approvalTTL()).UnixNano(),
+		CreatedAt: now.UnixNano(), ExpiresAt: nanosAfter(now, v.approvalTTL()),
 	}
 	key := approvalKeyPfx + rec.ID
 	if _, err := v.b.Put(ctx, key, v.sealJSON("approval", key, rec), 0); err != nil {
@@ -258,17 +258,16 @@ func closedErr(s ApprovalState) error {
 
 // approvalOp wraps one approval operation with its audit event.
 func (v *AgentVault) approvalOp(ctx context.Context, op, event, id string, run func(e *AuditEvent) (*approvalRecord, error)) (*Approval, error) {
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := v.event(ctx, event, "")
 	if _, ok := agentKeyFromContext(ctx); ok {
 		e.Actor, _, _ = v.requester(ctx) // an agent acting: record it as the agent
 	}
 	if validApprovalID(id) {
 		e.ApprovalID = id
-	}
-	if v.closed.Load() {
-		err := &Error{Op: op, Err: ErrClosed}
-		_ = v.emit(ctx, e.finish(err))
-		return nil, err
 	}
 	rec, err := run(e)
 	if rec != nil {
@@ -299,7 +298,10 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot approve", ErrApprovalForbidden)
 		}
-		who := e.Actor
+		who, err := v.ctxActor(ctx)
+		if err != nil {
+			return nil, err
+		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if r.State != ApprovalPending {
 				return notPending(r.state(now))
@@ -316,7 +318,7 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 			if len(r.Votes) >= r.Required {
 				r.State = ApprovalApproved
 				ready := now.Add(time.Duration(r.Delay))
-				r.ReadyAt, r.ExpiresAt = ready.UnixNano(), ready.Add(v.approvalTTL()).UnixNano()
+				r.ReadyAt, r.ExpiresAt = saturatedNanos(ready), nanosAfter(ready, v.approvalTTL())
 			}
 			return nil
 		})
@@ -330,13 +332,17 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 	})
 }
 
-// Deny refuses a pending request. reason (up to 1 KiB, not secret) is kept.
+// Deny refuses a pending request. reason (up to 1 KiB of printable UTF-8,
+// not secret) is kept.
 func (v *AgentVault) Deny(ctx context.Context, id, reason string) (*Approval, error) {
 	return v.approvalOp(ctx, "deny", EventApprovalDenied, id, func(e *AuditEvent) (*approvalRecord, error) {
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot deny", ErrApprovalForbidden)
 		}
-		if err := validateDescription(reason); err != nil {
+		if _, err := v.ctxActor(ctx); err != nil {
+			return nil, err
+		}
+		if err := validateReason(reason); err != nil {
 			return nil, err
 		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
@@ -383,11 +389,13 @@ func (v *AgentVault) CancelApproval(ctx context.Context, id string) (*Approval, 
 	})
 }
 
-// GetApproval returns an approval request (not audited).
-func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, error) {
-	if v.closed.Load() {
-		return nil, &Error{Op: "approval get", Err: ErrClosed}
+// GetApproval returns an approval request. Audited as approval.read.
+func (v *AgentVault) GetApproval(ctx context.Context, id string) (_ *Approval, err error) {
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: "approval get", Err: err}
 	}
+	defer v.leave()
+	defer v.auditOp(ctx, EventApprovalRead, id, &err)
 	rec, _, err := v.loadApproval(ctx, id)
 	if err != nil {
 		return nil, &Error{Op: "approval get", Err: err}
@@ -397,29 +405,38 @@ func (v *AgentVault) GetApproval(ctx context.Context, id string) (*Approval, err
 }
 
 // ListApprovals returns the approval requests in the given states (all when
-// none are given), oldest first. Not audited.
-func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) ([]Approval, error) {
+// none are given), oldest first. Audited as approval.listed. Records that
+// cannot be read are skipped and reported, by id, as an *UnreadableError
+// alongside the others.
+func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState) (_ []Approval, err error) {
 	const op = "approval list"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
+	defer v.auditOp(ctx, EventApprovalListed, "", &err)
 	keys, err := v.b.List(ctx, approvalKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, badKeys, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	now := v.opts.now()
 	out := []Approval{}
+	var bad []string
+	for _, k := range badKeys {
+		bad = append(bad, strings.TrimPrefix(k, approvalKeyPfx))
+	}
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		var rec approvalRecord
 		if err := v.openJSON("approval", it.Key, it.Value, &rec); err != nil {
-			return nil, &Error{Op: op, Err: err}
+			bad = append(bad, strings.TrimPrefix(it.Key, approvalKeyPfx))
+			continue
 		}
 		a := rec.public(now)
 		if len(states) == 0 || containsState(states, a.State) {
@@ -427,6 +444,10 @@ func (v *AgentVault) ListApprovals(ctx context.Context, states ...ApprovalState)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
 }
 
@@ -442,9 +463,17 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 // RedeemApproval issues the token of an approved request, once. Only the
 // requester may redeem it (the same agent key, or the same actor), after
 // the delay and before it expires. The token is limited to the tier the
-// request was approved for.
+// request was approved for. An agent's request is checked again against
+// the agent's current status, ceiling and IP policy: a disabled agent is
+// refused (ErrUnauthorized), scopes beyond its ceiling now fail with
+// ErrScopeDenied (the approval stays redeemable should the ceiling be
+// widened again before it expires).
 func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token, err error) {
 	const op = "redeem"
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := &AuditEvent{Event: EventTokenIssued}
 	if validApprovalID(id) {
 		e.ApprovalID = id
@@ -466,9 +495,6 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
-	}
 	var spec *tokenSpec
 	rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 		if r.RequestedBy != who {
@@ -488,6 +514,13 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 			AllowedIPs: r.AllowedIPs, Description: r.Description})
 		if err != nil {
 			return err
+		}
+		if ag != nil {
+			// The agent's ceiling and IP policy as they are now, not as
+			// they were when the request was made.
+			if err := ag.bound(ctx, s); err != nil {
+				return err
+			}
 		}
 		spec = s
 		r.State = ApprovalRedeemed

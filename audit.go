@@ -22,28 +22,35 @@ import (
 
 // Audit event names, in the product's "resource.action" form.
 const (
-	EventSecretCreated    = "secret.created"
-	EventSecretRead       = "secret.read"
-	EventSecretUpdated    = "secret.updated"
-	EventSecretDeleted    = "secret.deleted"
-	EventSecretRolledBack = "secret.rolled_back"
-	EventSecretImported   = "secret.imported"
-	EventSecretExpired    = "secret.expired" // a read refused because the secret expired
-	EventSecretListed     = "secret.listed"  // ListSecrets, ListVersions (not in the product's catalogue)
+	EventSecretCreated      = "secret.created"
+	EventSecretRead         = "secret.read"
+	EventSecretUpdated      = "secret.updated"
+	EventSecretDeleted      = "secret.deleted"
+	EventSecretRolledBack   = "secret.rolled_back"
+	EventSecretImported     = "secret.imported"
+	EventSecretExpired      = "secret.expired"       // a read refused because the secret expired
+	EventSecretListed       = "secret.listed"        // ListSecrets, ListVersions (not in the product's catalogue)
+	EventSecretMetadataRead = "secret.metadata_read" // GetMetadata
 
 	EventTokenIssued  = "token.issued"
 	EventTokenUsed    = "token.used" // Session.Check: a token presented and accepted without a secret operation
 	EventTokenRevoked = "token.revoked"
 	EventTokenExpired = "token.expired" // a use refused because the token's TTL lapsed
 	EventTokenDenied  = "token.denied"  // a request or use refused: unknown, revoked, exhausted, IP, scope, tier
+	EventTokenListed  = "token.listed"  // ListTokens
 
 	EventApprovalRequested = "approval.requested"
 	EventApprovalGranted   = "approval.granted"
 	EventApprovalDenied    = "approval.denied" // also a cancellation (Reason "cancelled")
 	EventApprovalTimedOut  = "approval.timed_out"
+	EventApprovalRead      = "approval.read"   // GetApproval
+	EventApprovalListed    = "approval.listed" // ListApprovals
 
 	EventAgentCreated = "agent.created"
 	EventAgentUpdated = "agent.updated"
+	EventAgentListed  = "agent.listed" // ListAgents
+
+	EventVaultRewrapped = "vault.rewrapped" // Rewrap; Reason holds the counts
 )
 
 // Outcome says how an audited operation ended.
@@ -54,6 +61,12 @@ const (
 	OutcomeAllowed Outcome = "allowed" // the operation was performed
 	OutcomeDenied  Outcome = "denied"  // refused by policy: scope, tier, token state, expiry, approval rules
 	OutcomeFailed  Outcome = "failed"  // an error: invalid input, not found, storage or key failure
+
+	// OutcomePending marks a write-ahead event: written before the change
+	// it announces (an ImportEnv write), so that a crash cannot leave the
+	// change without an event. An event with the same ImportID and Path and
+	// another outcome follows unless the process died in between.
+	OutcomePending Outcome = "pending"
 )
 
 // ActorKind says what kind of principal acted.
@@ -95,7 +108,8 @@ type AuditEvent struct {
 	TokenAccessor string     `json:"token_accessor,omitempty"`
 	ApprovalID    string     `json:"approval_id,omitempty"`
 	AgentID       string     `json:"agent_id,omitempty"`
-	Via           string     `json:"via,omitempty"` // the surface the call came through (ContextWithVia), e.g. "mcp"
+	ImportID      string     `json:"import_id,omitempty"` // ImportEnv: the import this event belongs to
+	Via           string     `json:"via,omitempty"`       // the surface the call came through (ContextWithVia), e.g. "mcp"
 	Outcome       Outcome    `json:"outcome"`
 	Reason        string     `json:"reason,omitempty"`
 	Writer        string     `json:"writer"`
@@ -137,12 +151,14 @@ func (v *AgentVault) auditing(ctx context.Context) bool {
 // fields. It returns ErrAuditFailed (wrapping the cause) when the event could
 // not be written.
 func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
-	if !v.auditing(ctx) || v.closed.Load() {
-		return nil
+	if !v.auditing(ctx) || !v.gate.enterNested() {
+		return nil // closed, and called outside any operation
 	}
+	defer v.gate.leave()
 	a := &v.opts.access
 	key := v.accessKey()
 	st := &a.st.audit
+	e.scrub()
 	e.Time = v.opts.now().UTC()
 	e.Via = viaFromContext(ctx)
 	st.mu.Lock()
@@ -173,6 +189,21 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 			}
 		}
 		return nil
+	}
+}
+
+// scrub is the last line of defence against recording a credential: any
+// caller-supplied field that holds a token or agent key prefix is replaced
+// (the path dropped, others "[REDACTED]"). The entry points refuse such
+// input before this; scrub covers any that did not.
+func (e *AuditEvent) scrub() {
+	if hasCredential(e.Path) {
+		e.Path = ""
+	}
+	for _, f := range []*string{&e.Actor.ID, &e.Version, &e.Reason, &e.TokenAccessor, &e.ApprovalID, &e.AgentID, &e.ImportID} {
+		if hasCredential(*f) {
+			*f = redacted
+		}
 	}
 }
 
@@ -261,15 +292,31 @@ func auditMAC(key, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// auditHashSuffix is how every sealed event ends: the hash, the last field.
+const (
+	auditHashOpen = `,"hash":"`
+	auditHashLen  = 2 * sha256.Size
+)
+
 // parseAuditEvent decodes one stored or logged event and checks its hash.
+// The hash is verified over the exact bytes stored (the line with its
+// trailing hash field cut off), never over a re-encoding, so no content of
+// an event (invalid UTF-8, escapes) can make an authentic entry fail.
 func parseAuditEvent(raw []byte, key []byte) (*AuditEvent, error) {
+	n := len(raw) - len(auditHashOpen) - auditHashLen - 2
+	if n < 1 || string(raw[n:n+len(auditHashOpen)]) != auditHashOpen || string(raw[len(raw)-2:]) != `"}` {
+		return nil, errors.New("not an audit event: no trailing hash field")
+	}
+	h := string(raw[n+len(auditHashOpen) : len(raw)-2])
+	body := make([]byte, 0, n+1)
+	body = append(append(body, raw[:n]...), '}')
 	var e AuditEvent
-	if err := json.Unmarshal(raw, &e); err != nil {
+	if err := json.Unmarshal(body, &e); err != nil {
 		return nil, fmt.Errorf("not an audit event: %w", err)
 	}
-	h := e.Hash
-	e.Hash = ""
-	body, _ := json.Marshal(&e)
+	if e.Hash != "" {
+		return nil, errors.New("not an audit event: two hash fields")
+	}
 	e.Hash = h
 	if !hmac.Equal([]byte(h), []byte(auditMAC(key, body))) {
 		return &e, errors.New("hash does not verify")
@@ -286,11 +333,11 @@ func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
 }
 
+// callerActor is ctxActor without the error: for audit events only, it
+// names an invalid context actor with the placeholder invalidActor.
 func (v *AgentVault) callerActor(ctx context.Context) Actor {
-	if a, ok := ActorFromContext(ctx); ok {
-		return Actor{Kind: ActorHuman, ID: truncate(a, MaxActorLen)}
-	}
-	return Actor{Kind: ActorService, ID: v.opts.actor}
+	a, _ := v.ctxActor(ctx)
+	return a
 }
 
 // finish records err's outcome and reason on e.
@@ -422,18 +469,23 @@ func (q *AuditQuery) match(e *AuditEvent) bool {
 
 // QueryAudit returns the stored audit events that match q, oldest first
 // (by time, then writer and sequence). Every event is authenticated; an
-// event that fails its hash check fails the query with ErrIntegrity (use
-// VerifyAudit to locate it). Queries are not themselves audited.
+// event that fails its hash check is skipped, and the others are returned
+// with an error wrapping an *UnreadableAuditError that names the skipped
+// entries (and ErrIntegrity; use VerifyAudit to locate the first break).
+// Reading the audit trail (QueryAudit, VerifyAudit, VerifyAuditLog) is the
+// one thing not itself audited: each read would append to the chains it
+// reads.
 func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
 	const op = "audit query"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, auditPrefix)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, bad, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
@@ -445,7 +497,8 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 		}
 		e, err := parseAuditEvent(it.Value, key)
 		if err != nil {
-			return nil, &Error{Op: op, Err: fmt.Errorf("%w: audit entry %s: %w", ErrIntegrity, it.Key, err)}
+			bad = append(bad, it.Key) // skipped, reported below
+			continue
 		}
 		if q.match(e) {
 			out = append(out, *e)
@@ -463,6 +516,9 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	})
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[len(out)-q.Limit:]
+	}
+	if len(bad) > 0 {
+		return out, &Error{Op: op, Err: &UnreadableAuditError{Keys: bad}}
 	}
 	return out, nil
 }
@@ -501,14 +557,18 @@ func (e *AuditIntegrityError) Unwrap() error { return ErrIntegrity }
 // from the backend alone; keep a copy elsewhere (WithAuditWriter to an
 // append-only destination, checked with VerifyAuditLog) to detect it.
 func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
-	if v.closed.Load() {
-		return nil, &Error{Op: "audit verify", Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, auditPrefix)
 	if err != nil {
 		return nil, &Error{Op: "audit verify", Err: err}
 	}
 	items, err := v.getMany(ctx, keys)
+	if errors.Is(err, ErrIntegrity) {
+		return nil, v.locateUnreadable(ctx, keys, err)
+	}
 	if err != nil {
 		return nil, &Error{Op: "audit verify", Err: err}
 	}
@@ -526,10 +586,27 @@ func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
 	return &AuditReport{Writers: len(c.next), Events: c.events}, nil
 }
 
+// locateUnreadable finds the audit entry the storage could not read back
+// (a truncated or damaged file) and reports it as modified.
+func (v *AgentVault) locateUnreadable(ctx context.Context, keys []string, batchErr error) error {
+	for _, k := range keys {
+		if _, _, err := v.b.Get(ctx, k); errors.Is(err, ErrIntegrity) {
+			writer, seqStr, _ := strings.Cut(strings.TrimPrefix(k, auditPrefix), "/")
+			seq, _ := strconv.ParseUint(seqStr, 10, 64)
+			return &AuditIntegrityError{Writer: writer, Seq: seq, Key: k, Problem: "modified", Detail: "the stored entry is unreadable (truncated or damaged)"}
+		}
+	}
+	return &Error{Op: "audit verify", Err: batchErr}
+}
+
 // VerifyAuditLog checks a JSON-lines audit log written by WithAuditWriter
 // (by this vault or another AgentVault on the same storage): every chain in
 // it must start at sequence 1 and continue without gaps, in line order.
 func (v *AgentVault) VerifyAuditLog(r io.Reader) (*AuditReport, error) {
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
+	}
+	defer v.leave()
 	c := chainChecker{key: v.accessKey(), next: map[string]*chainPos{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -634,13 +711,28 @@ func (v *AgentVault) auditErr(ctx context.Context, event, path string, err *erro
 	*err = v.auditSecret(ctx, event, path, nil, *err)
 }
 
-// auditImport writes ImportEnv's single secret.imported event; its Reason
-// holds the counts.
-func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, res **ImportResult, err *error) {
+// auditOp writes the one event of an operation on no particular secret
+// (a listing of tokens, approvals or agents, an audit query). id, when set,
+// is an approval id to record.
+func (v *AgentVault) auditOp(ctx context.Context, event, approvalID string, err *error) {
+	if !v.auditing(ctx) {
+		return
+	}
+	e := v.event(ctx, event, "")
+	if validApprovalID(approvalID) {
+		e.ApprovalID = approvalID
+	}
+	_ = v.emit(ctx, e.finish(*err))
+}
+
+// auditImport writes ImportEnv's summary event (path: the namespace); its
+// Reason holds the counts. The per-secret events are written by importOne.
+func (v *AgentVault) auditImport(ctx context.Context, opts ImportOptions, id string, res **ImportResult, err *error) {
 	if !v.auditing(ctx) {
 		return
 	}
 	e := v.event(ctx, EventSecretImported, auditPath(opts.Namespace))
+	e.ImportID = id
 	e.finish(*err)
 	if r := *res; r != nil {
 		counts := fmt.Sprintf("created %d, updated %d, skipped %d", r.Created, r.Updated, r.Skipped)

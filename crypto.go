@@ -132,7 +132,7 @@ func (v *AgentVault) decode(path string, raw []byte) (*record.Secret, error) {
 	if s.Path != path {
 		return nil, fmt.Errorf("%w: record belongs to another path", ErrIntegrity)
 	}
-	if _, ok := tierFromRank(s.Tier); !ok || !SecretType(s.Type).Valid() {
+	if _, ok := tierFromRank(s.Tier); !ok || !SecretType(s.Type).Valid() || !validFloors(s) {
 		return nil, fmt.Errorf("%w: unknown tier or type in record", ErrIntegrity)
 	}
 	v.cache.putRecord(path, raw, s)

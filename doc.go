@@ -40,8 +40,9 @@
 // "secrets:read:production/openai/*" (see ParseScope: `*` crosses '/'),
 // with a TTL (default 1h, at most 24h), an optional use limit and an
 // optional IP allowlist. Session(token) gives the agent GetSecret,
-// ListSecrets, CreateSecret, UpdateSecret and DeleteSecret limited to those
-// scopes:
+// GetMetadata, ListSecrets, ListVersions, CreateSecret, UpdateSecret,
+// RotateSecret, Rollback, ImportEnv and DeleteSecret limited to those
+// scopes and the token's tier, each audited with the token as actor:
 //
 //	tok, err := vault.RequestToken(ctx, agentvault.TokenRequest{
 //		Scopes: []string{"secrets:read:production/openai/*"}, TTL: 15 * time.Minute, MaxUses: 10,
@@ -55,19 +56,30 @@
 // (Approve; distinct approvers, never the requester; 1 for sensitive and 2
 // for critical by default, optionally with a cancellable delay) before
 // RedeemApproval issues the token once. A token never reads a secret above
-// the tier it was issued for. Agents (CreateAgent) get a key and a scope
-// ceiling their token requests cannot exceed. A Notifier (a Go func or a
-// signed webhook) tells approvers about requests.
+// the tier it was issued for, nor a version written while the secret's
+// tier was above it: each version keeps the tier in force when it was
+// written, and only the vault owner (AgentVault.UpdateSecret, audited as
+// secret.tier_lowered) can lower a tier; through a Session a tier can only
+// be raised. Agents (CreateAgent) get a key and a scope ceiling their token
+// requests cannot exceed; an agent's tokens are bound at every use to the
+// agent as it is stored then (disabling it, or narrowing its ceiling or IP
+// policy, takes effect at once, in every process). A Notifier (a Go func
+// or a signed webhook, whose receiver can refuse replays with
+// VerifyWebhookOnce) tells approvers about requests, within the caller's
+// deadline.
 //
-// Every operation — allowed, denied or failed — writes exactly one audit
-// event (secret.read, token.issued, approval.granted, …) to an append-only,
-// hash-chained trail in the backend (WithAudit, on by default) and/or a
-// JSON-lines writer (WithAuditWriter). Events never contain values or raw
-// tokens. QueryAudit filters the trail; VerifyAudit finds the first
-// modified, deleted or reordered entry. WithAuditFailClosed withholds a
-// value whose read could not be audited. An audited read costs one extra
-// backend write (on the file backend, an fsync): turn the store off with
-// WithAudit(false) where that matters and keep a JSON-lines writer instead.
+// Every operation — allowed, denied or failed, metadata reads and listings
+// included — writes an audit event (secret.read, token.issued,
+// approval.granted, …; ImportEnv also two per secret it writes, one of them
+// before the write) to an append-only, hash-chained trail in the backend
+// (WithAudit, on by default) and/or a JSON-lines writer (WithAuditWriter).
+// Reading the trail itself (QueryAudit, VerifyAudit) is not audited. Events
+// never contain values or raw tokens. QueryAudit filters the trail;
+// VerifyAudit finds the first modified, deleted or reordered entry.
+// WithAuditFailClosed withholds a value whose read could not be audited. An
+// audited read costs one extra backend write (on the file backend, an
+// fsync): turn the store off with WithAudit(false) where that matters and
+// keep a JSON-lines writer instead.
 //
 // # Lifecycle: expiry notices, rotation, retention
 //
@@ -106,18 +118,103 @@
 //
 // # Threat model
 //
-// agentvault protects secrets against anyone who can read or modify the
-// storage (files, Redis) but does not hold the key-encryption key: they learn
-// paths, metadata sizes and version counts, but no value, and any change they
-// make is detected (ErrIntegrity) rather than served. They can delete
-// records, and they can replace a secret's record with an older authentic
-// record of the same secret (a rollback of its whole state); detecting that
-// needs trusted state outside the storage, which agentvault does not keep.
-// Anyone holding both the storage and the key (or the ability to call the
-// KMS) can read everything. A process using an AgentVault holds unwrapped
-// data keys in memory. Secret values, keys and tokens never appear in errors,
-// logs or panics; paths, types, tiers, tags and descriptions are not secret
-// and do appear.
+// Storage readers (anyone who can read the files or the Redis keys, or a
+// backup of them) learn no secret value, data key, raw token or agent key:
+// values are encrypted, data keys and the vault's MAC key are wrapped by
+// the KeyProvider, and tokens and agent keys are stored only as SHA-256
+// hashes of 256 random bits. Everything else is stored in clear text:
+//
+//   - each secret's full path (also in the storage key names: file names on
+//     the file backend, Redis key names), type, tier, description, tags,
+//     created_by, creation, update and expiry times, rotation schedule and
+//     grace period, active version, and for every version its number,
+//     creator, creation time, KMS key id and the exact length of its value
+//     (the ciphertext is the value plus 16 bytes);
+//   - each token's accessor, scopes, tier, description, holder, issue and
+//     expiry times, use limit and count, IP allowlist, approval id and
+//     whether it is revoked;
+//   - each approval request (requester, scopes, description, votes with
+//     approvers' names, state, reasons) and each agent (name, description,
+//     scope ceiling, IP allowlist, disabled flag, creator);
+//   - the whole audit trail: who did what to which path, when, with which
+//     token, approval or agent, and the outcome (never a value or raw token);
+//   - lifecycle claims, whose key names carry paths and expiry times.
+//
+// Storage writers (anyone who can modify the storage without the
+// KeyProvider) cannot forge or edit anything: every record is
+// authenticated with HMAC-SHA256 under the vault's MAC key and bound to
+// its storage key, ciphertexts are bound to their vault, path and version,
+// and a changed or moved record fails with ErrIntegrity instead of being
+// served. They can:
+//
+//   - delete any record: a secret (all its versions), a token (it stops
+//     working), an approval, an agent, lifecycle claims (an expiry notice
+//     may then be sent again), the vault's configuration (New then starts
+//     a new vault on the same storage, in which every earlier record fails
+//     with ErrIntegrity), and audit entries — VerifyAudit detects a
+//     deletion inside a chain, but not of a chain's newest entries nor of a
+//     whole chain (keep a copy with WithAuditWriter and VerifyAuditLog);
+//   - put back an earlier authentic copy of any record, which is served as
+//     current (a rollback): a secret's whole state returns (a deleted
+//     secret reappears, pruned versions and an earlier active value come
+//     back, an earlier tier, expiry or rotation schedule applies again); a
+//     token's record returns un-revoked and with its earlier use count,
+//     until the token's own expiry (at most the maximum token TTL, 24 h by
+//     default; no rollback extends it); an approval returns to an earlier
+//     state, so an approved request already redeemed can be redeemed again
+//     for a second token, and a denial or cancellation is undone, until the
+//     approval expires; an agent's record returns to an earlier state,
+//     re-enabling a disabled agent or restoring a wider ceiling or IP list,
+//     with no time limit;
+//   - deny service (fill, lock or corrupt the storage).
+//
+// agentvault does not detect rollbacks. A counter or version kept in the
+// same storage would not help, since a writer can roll it back together
+// with the records; detection needs state the writer cannot reach (a KMS-
+// or remote-held counter), which agentvault does not keep. A revocation
+// or a disabled agent therefore holds against a storage writer only as
+// long as the storage does: protect write access to the storage as you
+// would the ability to issue tokens. The audit trail written elsewhere
+// (WithAuditWriter) records every revocation, use and redemption, so a
+// rollback shows there after the fact.
+//
+// A token is a bearer credential: whoever holds it can use it, from the
+// IPs its allowlist admits (as reported by ContextWithClientIP, which the
+// embedding program sets). A token with read scopes reads the values, at
+// any version (AtVersion) whose tier floor is at most the token's, and
+// lists the metadata of the secrets its read scopes match whose tier is at
+// most the token's, including secrets created after it was issued; nothing
+// else. A token with only write scopes reads no value and lists nothing,
+// but within its write scopes and up to its tier it can create secrets,
+// write new values that readers (and `ass run`) will then get, change
+// their type, description, tags and expiry, raise (never lower) their
+// tier, learn which paths exist (create and update report it) and their
+// metadata (UpdateSecret returns it); earlier versions stay and every
+// write is audited. `ass run` never injects a name that changes how a
+// program loads or runs (PATH, LD_*, BASH_ENV, …) unless the human names
+// it, and `ass export` output is inert when sourced, so a write-only
+// principal cannot turn a value into code run by the human; it can still
+// set ordinary variables a program reads (a DATABASE_URL pointing at its
+// own server). Delete scopes delete secrets the same way.
+// Scopes are checked on every use; a token cannot widen its own.
+//
+// The process holding an AgentVault holds the KeyProvider's access, the
+// MAC key and cached data keys in memory: it can read and write
+// everything, issue any token and write any audit event. Actor identities
+// (ContextWithActor, which approvals' "distinct approvers" rely on) and
+// client IPs come from that process and are not authenticated by
+// agentvault. Anyone holding both the storage and the KeyProvider's key
+// (or the ability to call the KMS) can read everything. Secret values,
+// keys and tokens never appear in errors, logs, audit events or panics;
+// paths, types, tiers, tags and descriptions are not secret and do appear.
+//
+// A path, prefix, scope, name or description that holds a token or agent
+// key prefix ("ast_tok_", "ast_agent_") is refused and shown as
+// "[REDACTED]", so a credential pasted in the wrong place is not recorded.
+// Actor and agent names are checked (valid UTF-8, no control characters,
+// at most MaxActorLen bytes) and compared byte for byte; audit hashes are
+// verified over the exact stored bytes, so no input can raise a false
+// tamper alarm.
 //
 // # Errors
 //
@@ -125,10 +222,24 @@
 // one of the sentinels (ErrNotFound, ErrAlreadyExists, ErrExpired,
 // ErrInvalidPath, ErrInvalidInput, ErrIntegrity, ErrConflict, ErrClosed) or
 // the backend or KeyProvider error behind the failure. Use errors.Is.
+// Listings (ListSecrets, ListTokens, ListApprovals, ListAgents) skip
+// records that fail authentication and return the rest together with an
+// error wrapping an *UnreadableError (and ErrIntegrity) that names the
+// skipped ones, so one corrupt record never hides the others.
+//
+// One damaged record does not hide the others: ListSecrets, QueryAudit and
+// Rewrap skip records that fail their integrity check and return the rest
+// with an error wrapping *UnreadableError (or *UnreadableAuditError) and
+// ErrIntegrity; Doctor checks every record, version and audit chain. New
+// refuses to create a configuration over a backend that already holds
+// secrets (ErrNoConfig): a lost configuration must be restored, never
+// replaced.
 //
 // # Concurrency
 //
-// An AgentVault is safe for concurrent use. Several AgentVaults, in one
+// An AgentVault is safe for concurrent use. Close waits for the operations
+// in progress to finish before it wipes the keys, and refuses new ones
+// (ErrClosed); no write is ever sealed with a wiped key. Several AgentVaults, in one
 // process or in many on many machines, may share one backend (file or
 // Redis): every write is a conditional write retried on conflict, so
 // concurrent updates each get their own version number and none is lost.

@@ -34,8 +34,12 @@ var (
 
 	// ErrIntegrity is returned when stored data fails authentication:
 	// a record, ciphertext or wrapped key was modified, truncated, copied
-	// from another path or version, or the KeyProvider holds the wrong key.
-	// No plaintext is ever returned for such data.
+	// from another path or version, or the KeyProvider holds the wrong key;
+	// and when the backend finds stored bytes it cannot parse itself (a
+	// truncated file: backend.ErrCorrupt, which stays wrapped). This holds
+	// for every kind of record: secrets, the vault configuration, tokens,
+	// approvals, agents and audit entries. No plaintext is ever returned for
+	// such data.
 	ErrIntegrity = errors.New("agentvault: integrity check failed")
 
 	// ErrConflict is returned when a write lost a race it could not retry:
@@ -64,11 +68,11 @@ func (e *Error) Error() string {
 	b.WriteString(e.Op)
 	if e.Path != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Path)
+		b.WriteString(noCredentialField(e.Path))
 	}
 	if e.Version != "" {
 		b.WriteByte(' ')
-		b.WriteString(e.Version)
+		b.WriteString(noCredentialField(e.Version))
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -87,5 +91,13 @@ func opErr(op, path, version string, err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
-	return &Error{Op: op, Path: path, Version: version, Err: err}
+	return &Error{Op: op, Path: noCredentialField(path), Version: noCredentialField(version), Err: err}
+}
+
+// noCredentialField is s, or "[REDACTED]" if it holds a credential.
+func noCredentialField(s string) string {
+	if hasCredential(s) {
+		return redacted
+	}
+	return s
 }

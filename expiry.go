@@ -207,5 +207,10 @@ func (v *AgentVault) expiredRead(ctx context.Context, rec *record.Secret) {
 	if v.opts.lifecycle.st.isDone(key) {
 		return
 	}
-	_, _, _ = v.deliver(context.WithoutCancel(ctx), rec, NoticeExpired, v.expiryNotifiers(), false)
+	// The caller's context bounds the delivery, as for approval notices
+	// (see Notifier): a notice not sent now is sent by a later
+	// CheckExpirations.
+	ctx, cancel := notifyContext(ctx)
+	defer cancel()
+	_, _, _ = v.deliver(ctx, rec, NoticeExpired, v.expiryNotifiers(), false)
 }

@@ -2,6 +2,8 @@ package agentvault
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +38,15 @@ type ImportOptions struct {
 	Overwrite bool
 	// Parse options for the .env input (size limits).
 	ParseOptions []envfile.Option
+	// ImportID, if set, is the id recorded in this import's audit events
+	// instead of a random one: a caller splitting one logical import into
+	// several ImportEnv calls gives them all the same id. 1–64 characters
+	// of A–Z a–z 0–9 . _ -.
+	ImportID string
+	// Progress, if set, is called after each variable is done (written,
+	// skipped or planned), with the count so far and the total, from the
+	// goroutine that called ImportEnv.
+	Progress func(done, total int)
 }
 
 // ImportAction is what ImportEnv did, or in a dry run would do, with one variable.
@@ -69,7 +80,8 @@ type ImportResult struct {
 	Skipped  int              `json:"skipped"`
 	DryRun   bool             `json:"dry_run"`
 	Secrets  []ImportedSecret `json:"secrets"`
-	Warnings []string         `json:"warnings,omitempty"` // e.g. duplicate variables (the last definition wins)
+	Warnings []string         `json:"warnings,omitempty"`  // e.g. duplicate variables (the last definition wins)
+	ImportID string           `json:"import_id,omitempty"` // the id of this import in its audit events
 }
 
 // ImportEnv imports the variables of a .env file (see package envfile for
@@ -82,25 +94,52 @@ type ImportResult struct {
 // backend or key provider fails part-way, the result lists what was written
 // and the error says where it stopped; running the import again finishes
 // the job.
+//
+// Audit: every import gets a random id (ImportResult.ImportID). Each secret
+// it creates or updates gets two secret.imported events carrying that id
+// and the secret's path: a write-ahead event (OutcomePending, Reason
+// "created" or "updated") written before the secret, and one with the
+// outcome (and the version) after it. The write-ahead event is written and
+// stored before the secret is touched, and the import stops with
+// ErrAuditFailed if it cannot be, so even a process killed mid-import
+// leaves no imported secret without an event naming it (at worst a
+// pending event for a write that never happened). A last secret.imported
+// event at the namespace sums the import up (created, updated, skipped).
 func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions) (res *ImportResult, err error) {
-	defer v.auditImport(ctx, opts, &res, &err)
-	ctx = withoutAudit(ctx) // one secret.imported event, not one per secret
 	const op = "import"
-	if v.closed.Load() {
-		return nil, opErr(op, opts.Namespace, "", ErrClosed)
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
+	}
+	defer v.leave()
+	id, idErr := opts.ImportID, error(nil)
+	switch {
+	case id == "":
+		id = newImportID()
+	case !validImportID(id) || hasCredential(id):
+		id, idErr = "", fmt.Errorf("%w: import id: want 1–64 characters of A-Z a-z 0-9 . _ -", ErrInvalidInput)
+	}
+	defer v.auditImport(ctx, opts, id, &res, &err)
+	actx := ctx             // the per-secret events
+	ctx = withoutAudit(ctx) // the creates and updates: importOne writes their events
+	if _, err := v.ctxActor(actx); err != nil {
+		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
+	}
+	if idErr != nil {
+		return nil, opErr(op, safePath(opts.Namespace, idErr), "", idErr)
 	}
 	plan, res, err := v.planImport(r, opts)
 	if err != nil {
-		return nil, opErr(op, opts.Namespace, "", err)
+		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
 	}
 	existing, err := v.existingPaths(ctx, opts.Namespace, plan)
 	if err != nil {
-		return nil, opErr(op, opts.Namespace, "", err)
+		return nil, opErr(op, safePath(opts.Namespace, err), "", err)
 	}
-	res.DryRun = opts.DryRun
+	res.DryRun, res.ImportID = opts.DryRun, id
+	imp := importer{v: v, ctx: ctx, actx: actx, id: id, opts: opts}
 	for _, p := range plan {
 		item := ImportedSecret{Variable: p.entry.Key, Line: p.entry.Line, Path: p.path, Type: p.typ, Tier: p.tier}
-		action, version, err := v.importOne(ctx, p, existing[p.path], opts)
+		action, version, err := imp.one(p, existing[p.path])
 		if err != nil {
 			return res, opErr(op, p.path, "", fmt.Errorf("variable %s (line %d): %w; %d of %d variables done, run the import again to finish",
 				p.entry.Key, p.entry.Line, err, len(res.Secrets), len(plan)))
@@ -115,8 +154,32 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 			res.Skipped++
 		}
 		res.Secrets = append(res.Secrets, item)
+		if opts.Progress != nil {
+			opts.Progress(len(res.Secrets), len(plan))
+		}
 	}
 	return res, nil
+}
+
+func validImportID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if !segmentByte(id[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// newImportID returns a random import id: "imp_" and 16 hex digits.
+func newImportID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("agentvault: crypto/rand failed: " + err.Error())
+	}
+	return "imp_" + hex.EncodeToString(b[:])
 }
 
 type importItem struct {
@@ -174,7 +237,7 @@ func (v *AgentVault) planImport(r io.Reader, opts ImportOptions) ([]importItem, 
 			path = opts.Namespace + "/" + e.Key
 		}
 		if err := ValidatePath(path); err != nil {
-			return nil, nil, fmt.Errorf("variable %s (line %d): %w", e.Key, e.Line, err)
+			return nil, nil, fmt.Errorf("variable %s (line %d): %w", truncate(e.Key, 64), e.Line, err)
 		}
 		if len(e.Value) > v.opts.maxValueSize {
 			return nil, nil, fmt.Errorf("%w: variable %s (line %d): value is %d bytes, larger than the limit of %d",
@@ -215,13 +278,27 @@ func (v *AgentVault) existingPaths(ctx context.Context, namespace string, plan [
 	return out, nil
 }
 
-func (v *AgentVault) importOne(ctx context.Context, p importItem, exists bool, opts ImportOptions) (ImportAction, string, error) {
+// importer carries one import's state: ctx (unaudited) for the writes,
+// actx for their events.
+type importer struct {
+	v         *AgentVault
+	ctx, actx context.Context
+	id        string
+	opts      ImportOptions
+}
+
+func (im *importer) one(p importItem, exists bool) (ImportAction, string, error) {
+	v, ctx := im.v, im.ctx
 	value := StringValue(p.entry.Value)
 	if !exists {
-		if opts.DryRun {
+		if im.opts.DryRun {
 			return ImportCreated, "v1", nil
 		}
+		if err := im.event(p, ImportCreated, "", true, nil); err != nil {
+			return "", "", err
+		}
 		_, err := v.CreateSecret(ctx, CreateSecretInput{Path: p.path, Value: value, Type: p.typ, Tier: p.tier})
+		_ = im.event(p, ImportCreated, "v1", false, err)
 		if err == nil {
 			return ImportCreated, "v1", nil
 		}
@@ -230,7 +307,7 @@ func (v *AgentVault) importOne(ctx context.Context, p importItem, exists bool, o
 		}
 		// Created concurrently since the listing: treat as existing.
 	}
-	if !opts.Overwrite {
+	if !im.opts.Overwrite {
 		return ImportSkipped, "", nil
 	}
 	same, active, err := v.activeValueEquals(ctx, p.path, value)
@@ -240,14 +317,43 @@ func (v *AgentVault) importOne(ctx context.Context, p importItem, exists bool, o
 	if same {
 		return ImportUnchanged, active, nil
 	}
-	if opts.DryRun {
+	if im.opts.DryRun {
 		return ImportUpdated, "", nil
 	}
+	if err := im.event(p, ImportUpdated, "", true, nil); err != nil {
+		return "", "", err
+	}
 	m, err := v.UpdateSecret(ctx, p.path, UpdateSecretInput{Value: &value})
+	var version string
+	if m != nil {
+		version = m.Version
+	}
+	_ = im.event(p, ImportUpdated, version, false, err)
 	if err != nil {
 		return "", "", err
 	}
 	return ImportUpdated, m.Version, nil
+}
+
+// event writes one per-secret secret.imported event: the write-ahead one
+// (pending) or the outcome of the write (err). Only a failure to write the
+// write-ahead event matters: the write must then not happen.
+func (im *importer) event(p importItem, action ImportAction, version string, pending bool, err error) error {
+	v := im.v
+	if !v.auditing(im.actx) {
+		return nil
+	}
+	e := v.event(im.actx, EventSecretImported, p.path)
+	e.ImportID, e.Version = im.id, version
+	if action == ImportCreated {
+		e.Type, e.Tier = p.typ, p.tier
+	}
+	if pending {
+		e.Outcome, e.Reason = OutcomePending, string(action)
+	} else if e.finish(err); err == nil {
+		e.Reason = string(action)
+	}
+	return v.emit(im.actx, e)
 }
 
 // activeValueEquals compares the active value of path with val, also for an

@@ -174,8 +174,10 @@ type putFailer struct {
 	failAfter atomic.Int64 // writes allowed before failing; -1 never fails
 }
 
+// Put fails secret writes ("s/…") once failAfter reaches 0; other writes
+// (configuration, audit events) always succeed.
 func (p *putFailer) Put(ctx context.Context, key string, val []byte, rev int64) (int64, error) {
-	if key != "meta/vault" {
+	if strings.HasPrefix(key, "s/") {
 		if n := p.failAfter.Load(); n == 0 {
 			return 0, errDiskFull
 		} else if n > 0 {

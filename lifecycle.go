@@ -179,9 +179,10 @@ func (v *AgentVault) pruneAll(ctx context.Context) ([]PruneResult, error) {
 // scan calls f with every secret's authenticated record, in path order,
 // without auditing (the scheduler's reads are bookkeeping, not access).
 func (v *AgentVault) scan(ctx context.Context, f func(path string, rec *record.Secret) error) error {
-	if v.closed.Load() {
-		return ErrClosed
+	if err := v.enter(); err != nil {
+		return err
 	}
+	defer v.leave()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return err
@@ -275,7 +276,7 @@ func (v *AgentVault) acquire(ctx context.Context, key string) (*claim, error) {
 	owner := v.opts.access.st.instance
 	for attempt := 0; attempt < 3; attempt++ {
 		now := v.opts.now()
-		rec := claimRecord{State: claimClaimed, Owner: owner, LeaseUntil: now.Add(v.opts.lifecycle.lease).UnixNano(), Attempt: 1}
+		rec := claimRecord{State: claimClaimed, Owner: owner, LeaseUntil: nanosAfter(now, v.opts.lifecycle.lease), Attempt: 1}
 		rev, err := v.b.Put(ctx, key, v.sealJSON("claim", key, &rec), 0)
 		if err == nil {
 			return &claim{key: key, rev: rev, attempt: 1}, nil
@@ -335,9 +336,12 @@ func (v *AgentVault) release(ctx context.Context, c *claim) {
 
 // Grace periods and version resolution.
 
-func validateGrace(grace time.Duration, hasValue bool) error {
+func validateGrace(grace time.Duration, hasValue bool, now time.Time) error {
 	if grace < 0 {
 		return fmt.Errorf("%w: GracePeriod %v is negative", ErrInvalidInput, grace)
+	}
+	if err := storableSpan("GracePeriod", now, grace); err != nil {
+		return err
 	}
 	if grace > 0 && !hasValue {
 		return fmt.Errorf("%w: GracePeriod needs a new Value", ErrInvalidInput)
@@ -352,10 +356,10 @@ func activate(rec *record.Secret, n uint32, grace time.Duration, now time.Time) 
 	rec.Active = n
 	rec.Previous, rec.GraceUntil = 0, 0
 	if grace > 0 && old != n {
-		rec.Previous, rec.GraceUntil = old, now.Add(grace).UnixNano()
+		rec.Previous, rec.GraceUntil = old, nanosAfter(now, grace)
 	}
 	if rec.RotateEvery > 0 {
-		rec.NextRotation = now.Add(time.Duration(rec.RotateEvery)).UnixNano()
+		rec.NextRotation = nanosAfter(now, time.Duration(rec.RotateEvery))
 	}
 	rec.UpdatedAt = now.UnixNano()
 }

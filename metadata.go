@@ -27,7 +27,7 @@ func Open(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, er
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
-	if _, _, err := b.Get(ctx, configKey); err != nil {
+	if _, _, err := (storage{b}).Get(ctx, configKey); err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return nil, &Error{Op: "open", Err: ErrNoVault}
 		}
@@ -38,9 +38,14 @@ func Open(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, er
 
 // GetMetadata returns the metadata of the secret at path (its active
 // version), without decrypting anything. Unlike GetSecret it also answers
-// for an expired secret.
-func (v *AgentVault) GetMetadata(ctx context.Context, path string) (*SecretMetadata, error) {
+// for an expired secret. Audited as secret.metadata_read.
+func (v *AgentVault) GetMetadata(ctx context.Context, path string) (meta *SecretMetadata, rerr error) {
 	const op = "metadata"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditMeta(ctx, EventSecretMetadataRead, path, &meta, &rerr)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}

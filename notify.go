@@ -20,16 +20,25 @@ import (
 // (approval.requested), its last needed approval (approval.granted), a
 // denial or cancellation (approval.denied) or its expiry
 // (approval.timed_out). It holds no secret.
+//
+// ID identifies the notice: one approval's one event has the same ID in
+// every process and on every retry (an expiry notice's ID works the same
+// way), so a receiver can de-duplicate deliveries and refuse replays by it
+// (see VerifyWebhookOnce).
 type ApprovalNotice struct {
+	ID       string   `json:"id"`
 	Event    string   `json:"event"`
 	Approval Approval `json:"approval"`
 }
 
 // Notifier is told about approval requests and decisions. The vault calls
-// it synchronously after the change is stored, with the caller's context
-// (minus its cancellation); an error is ignored by the vault (the change
-// stands), so a Notifier should bound its own time. Implementations must be
-// safe for concurrent use. A Notifier that also implements ExpiryNotifier
+// it synchronously after the change is stored, with the caller's context,
+// its deadline brought forward by half the time left (at most a second) so
+// that the call can still write its audit event: when that context ends
+// delivery stops, and the call that made the change returns within the
+// caller's deadline. An error is ignored by the vault (the change stands; approvers
+// can still find the request with ListApprovals), so a Notifier should
+// also bound its own time. Implementations must be safe for concurrent use. A Notifier that also implements ExpiryNotifier
 // (as WebhookNotifier does) is told about expiry notices too.
 type Notifier interface {
 	Notify(ctx context.Context, n ApprovalNotice) error
@@ -45,11 +54,28 @@ func (v *AgentVault) notify(ctx context.Context, event string, rec *approvalReco
 	if len(v.opts.access.notifiers) == 0 || rec == nil {
 		return
 	}
-	n := ApprovalNotice{Event: event, Approval: rec.public(v.opts.now())}
-	ctx = context.WithoutCancel(ctx)
+	id := v.recordMAC("approval-notice-id", rec.ID, []byte(event))
+	n := ApprovalNotice{ID: "ntf_" + hex.EncodeToString(id[:12]), Event: event, Approval: rec.public(v.opts.now())}
+	ctx, cancel := notifyContext(ctx)
+	defer cancel()
 	for _, nt := range v.opts.access.notifiers {
 		_ = nt.Notify(ctx, n)
 	}
+}
+
+// notifyReserveMax bounds the time kept back from notifiers for the rest of
+// the caller's operation (its audit event): half the time left, at most
+// this.
+const notifyReserveMax = time.Second
+
+// notifyContext returns the context notifiers get: ctx, with its deadline
+// (if any) brought forward as described on Notifier.
+func notifyContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, d.Add(-min(time.Until(d)/2, notifyReserveMax)))
 }
 
 // Webhook headers.
@@ -59,13 +85,18 @@ const (
 	WebhookEventHeader     = "X-Agentvault-Event"
 )
 
-// WebhookNotifier POSTs each ApprovalNotice (and ExpiryNotice) as JSON to a URL, signed with
-// HMAC-SHA256 so the receiver can check it came from the vault and is
-// fresh: the signature header is "sha256=" + hex(HMAC(secret, timestamp +
-// "." + body)), with the timestamp header in Unix seconds (VerifyWebhook
-// checks both). A request that fails (network error, 5xx or 429) is retried
-// with a growing pause, up to MaxAttempts in all; 2xx is success; other
-// statuses are not retried.
+// WebhookNotifier POSTs each ApprovalNotice (and ExpiryNotice) as JSON to
+// a URL, signed with HMAC-SHA256 so the receiver can check it came from the
+// vault and is fresh: the signature header is "sha256=" + hex(HMAC(secret,
+// timestamp + "." + body)), with the timestamp header in Unix seconds
+// (VerifyWebhook checks both). The body's "id" names the notice, the same
+// on every retry: a receiver that refuses ids it has seen (VerifyWebhookOnce
+// with a ReplayCache) is safe from a captured request replayed within the
+// allowed skew. A request that fails (network error, 5xx or 429) is
+// retried with a growing pause, up to MaxAttempts in all; 2xx is success;
+// other statuses are not retried. Redirects are never followed (a 3xx is a
+// failure): the signed body goes only to URL. Delivery stops when the
+// caller's context ends.
 //
 // Set its fields before first use; it is then safe for concurrent use.
 type WebhookNotifier struct {
@@ -161,10 +192,11 @@ func (w *WebhookNotifier) post(ctx context.Context, event string, body []byte) (
 	req.Header.Set(WebhookTimestampHeader, ts)
 	req.Header.Set(WebhookSignatureHeader, "sha256="+webhookMAC(w.Secret, ts, body))
 	req.Header.Set(WebhookEventHeader, event)
-	client := w.Client
-	if client == nil {
-		client = &http.Client{Timeout: timeout}
+	client := http.Client{Timeout: timeout}
+	if w.Client != nil {
+		client = *w.Client
 	}
+	client.CheckRedirect = noRedirects
 	resp, err := client.Do(req)
 	if err != nil {
 		// The URL may carry credentials: report the failure without it.
@@ -181,9 +213,15 @@ func (w *WebhookNotifier) post(ctx context.Context, event string, body []byte) (
 		return false, nil
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return true, fmt.Errorf("status %d", resp.StatusCode)
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return false, fmt.Errorf("status %d (redirects are not followed)", resp.StatusCode)
 	}
 	return false, fmt.Errorf("status %d", resp.StatusCode)
 }
+
+// noRedirects makes an http.Client return a redirect response as it is,
+// so that the signed body is never re-sent to another URL.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func webhookMAC(secret []byte, ts string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
@@ -195,7 +233,8 @@ func webhookMAC(secret []byte, ts string, body []byte) string {
 
 // VerifyWebhook checks a received webhook request's signature and that its
 // timestamp is within maxSkew of now; receivers call it before trusting the
-// body. It returns the body.
+// body. It returns the body. It does not stop a captured request from being
+// replayed while its timestamp is fresh: VerifyWebhookOnce does.
 func VerifyWebhook(r *http.Request, secret []byte, maxSkew time.Duration, now time.Time) ([]byte, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {

@@ -38,7 +38,8 @@ func defaultOptions() options {
 }
 
 // WithActor sets the actor recorded as created_by when the context carries
-// none (see ContextWithActor). Default "unknown".
+// none (see ContextWithActor). Default "unknown". New fails with
+// ErrInvalidInput unless actor is a valid name (as ContextWithActor).
 func WithActor(actor string) Option { return func(o *options) { o.actor = actor } }
 
 // WithClock sets the time source, for tests and simulations. Default time.Now.

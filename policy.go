@@ -91,29 +91,48 @@ type need struct {
 // approvalNeed finds the secrets the requested scopes match, whatever
 // their action, and combines the rules that apply to them: the most
 // approvers, the longest delay, and a waiver only when every sensitive
-// secret's rule allows it and no secret is critical.
+// secret's rule allows it and no secret is critical. A record that cannot
+// be read counts as critical if a requested scope matches it (fail closed)
+// and is ignored otherwise (one corrupt record elsewhere never blocks a
+// request).
 func (v *AgentVault) approvalNeed(ctx context.Context, spec *tokenSpec) (need, error) {
-	metas, err := v.listAll(ctx)
+	metas, bad, err := v.listAll(ctx)
 	if err != nil {
 		return need{}, err
 	}
 	n := need{tier: TierStandard}
 	waivable := true
-	for i := range metas {
-		m := &metas[i]
-		if m.Tier == TierStandard || !anyMatch(spec.scopes, m.Path) {
-			continue
+	add := func(path string, tier AccessTier) error {
+		if tier == TierStandard || !anyMatch(spec.scopes, path) {
+			return nil
 		}
-		if m.Tier.Rank() > n.tier.Rank() {
-			n.tier = m.Tier
+		if tier.Rank() > n.tier.Rank() {
+			n.tier = tier
 		}
-		r, err := v.ruleFor(m.Path, m.Tier)
+		r, err := v.ruleFor(path, tier)
 		if err != nil {
-			return need{}, err
+			return err
 		}
 		n.approvers = max(n.approvers, r.Approvers, 1)
 		n.delay = max(n.delay, r.Delay)
-		waivable = waivable && r.Waivable && m.Tier != TierCritical
+		waivable = waivable && r.Waivable && tier != TierCritical
+		return nil
+	}
+	for i := range metas {
+		if err := ctxEvery(ctx, i); err != nil {
+			return need{}, err
+		}
+		if err := add(metas[i].Path, metas[i].Tier); err != nil {
+			return need{}, err
+		}
+	}
+	for i, p := range bad {
+		if err := ctxEvery(ctx, i); err != nil {
+			return need{}, err
+		}
+		if err := add(p, TierCritical); err != nil {
+			return need{}, err
+		}
 	}
 	if n.approvers > 0 && spec.waive && waivable {
 		n.approvers, n.delay = 0, 0
@@ -130,7 +149,18 @@ func anyMatch(scopes []Scope, path string) bool {
 	return false
 }
 
-// listAll returns the metadata of every secret, unaudited.
-func (v *AgentVault) listAll(ctx context.Context) ([]SecretMetadata, error) {
-	return v.ListSecrets(withoutAudit(ctx), ListFilter{})
+// ctxEvery returns ctx's error on every 64th step i of a loop that
+// matches scopes against many paths, so that a cancelled or expired caller
+// stops it.
+func ctxEvery(ctx context.Context, i int) error {
+	if i%64 != 0 {
+		return nil
+	}
+	return ctx.Err()
+}
+
+// listAll returns the metadata of every readable secret and the paths of
+// the records that cannot be read, unaudited.
+func (v *AgentVault) listAll(ctx context.Context) ([]SecretMetadata, []string, error) {
+	return v.listSecrets(ctx, ListFilter{})
 }

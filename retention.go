@@ -125,6 +125,10 @@ func (p RetentionPolicy) prune(rec *record.Secret, now time.Time, lease time.Dur
 // as secret.version_pruned. Pruning nothing is not an error.
 func (v *AgentVault) PruneVersions(ctx context.Context, path string) (*PruneResult, error) {
 	const op = "prune"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
@@ -190,6 +194,9 @@ func versionInfos(rec *record.Secret) []VersionInfo {
 		vi := VersionInfo{
 			Version: FormatVersion(ver.Number), CreatedAt: timeUTC(ver.CreatedAt),
 			CreatedBy: ver.CreatedBy, IsActive: ver.Number == rec.Active,
+		}
+		if ver.Tier > rec.Tier {
+			vi.MinTier, _ = tierFromRank(ver.Tier)
 		}
 		if rec.Previous != 0 && ver.Number == rec.Previous && rec.GraceUntil != 0 {
 			vi.IsPrevious, vi.GraceEndsAt = true, timeUTC(rec.GraceUntil)

@@ -64,6 +64,9 @@ type RewrapResult struct {
 	Secrets   int `json:"secrets"`   // secrets examined
 	Rewrapped int `json:"rewrapped"` // versions whose data key was re-wrapped
 	Current   int `json:"current"`   // versions already wrapped by the current key
+	// Unreadable lists the secrets skipped because their record does not
+	// authenticate (altered or corrupted); see ErrIntegrity.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // Rewrap re-wraps every version's data key, and the vault's own MAC key,
@@ -80,17 +83,35 @@ type RewrapResult struct {
 // key is re-wrapped last, so a crash at any point leaves every value
 // readable (with the same options) and running Rewrap again finishes the
 // job. It fails closed: if a key provider fails, nothing more is written and
-// no other key is used instead.
-func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapResult, error) {
+// no other key is used instead. A secret whose record does not authenticate
+// is skipped and the others are rewrapped; the result then lists it in
+// Unreadable, with an error wrapping an *UnreadableError (and ErrIntegrity).
+// Audited as vault.rewrapped, with the counts.
+func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (res *RewrapResult, err error) {
 	const op = "rewrap"
-	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
 	}
+	defer v.leave()
+	defer func() {
+		if !v.auditing(ctx) {
+			return
+		}
+		e := v.event(ctx, EventVaultRewrapped, "").finish(err)
+		if res != nil {
+			counts := fmt.Sprintf("secrets %d, rewrapped %d, current %d", res.Secrets, res.Rewrapped, res.Current)
+			if e.Reason != "" {
+				counts = e.Reason + "; " + counts
+			}
+			e.Reason = counts
+		}
+		_ = v.emit(ctx, e)
+	}()
 	keys, err := v.b.List(ctx, secretPrefix)
 	if err != nil {
 		return nil, opErr(op, "", "", err)
 	}
-	res := &RewrapResult{}
+	res = &RewrapResult{}
 	target := v.kp.KeyID()
 	for i, k := range keys {
 		path := k[len(secretPrefix):]
@@ -126,6 +147,9 @@ func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapRes
 			// deleted meanwhile
 		case errors.Is(err, errNothingToDo):
 			res.Current += current
+		case errors.Is(err, ErrIntegrity):
+			// An unreadable record: skip it, rewrap the others.
+			res.Unreadable = append(res.Unreadable, path)
 		case err != nil:
 			return res, opErr(op, path, "", err)
 		default:
@@ -139,6 +163,9 @@ func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (*RewrapRes
 	}
 	if err := v.rewrapConfig(ctx); err != nil {
 		return res, opErr(op, "", "", err)
+	}
+	if len(res.Unreadable) > 0 {
+		return res, &Error{Op: op, Err: &UnreadableError{Paths: res.Unreadable}}
 	}
 	return res, nil
 }

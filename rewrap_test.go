@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +116,13 @@ func TestRewrapFailsClosed(t *testing.T) {
 	down.fail.Store(true)
 	_, err = mig.Rewrap(ctx, agentvault.RewrapOptions{})
 	require.ErrorIs(t, err, errKMSDown)
-	assert.Equal(t, before, snapshot(t, b), "nothing written while the new KMS is down")
+	after := snapshot(t, b)
+	for k := range after {
+		if strings.HasPrefix(k, "audit/") && before[k] == "" {
+			delete(after, k) // the failed rewrap's own audit event
+		}
+	}
+	assert.Equal(t, before, after, "nothing written while the new KMS is down")
 	checkAll(t, v, want)
 }
 

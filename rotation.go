@@ -140,6 +140,10 @@ type RotationResult struct {
 // Rotation also works on an expired secret; the expiry is not changed.
 func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateOptions) (res *RotationResult, err error) {
 	const op = "rotate"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
 	e := v.lifecycleEvent(ctx, EventSecretRotated, path)
 	var reason string
 	var pruned []prunedVersion
@@ -164,7 +168,11 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
-	if err := validateGrace(opts.GracePeriod, true); err != nil {
+	if err := validateGrace(opts.GracePeriod, true, v.opts.now()); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	actor, err := v.actor(ctx)
+	if err != nil {
 		return nil, opErr(op, path, "", err)
 	}
 	rec, _, err := v.load(ctx, path)
@@ -202,7 +210,6 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 		return nil, opErr(op, path, "", err)
 	}
 	verifier, _ := rot.(RotationVerifier)
-	actor := v.actor(ctx)
 	grace := opts.GracePeriod
 	var n uint32
 	var out SecretMetadata
@@ -269,20 +276,30 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 // `grace`. every 0 removes the schedule. The schedule is stored with the
 // secret. Audited as secret.updated.
 func (v *AgentVault) SetRotationSchedule(ctx context.Context, path string, every, grace time.Duration) (meta *SecretMetadata, rerr error) {
-	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	const op = "schedule"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
 	if every < 0 || grace < 0 || (every == 0 && grace != 0) {
 		return nil, opErr(op, path, "", fmt.Errorf("%w: rotation interval %v and grace %v must be positive (or both zero to remove the schedule)", ErrInvalidInput, every, grace))
 	}
+	if err := storableSpan("rotation interval", v.opts.now(), every); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
+	if err := storableSpan("rotation grace period", v.opts.now(), grace); err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	var out SecretMetadata
 	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
 		now := v.opts.now()
 		rec.RotateEvery, rec.RotationGrace, rec.NextRotation = int64(every), int64(grace), 0
 		if every > 0 {
-			rec.NextRotation = now.Add(every).UnixNano()
+			rec.NextRotation = nanosAfter(now, every)
 		}
 		rec.UpdatedAt = now.UnixNano()
 		out = metadata(rec, rec.Active)
@@ -365,7 +382,7 @@ func (v *AgentVault) rotateScheduled(ctx context.Context, path string, due int64
 			if r.NextRotation != due {
 				return nil, nil, errNothingToDo
 			}
-			r.NextRotation = v.opts.now().Add(retry).UnixNano()
+			r.NextRotation = nanosAfter(v.opts.now(), retry)
 			return nil, nil, nil
 		})
 	}

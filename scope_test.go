@@ -15,7 +15,7 @@ import (
 
 // refMatch is the test oracle: a direct backtracking matcher for the
 // pattern grammar documented on agentvault.Scope, written independently of
-// gobwas/glob. It assumes a pattern that validatePattern accepted.
+// the NFA in scope_match.go. It assumes a pattern that validatePattern accepted.
 func refMatch(pattern, s string) bool {
 	// Expand the (non-nested) braces into plain alternatives first.
 	if i := strings.IndexByte(pattern, '{'); i >= 0 {
@@ -131,7 +131,7 @@ func randPath(r *rand.Rand) string {
 	return strings.Join(segs, "/")
 }
 
-// TestScopeDifferential compares the production matcher (gobwas/glob behind
+// TestScopeDifferential compares the production matcher (the NFA behind
 // Scope.Match) with refMatch on 10^5 random pattern/path pairs.
 func TestScopeDifferential(t *testing.T) {
 	seed := uint64(1)
@@ -144,7 +144,7 @@ func TestScopeDifferential(t *testing.T) {
 	for i := 0; i < n; i++ {
 		pat := randSeq(r, 1+r.IntN(6), false)
 		sc, err := agentvault.ParseScope("secrets:read:" + pat)
-		for err != nil && strings.Contains(err.Error(), "braces expand") {
+		for err != nil && (strings.Contains(err.Error(), "braces expand") || strings.Contains(err.Error(), "wildcards")) {
 			pat = randSeq(r, 1+r.IntN(6), false)
 			sc, err = agentvault.ParseScope("secrets:read:" + pat)
 		}
@@ -261,4 +261,57 @@ func mustScope(t *testing.T, s string) agentvault.Scope {
 	sc, err := agentvault.ParseScope(s)
 	require.NoError(t, err, "ParseScope(%q)", s)
 	return sc
+}
+
+// TestParseScopeRefusesComplexPatterns: issue 18 — a pattern with too many
+// '*' runs or brace combinations is refused when the scope is parsed (at
+// token request time), with an error that says which limit it broke.
+func TestParseScopeRefusesComplexPatterns(t *testing.T) {
+	issue18 := strings.Repeat("*[!Z]?", 24) + "*Z*" // 26 runs of '*'
+	for _, pat := range []string{
+		issue18,
+		strings.Repeat("a*", agentvault.MaxScopeStars+1),
+		strings.Repeat("*/", agentvault.MaxScopeStars) + "x*",
+	} {
+		_, err := agentvault.ParseScope("secrets:read:" + pat)
+		require.ErrorIs(t, err, agentvault.ErrInvalidInput, "ParseScope(%q)", pat)
+		assert.Contains(t, err.Error(), "more than 16 '*' wildcards")
+	}
+	v, _ := newVault(t)
+	_, err := v.RequestToken(bob, agentvault.TokenRequest{Scopes: []string{"secrets:read:" + issue18}})
+	require.ErrorIs(t, err, agentvault.ErrInvalidInput, "RequestToken with the issue's pattern")
+	assert.Contains(t, err.Error(), "wildcards")
+
+	_, err = agentvault.ParseScope("secrets:read:{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}")
+	require.ErrorIs(t, err, agentvault.ErrInvalidInput)
+	assert.Contains(t, err.Error(), "braces expand to more than 64 alternatives")
+
+	for _, pat := range []string{
+		strings.Repeat("a*", agentvault.MaxScopeStars),
+		strings.Repeat("**a", agentvault.MaxScopeStars), // a run of '*' counts once
+		"{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}",
+		"{" + strings.Repeat("a,", 63) + "b}",
+	} {
+		_, err := agentvault.ParseScope("secrets:read:" + pat)
+		assert.NoError(t, err, "ParseScope(%q)", pat)
+	}
+}
+
+// TestScopeMatchPathological: issue 18 — the shape of the issue's pattern,
+// within the limits, against the longest paths: the answers must be right.
+// (The backtracking matcher this replaced took 12 s for these; the issue's
+// 26-star pattern ran 60 s on a 69-byte path. BenchmarkScopeMatch measures
+// the NFA on them.)
+func TestScopeMatchPathological(t *testing.T) {
+	sc := mustScope(t, "secrets:read:"+strings.Repeat("*[!Z]?", agentvault.MaxScopeStars-2)+"*Z*")
+	noZ := strings.Repeat(strings.Repeat("a", 63)+"/", 7) + strings.Repeat("b", 63) // 511 bytes
+	require.NoError(t, agentvault.ValidatePath(noZ))
+	assert.False(t, sc.Match(noZ), "no Z in the path")
+	withZ := noZ[:len(noZ)-1] + "Z"
+	assert.True(t, sc.Match(withZ), "Z after 28 other bytes")
+	assert.False(t, sc.Match("Z"+noZ[1:]), "Z too early to leave 28 bytes before it")
+
+	many := mustScope(t, "secrets:read:"+strings.Repeat("*a", agentvault.MaxScopeStars-1)+"*")
+	assert.False(t, many.Match(strings.Repeat("b", 480)+"/"+strings.Repeat("a", 11)))
+	assert.True(t, many.Match(strings.Repeat("b", 480)+"/"+strings.Repeat("a", 11)+"/b"+"aaaa"))
 }

@@ -207,6 +207,11 @@ type VersionInfo struct {
 	IsPrevious  bool      `json:"is_previous,omitempty"`
 	GraceEndsAt time.Time `json:"grace_ends_at,omitzero"`
 	Pruned      bool      `json:"pruned,omitempty"` // removed by the retention policy: no value is stored
+
+	// MinTier is set when reading this version through a token needs a
+	// higher tier than the secret's current one: the tier the version was
+	// written at, kept when the secret's tier was lowered since.
+	MinTier AccessTier `json:"min_tier,omitempty"`
 }
 
 // Input limits.
@@ -223,13 +228,20 @@ const (
 
 // ValidatePath checks p against the path grammar: 1–32 segments joined by
 // '/', each segment one or more of A–Z a–z 0–9 '.' '_' '-' and not "." or
-// "..", no leading, trailing or doubled '/', at most 512 bytes. Paths are
+// "..", no leading, trailing or doubled '/', at most 512 bytes, and no
+// credential: a path containing the token prefix "ast_tok_" or the agent
+// key prefix "ast_agent_" is refused (a token pasted where a path belongs
+// must not reach an error message or the audit trail). Paths are
 // case-sensitive and used exactly as given (there is no normalisation, so
 // the string checked is the string stored and authenticated). The error
-// wraps ErrInvalidPath and names the offending segment.
+// wraps ErrInvalidPath and names the offending segment (never a
+// credential).
 func ValidatePath(p string) error {
 	if p == "" {
 		return fmt.Errorf("%w: empty path", ErrInvalidPath)
+	}
+	if hasCredential(p) {
+		return errCredentialPath
 	}
 	if len(p) > MaxPathLen {
 		return fmt.Errorf("%w: %d bytes, longer than %d", ErrInvalidPath, len(p), MaxPathLen)
@@ -287,6 +299,9 @@ var segmentBytes = func() (t [256]bool) {
 
 // validPrefix checks a ListFilter prefix: path characters and '/' only.
 func validPrefix(p string) error {
+	if hasCredential(p) {
+		return errCredentialPath
+	}
 	if len(p) > MaxPathLen {
 		return fmt.Errorf("%w: prefix is %d bytes, longer than %d", ErrInvalidPath, len(p), MaxPathLen)
 	}
@@ -307,6 +322,9 @@ func validateTags(tags map[string]string) error {
 		if k == "" {
 			return fmt.Errorf("%w: empty tag key", ErrInvalidInput)
 		}
+		if err := noCredential("tag key", k); err != nil {
+			return err
+		}
 		if len(k) > MaxTagKeyLen {
 			return fmt.Errorf("%w: tag key %q… is %d bytes, longer than %d", ErrInvalidInput, truncate(k, 32), len(k), MaxTagKeyLen)
 		}
@@ -324,6 +342,9 @@ func validateTags(tags map[string]string) error {
 }
 
 func validateDescription(d string) error {
+	if err := noCredential("description", d); err != nil {
+		return err
+	}
 	if len(d) > MaxDescriptionLen {
 		return fmt.Errorf("%w: description is %d bytes, longer than %d", ErrInvalidInput, len(d), MaxDescriptionLen)
 	}
@@ -354,8 +375,31 @@ func sortedTagKeys(tags map[string]string) []string {
 	return keys
 }
 
-// truncate shortens s for an error message, on a rune boundary.
+// errCredentialPath refuses a path or prefix that holds a credential.
+var errCredentialPath = fmt.Errorf("%w: it holds a credential (%s… or %s…): refused and not recorded", ErrInvalidPath, TokenPrefix, AgentKeyPrefix)
+
+// hasCredential reports whether s contains a token or agent key prefix:
+// such a string is never echoed in an error, stored as a name or recorded
+// in the audit trail.
+func hasCredential(s string) bool {
+	return strings.Contains(s, TokenPrefix) || strings.Contains(s, AgentKeyPrefix)
+}
+
+// noCredential refuses a non-path input (a name, description, reason,
+// scope) that holds a credential. what names the field.
+func noCredential(what, s string) error {
+	if hasCredential(s) {
+		return fmt.Errorf("%w: %s holds a credential (%s… or %s…): refused and not recorded", ErrInvalidInput, what, TokenPrefix, AgentKeyPrefix)
+	}
+	return nil
+}
+
+// truncate shortens s for an error message, on a rune boundary. A string
+// holding a credential is shown as "[REDACTED]".
 func truncate(s string, n int) string {
+	if hasCredential(s) {
+		return redacted
+	}
 	if len(s) <= n {
 		return s
 	}
@@ -369,7 +413,16 @@ type actorKey struct{}
 
 // ContextWithActor returns a context carrying the acting principal's id
 // (a user, service or agent name). It is recorded as created_by on what the
-// call creates, and overrides the vault's WithActor default.
+// call creates and as the actor of audit events and approvals, and
+// overrides the vault's WithActor default. The id must be 1–MaxActorLen
+// bytes of valid UTF-8 with no control or format characters and no
+// credential; it is used byte for byte, never truncated or re-encoded. A
+// call whose context carries any other id fails with ErrInvalidInput if it
+// touches a secret (directly, through a Session, or by ImportEnv, Rewrap or
+// rotation), requests, approves, denies, cancels, redeems or revokes a
+// token, or creates or changes an agent; calls that only read the audit
+// trail or list tokens, approvals or agents go on. In every case the audit
+// event names the actor "[invalid actor]", never the id given.
 func ContextWithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }

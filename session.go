@@ -14,8 +14,11 @@ import (
 // Session is a token-bound view of a vault: the operations an agent holding
 // a scoped token may perform. Every call checks, in order, that the token
 // exists (ErrTokenUnknown), is not revoked (ErrTokenRevoked) or expired
-// (ErrTokenExpired), that the caller's IP is allowed (ErrIPDenied), that a
-// scope allows the action on the path (ErrScopeDenied), that the secret's
+// (ErrTokenExpired), that the caller's IP is allowed (ErrIPDenied); for a
+// token issued to an agent, that the agent, as stored now, is not disabled
+// (ErrUnauthorized) and allows the caller's IP (ErrIPDenied); that a scope
+// of the token, and the agent's current ceiling, allow the action on the
+// path (ErrScopeDenied), that the secret's
 // current tier is not above the token's (ErrTierDenied), and finally
 // counts the use against MaxUses (ErrTokenExhausted) with a conditional
 // write, so concurrent callers in any number of processes get exactly
@@ -84,6 +87,9 @@ func (s *Session) check(ctx context.Context, action ScopeAction, path string) (*
 	if err := s.v.tokenUsable(ctx, rec); err != nil {
 		return rec, nil, err
 	}
+	if err := s.v.bindAgent(ctx, rec); err != nil {
+		return rec, nil, err
+	}
 	scopes, err := s.parsedScopes(rec)
 	if err != nil {
 		return rec, nil, err
@@ -94,6 +100,9 @@ func (s *Session) check(ctx context.Context, action ScopeAction, path string) (*
 		}
 		if !allowedBy(scopes, action, path) {
 			return rec, nil, fmt.Errorf("%w: no scope of token %s allows %s on %s", ErrScopeDenied, rec.Accessor, action, path)
+		}
+		if !rec.ceilingAllows(action, path) {
+			return rec, nil, fmt.Errorf("%w: the current ceiling of agent %s does not allow %s on %s", ErrScopeDenied, rec.IssuedTo.ID, action, path)
 		}
 	}
 	return rec, scopes, nil
@@ -157,7 +166,7 @@ func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretM
 	case errors.Is(err, ErrExpired) && event == EventSecretRead:
 		e.Event = EventSecretExpired
 	case errors.Is(err, ErrTokenUnknown), errors.Is(err, ErrTokenRevoked), errors.Is(err, ErrTokenExhausted),
-		errors.Is(err, ErrIPDenied), errors.Is(err, ErrScopeDenied):
+		errors.Is(err, ErrIPDenied), errors.Is(err, ErrScopeDenied), errors.Is(err, ErrUnauthorized):
 		e.Event = EventTokenDenied
 	}
 	if m != nil {
@@ -174,9 +183,15 @@ func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretM
 }
 
 // GetSecret returns the active version of the secret at path (or the one
-// named with AtVersion) if a read scope covers path and the secret's tier is
-// within the token's.
+// named with AtVersion, "previous" included) if a read scope covers path
+// and the token's tier covers both the secret's current tier and the
+// version's own: a version written while the secret had a higher tier
+// keeps that tier (see AgentVault.UpdateSecret), else ErrTierDenied.
 func (s *Session) GetSecret(ctx context.Context, path string, opts ...GetOption) (*Secret, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("get", "", "", err)
+	}
+	defer s.v.leave()
 	sec, err := s.getSecret(ctx, path, opts)
 	var m *SecretMetadata
 	if sec != nil {
@@ -205,6 +220,11 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 	if err != nil {
 		return nil, err
 	}
+	// The version itself may need more: its tier floor (the tier in force
+	// when it was written, if the secret's tier was lowered since).
+	if err := tierAllowed(tok, versionTier(rec, ver)); err != nil {
+		return nil, fmt.Errorf("%w (version %s was written at that tier)", err, FormatVersion(ver.Number))
+	}
 	want := ver.Number
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
@@ -217,10 +237,21 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 }
 
 // ListSecrets lists, like AgentVault.ListSecrets, only the secrets that a
-// read scope of the token covers and whose tier is within the token's.
+// read scope of the token (and its agent's current ceiling) covers and
+// whose tier is within the token's. Unreadable records are skipped; those
+// the token's read scopes cover are reported, to a critical-tier token
+// only, with the results as an *UnreadableError (see UnreadableError).
 func (s *Session) ListSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("list", "", "", err)
+	}
+	defer s.v.leave()
 	out, err := s.listSecrets(ctx, f)
 	if err := s.finish(ctx, "list", EventSecretListed, f.Prefix, nil, err); err != nil {
+		var ue *UnreadableError
+		if errors.As(err, &ue) {
+			return out, err
+		}
 		return nil, err
 	}
 	return out, nil
@@ -231,18 +262,32 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.v.ListSecrets(withoutAudit(ctx), f)
+	all, bad, err := s.v.listSecrets(withoutAudit(ctx), f)
 	if err != nil {
 		return nil, err
 	}
 	out := all[:0]
-	for _, m := range all {
-		if allowedBy(scopes, ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
+	for i, m := range all {
+		if err := ctxEvery(ctx, i); err != nil {
+			return nil, err
+		}
+		if allowedBy(scopes, ActionRead, m.Path) && tok.ceilingAllows(ActionRead, m.Path) && tierAllowed(tok, m.Tier) == nil {
 			out = append(out, m)
+		}
+	}
+	var shown []string
+	if tierAllowed(tok, TierCritical) == nil {
+		for _, p := range bad {
+			if allowedBy(scopes, ActionRead, p) && tok.ceilingAllows(ActionRead, p) {
+				shown = append(shown, p)
+			}
 		}
 	}
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
+	}
+	if len(shown) > 0 {
+		return out, &UnreadableError{Paths: shown}
 	}
 	return out, nil
 }
@@ -252,6 +297,10 @@ func (s *Session) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetada
 // if that is standard (else to sensitive, as AgentVault.CreateSecret).
 // CreatedBy is "token:" + the accessor.
 func (s *Session) CreateSecret(ctx context.Context, in CreateSecretInput) (*Secret, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("create", "", "", err)
+	}
+	defer s.v.leave()
 	sec, err := s.createSecret(ctx, in)
 	var m *SecretMetadata
 	if sec != nil {
@@ -290,10 +339,16 @@ func (s *Session) innerCtx(ctx context.Context) context.Context {
 }
 
 // UpdateSecret updates a secret if a write scope covers path and both its
-// current tier and any new tier are within the token's. (The tier is
-// checked just before the update; a tier raised concurrently in between is
-// not seen by this one call.)
+// current tier and any new tier are within the token's. Through a Session
+// a tier can only be raised: a new tier below the current one fails with
+// ErrTierDenied (lowering is the vault owner's act, AgentVault.UpdateSecret).
+// The tier checks run again inside the conditional write, so a tier changed
+// concurrently is seen.
 func (s *Session) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (*SecretMetadata, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("update", "", "", err)
+	}
+	defer s.v.leave()
 	m, err := s.updateSecret(ctx, path, in)
 	if err := s.finish(ctx, "update", EventSecretUpdated, path, m, err); err != nil {
 		return nil, err
@@ -306,32 +361,45 @@ func (s *Session) updateSecret(ctx context.Context, path string, in UpdateSecret
 	if err != nil {
 		return nil, err
 	}
-	if err := s.secretTier(ctx, tok, path); err != nil {
-		return nil, err
-	}
 	if in.Tier != "" {
 		if err := tierAllowed(tok, in.Tier); err != nil {
 			return nil, err
 		}
 	}
+	guard := noTierLowering(tok, in)
+	rec, _, err := s.v.load(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := guard(rec); err != nil {
+		return nil, err
+	}
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
 	}
-	return s.v.UpdateSecret(s.innerCtx(ctx), path, in)
+	// The guard runs again inside the conditional write, so a tier changed
+	// in between is seen.
+	return s.v.updateSecret(s.innerCtx(ctx), path, in, guard)
 }
 
+// secretTier checks that the token's tier covers every stored version of
+// the secret at path (the current tier and every version's floor).
 func (s *Session) secretTier(ctx context.Context, tok *tokenRecord, path string) error {
 	rec, _, err := s.v.load(ctx, path)
 	if err != nil {
 		return err
 	}
-	t, _ := tierFromRank(rec.Tier)
-	return tierAllowed(tok, t)
+	return tierAllowed(tok, highestTier(rec))
 }
 
-// DeleteSecret deletes a secret if a delete scope covers path and its tier
-// is within the token's.
+// DeleteSecret deletes a secret if a delete scope covers path and the
+// token's tier covers every stored version's (the current tier, and the
+// tier each older version was written at).
 func (s *Session) DeleteSecret(ctx context.Context, path string) error {
+	if err := s.v.enter(); err != nil {
+		return opErr("delete", "", "", err)
+	}
+	defer s.v.leave()
 	err := s.deleteSecret(ctx, path)
 	return s.finish(ctx, "delete", EventSecretDeleted, path, nil, err)
 }
@@ -354,6 +422,10 @@ func (s *Session) deleteSecret(ctx context.Context, path string) error {
 // usable now from this caller, else the reason it is not. It is audited
 // as token.used (or token.denied / token.expired).
 func (s *Session) Check(ctx context.Context) (*TokenInfo, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("token check", "", "", err)
+	}
+	defer s.v.leave()
 	tok, _, err := s.check(ctx, "", "")
 	if err := s.finish(ctx, "token check", EventTokenUsed, "", nil, err); err != nil {
 		return nil, err

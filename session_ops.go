@@ -17,11 +17,16 @@ import (
 
 // GetMetadata returns the metadata of the secret at path, like
 // AgentVault.GetMetadata, if any scope of the token (read, write or
-// delete) covers path and the secret's tier is within the token's. It
-// decrypts nothing and does not count as a use. Audited as secret.listed.
+// delete, within its agent's current ceiling) covers path and the
+// secret's tier is within the token's. It decrypts nothing and does not
+// count as a use. Audited as secret.metadata_read.
 func (s *Session) GetMetadata(ctx context.Context, path string) (*SecretMetadata, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("metadata", "", "", err)
+	}
+	defer s.v.leave()
 	m, err := s.getMetadata(ctx, path)
-	if err := s.finish(ctx, "metadata", EventSecretListed, path, m, err); err != nil {
+	if err := s.finish(ctx, "metadata", EventSecretMetadataRead, path, m, err); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -35,7 +40,11 @@ func (s *Session) getMetadata(ctx context.Context, path string) (*SecretMetadata
 	if err := ValidatePath(path); err != nil {
 		return nil, err
 	}
-	if !allowedBy(scopes, ActionRead, path) && !allowedBy(scopes, ActionWrite, path) && !allowedBy(scopes, ActionDelete, path) {
+	covered := false
+	for _, a := range []ScopeAction{ActionRead, ActionWrite, ActionDelete} {
+		covered = covered || (allowedBy(scopes, a, path) && tok.ceilingAllows(a, path))
+	}
+	if !covered {
 		return nil, fmt.Errorf("%w: no scope of token %s covers %s", ErrScopeDenied, tok.Accessor, path)
 	}
 	rec, _, err := s.v.load(ctx, path)
@@ -53,6 +62,10 @@ func (s *Session) getMetadata(ctx context.Context, path string) (*SecretMetadata
 // AgentVault.ListVersions, if a read scope covers path and the secret's
 // tier is within the token's. Audited as secret.listed.
 func (s *Session) ListVersions(ctx context.Context, path string) ([]VersionInfo, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("versions", "", "", err)
+	}
+	defer s.v.leave()
 	vs, err := s.listVersions(ctx, path)
 	if err := s.finish(ctx, "versions", EventSecretListed, path, nil, err); err != nil {
 		return nil, err
@@ -78,6 +91,10 @@ func (s *Session) listVersions(ctx context.Context, path string) ([]VersionInfo,
 // write scope covers path and the secret's tier is within the token's.
 // Audited as secret.rolled_back.
 func (s *Session) Rollback(ctx context.Context, path, version string) (*SecretMetadata, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("rollback", "", "", err)
+	}
+	defer s.v.leave()
 	m, err := s.rollback(ctx, path, version)
 	if err := s.finish(ctx, "rollback", EventSecretRolledBack, path, m, err); err != nil {
 		return nil, err
@@ -103,6 +120,10 @@ func (s *Session) rollback(ctx context.Context, path, version string) (*SecretMe
 // if a write scope covers path and the secret's tier is within the
 // token's. Audited as secret.rotated.
 func (s *Session) RotateSecret(ctx context.Context, path string, opts RotateOptions) (*RotationResult, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("rotate", "", "", err)
+	}
+	defer s.v.leave()
 	res, err := s.rotateSecret(ctx, path, opts)
 	var m *SecretMetadata
 	if res != nil {
@@ -136,6 +157,10 @@ func (s *Session) rotateSecret(ctx context.Context, path string, opts RotateOpti
 // writes is audited as the vault's ImportEnv audits it, with the token as
 // actor; a refusal is audited as token.denied (or secret.imported, failed).
 func (s *Session) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+	if err := s.v.enter(); err != nil {
+		return nil, opErr("import", "", "", err)
+	}
+	defer s.v.leave()
 	res, err := s.importEnv(ctx, r, opts)
 	if err != nil {
 		// A refusal before the import; the import's own failures are
@@ -170,6 +195,9 @@ func (s *Session) importEnv(ctx context.Context, r io.Reader, opts ImportOptions
 	for _, p := range plan {
 		if !allowedBy(scopes, ActionWrite, p.path) {
 			return nil, fmt.Errorf("%w: no scope of token %s allows write on %s", ErrScopeDenied, tok.Accessor, p.path)
+		}
+		if !tok.ceilingAllows(ActionWrite, p.path) {
+			return nil, fmt.Errorf("%w: the current ceiling of agent %s does not allow write on %s", ErrScopeDenied, tok.IssuedTo.ID, p.path)
 		}
 		if err := tierAllowed(tok, p.tier); err != nil {
 			return nil, err

@@ -80,7 +80,7 @@ func TestSessionOps(t *testing.T) {
 		seen[e.Event+"/"+string(e.Outcome)] = true
 		assert.Equal(t, w.Accessor(), e.TokenAccessor, "event %s", e.Event)
 	}
-	for _, want := range []string{"secret.listed/allowed", "secret.rolled_back/allowed", "secret.rotated/allowed", "secret.imported/allowed", "token.denied/denied"} {
+	for _, want := range []string{"secret.metadata_read/allowed", "secret.rolled_back/allowed", "secret.rotated/allowed", "secret.imported/allowed", "token.denied/denied"} {
 		assert.True(t, seen[want], "no %s event by the token; got %v", want, seen)
 	}
 	for _, e := range evs {

@@ -143,6 +143,17 @@ type tokenRecord struct {
 	ApprovalID  string     `json:"approval_id,omitempty"`
 	Revoked     bool       `json:"revoked"`
 	RevokedAt   int64      `json:"revoked_at,omitempty"`
+
+	// Not stored: set by Session.check for a token issued to an agent, from
+	// the agent's record as it is now.
+	agentBound bool
+	ceiling    []Scope
+}
+
+// ceilingAllows reports whether the current ceiling of the agent the token
+// was issued to (if any) allows action on path.
+func (r *tokenRecord) ceilingAllows(action ScopeAction, path string) bool {
+	return !r.agentBound || allowedBy(r.ceiling, action, path)
 }
 
 func (r *tokenRecord) info() TokenInfo {
@@ -166,6 +177,9 @@ type tokenSpec struct {
 }
 
 func (v *AgentVault) validateTokenRequest(req TokenRequest) (*tokenSpec, error) {
+	if err := scopesNoCredential(req.Scopes); err != nil {
+		return nil, err
+	}
 	scopes, err := ParseScopes(req.Scopes)
 	if err != nil {
 		return nil, err
@@ -177,6 +191,9 @@ func (v *AgentVault) validateTokenRequest(req TokenRequest) (*tokenSpec, error) 
 	}
 	if ttl <= 0 || ttl > a.maxTokenTTL {
 		return nil, fmt.Errorf("%w: token TTL %v out of range (0 < TTL <= %v)", ErrInvalidInput, req.TTL, a.maxTokenTTL)
+	}
+	if err := storableSpan("token TTL", v.opts.now(), ttl); err != nil {
+		return nil, err
 	}
 	if req.MaxUses < 0 {
 		return nil, fmt.Errorf("%w: MaxUses %d is negative", ErrInvalidInput, req.MaxUses)
@@ -196,45 +213,89 @@ func (v *AgentVault) validateTokenRequest(req TokenRequest) (*tokenSpec, error) 
 		description: req.Description, waive: req.WaiveApproval}, nil
 }
 
-// parseIPList parses IPs and CIDRs into prefixes.
+// scopesNoCredential refuses scope strings that hold a credential: they
+// are stored, listed and quoted in errors.
+func scopesNoCredential(ss []string) error {
+	for _, s := range ss {
+		if err := noCredential("scope", s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseIPList parses IPs and CIDRs into prefixes. IPv4-mapped IPv6 forms
+// ("::ffff:10.0.0.1", "::ffff:10.0.0.0/104") become their IPv4 prefix, so
+// they match IPv4 clients. Zoned addresses ("fe80::1%eth0") are refused:
+// the zone would be dropped and the entry would admit the address from
+// every interface.
 func parseIPList(ss []string) ([]netip.Prefix, error) {
 	if len(ss) > MaxScopes {
 		return nil, fmt.Errorf("%w: %d allowed IPs, more than %d", ErrInvalidInput, len(ss), MaxScopes)
 	}
 	out := make([]netip.Prefix, 0, len(ss))
 	for _, s := range ss {
-		var p netip.Prefix
-		var err error
-		if strings.Contains(s, "/") {
-			p, err = netip.ParsePrefix(s)
-			p = p.Masked()
-		} else {
-			var a netip.Addr
-			a, err = netip.ParseAddr(s)
-			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
-		}
+		p, err := parseIPEntry(s)
 		if err != nil {
-			return nil, fmt.Errorf("%w: allowed IP %q is not an IP or CIDR", ErrInvalidInput, truncate(s, 64))
+			return nil, err
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
+func parseIPEntry(s string) (netip.Prefix, error) {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: allowed IP %q %s", ErrInvalidInput, truncate(s, 64), why)
+	}
+	if strings.Contains(s, "%") {
+		return netip.Prefix{}, bad("has an IPv6 zone (%…): zoned addresses are not supported, give the address without its zone")
+	}
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return netip.Prefix{}, bad("is not an IP or CIDR")
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, bad("is not an IP or CIDR")
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	return canonicalPrefix(p), nil
+}
+
+// canonicalPrefix masks p and rewrites an IPv4-mapped IPv6 prefix as the
+// IPv4 prefix it denotes. (A masked prefix is IPv4-mapped only with at
+// least 96 bits.)
+func canonicalPrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if !p.Addr().Is4In6() {
+		return p
+	}
+	return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+}
+
 // ipAllowed reports whether the context's client IP is in the list (any IP
-// when the list is empty).
+// when the list is empty). An IPv4-mapped IPv6 client matches IPv4
+// entries; a client address with an IPv6 zone matches nothing.
 func ipAllowed(ctx context.Context, list []string) bool {
 	if len(list) == 0 {
 		return true
 	}
 	ip, ok := ClientIPFromContext(ctx)
-	if !ok {
+	if !ok || ip.Zone() != "" {
 		return false
 	}
 	ip = ip.Unmap()
 	for _, s := range list {
 		p, err := netip.ParsePrefix(s)
-		if err == nil && p.Contains(ip) {
+		if err != nil {
+			continue
+		}
+		if canonicalPrefix(p).Contains(ip) {
 			return true
 		}
 	}
@@ -246,7 +307,8 @@ type clientIPKey struct{}
 // ContextWithClientIP returns a context carrying the caller's IP address,
 // which a Session checks against the token's allowlist (and RequestToken
 // against an agent's). A token with an allowlist refuses calls whose
-// context carries no IP.
+// context carries no IP, or an IPv6 address with a zone; an IPv4-mapped
+// IPv6 address is matched as the IPv4 address.
 func ContextWithClientIP(ctx context.Context, ip netip.Addr) context.Context {
 	return context.WithValue(ctx, clientIPKey{}, ip)
 }
@@ -276,6 +338,10 @@ func ClientIPFromContext(ctx context.Context) (netip.Addr, bool) {
 // against the secret's current tier.
 func (v *AgentVault) RequestToken(ctx context.Context, req TokenRequest) (tok *Token, err error) {
 	const op = "token request"
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	e := &AuditEvent{Event: EventTokenIssued}
 	defer func() {
 		if e.Event == EventTokenIssued && err != nil {
@@ -291,10 +357,6 @@ func (v *AgentVault) RequestToken(ctx context.Context, req TokenRequest) (tok *T
 			tok, err = nil, &Error{Op: op, Err: werr}
 		}
 	}()
-	if v.closed.Load() {
-		e.Actor = v.callerActor(ctx)
-		return nil, &Error{Op: op, Err: ErrClosed}
-	}
 	who, ag, err := v.requester(ctx)
 	e.Actor = who
 	if ag != nil {
@@ -353,7 +415,7 @@ func (v *AgentVault) issue(ctx context.Context, who Actor, spec *tokenSpec, tier
 	}
 	rec := &tokenRecord{
 		Accessor: accessorOf(h), Scopes: spec.raw, Tier: tier, Description: spec.description, IssuedTo: who,
-		IssuedAt: now.UnixNano(), ExpiresAt: now.Add(spec.ttl).UnixNano(), MaxUses: spec.maxUses,
+		IssuedAt: now.UnixNano(), ExpiresAt: nanosAfter(now, spec.ttl), MaxUses: spec.maxUses,
 		AllowedIPs: ips, ApprovalID: approvalID,
 	}
 	key := tokenKeyPfx + hex.EncodeToString(h[:])
@@ -404,9 +466,13 @@ func (v *AgentVault) RevokeToken(ctx context.Context, accessor string) (err erro
 	if validAccessor(accessor) {
 		e.TokenAccessor = accessor
 	}
+	if err := v.enter(); err != nil {
+		return &Error{Op: op, Err: err}
+	}
+	defer v.leave()
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if v.closed.Load() {
-		return &Error{Op: op, Err: ErrClosed}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return &Error{Op: op, Err: err}
 	}
 	if err := v.revoke(ctx, accessor); err != nil {
 		return &Error{Op: op, Err: err}
@@ -471,33 +537,55 @@ func (v *AgentVault) updateToken(ctx context.Context, key string, change func(*t
 }
 
 // ListTokens returns every stored token (expired and revoked ones
-// included), never a value, ordered by issue time.
-func (v *AgentVault) ListTokens(ctx context.Context) ([]TokenInfo, error) {
+// included), never a value, ordered by issue time. Audited as token.listed.
+// Token records that cannot be read are skipped and reported, by accessor,
+// as an *UnreadableError alongside the others.
+func (v *AgentVault) ListTokens(ctx context.Context) (_ []TokenInfo, err error) {
 	const op = "token list"
-	if v.closed.Load() {
-		return nil, &Error{Op: op, Err: ErrClosed}
+	if err := v.enter(); err != nil {
+		return nil, &Error{Op: op, Err: err}
 	}
+	defer v.leave()
+	defer v.auditOp(ctx, EventTokenListed, "", &err)
 	keys, err := v.b.List(ctx, tokenKeyPfx)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
-	items, err := v.getMany(ctx, keys)
+	items, badKeys, err := v.getReadable(ctx, keys)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
 	out := make([]TokenInfo, 0, len(items))
+	var bad []string
+	for _, k := range badKeys {
+		bad = append(bad, accessorOfKey(k))
+	}
 	for _, it := range items {
 		if it.Value == nil {
 			continue
 		}
 		var rec tokenRecord
 		if err := v.openJSON("token", it.Key, it.Value, &rec); err != nil {
-			return nil, &Error{Op: op, Err: err}
+			bad = append(bad, accessorOfKey(it.Key))
+			continue
 		}
 		out = append(out, rec.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IssuedAt.Before(out[j].IssuedAt) })
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return out, &Error{Op: op, Err: &UnreadableError{Paths: bad}}
+	}
 	return out, nil
+}
+
+// accessorOfKey names the token stored at a tok/ key by its accessor.
+func accessorOfKey(key string) string {
+	h := strings.TrimPrefix(key, tokenKeyPfx)
+	if len(h) < 2*accessorBytes {
+		return "(malformed key)"
+	}
+	return "acc_" + h[:2*accessorBytes]
 }
 
 // accessKey returns the MAC key of token, approval, agent and audit
@@ -511,6 +599,17 @@ func (v *AgentVault) accessKey() []byte {
 		st.key = m.Sum(nil)
 	})
 	return st.key
+}
+
+// wipeAccessKeys wipes the keys derived from the MAC key (the access key
+// and the audit chain's keyed hash). Close calls it once nothing is in flight.
+func (v *AgentVault) wipeAccessKeys() {
+	st := v.opts.access.st
+	st.keyOnce.Do(func() {}) // never derive after this
+	clear(st.key)
+	st.audit.mu.Lock()
+	st.audit.mac = nil
+	st.audit.mu.Unlock()
 }
 
 const sealMagic = "AVA1"

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,13 +32,15 @@ const (
 // write is a conditional write retried on conflict, so no version is lost or
 // duplicated. The zero value is not usable.
 type AgentVault struct {
-	b      backend.Backend
+	b      storage // the caller's Backend, its corruption errors mapped to ErrIntegrity
 	kp     kms.KeyProvider
 	opts   options
 	id     [record.VaultIDLen]byte
 	macKey []byte
 	cache  *cache
-	closed atomic.Bool
+	closed atomic.Bool // set when Close begins; gate refuses new operations
+	gate   *gate
+	shut   sync.Once
 }
 
 // New opens the vault stored in b, creating its configuration (a random
@@ -62,7 +65,13 @@ func New(b backend.Backend, k kms.KeyProvider, opts ...Option) (*AgentVault, err
 	if err := o.access.validate(); err != nil {
 		return nil, &Error{Op: "open", Err: err}
 	}
-	v := &AgentVault{b: b, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now)}
+	if err := o.validateSpans(); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
+	if err := validateName("actor (WithActor)", o.actor, MaxActorLen); err != nil {
+		return nil, &Error{Op: "open", Err: err}
+	}
+	v := &AgentVault{b: storage{b}, kp: k, opts: o, cache: newCache(o.cacheSize, o.cacheMaxAge, time.Now), gate: newGate()}
 	ctx, cancel := context.WithTimeout(context.Background(), o.initTimeout)
 	defer cancel()
 	if err := v.init(ctx); err != nil {
@@ -129,13 +138,20 @@ func (v *AgentVault) createConfig(ctx context.Context) ([]byte, error) {
 }
 
 // Close releases the vault's caches and wipes its keys from memory. Later
-// calls fail with ErrClosed. It does not close the backend or KeyProvider.
+// calls fail with ErrClosed. Operations already in progress finish first
+// (including their audit events): Close waits for them, so none writes
+// with a wiped key; an operation that waits on a Rotator, a notifier or
+// the backend delays Close as long (and a Rotator or notifier must not call
+// Close itself). Calling Close again waits for the first call to finish
+// and returns nil. It does not close the backend or KeyProvider.
 func (v *AgentVault) Close() error {
-	if v.closed.Swap(true) {
-		return nil
-	}
-	v.cache.purge()
-	clear(v.macKey)
+	v.shut.Do(func() {
+		v.closed.Store(true)
+		v.gate.shut()
+		v.cache.purge()
+		clear(v.macKey)
+		v.wipeAccessKeys()
+	})
 	return nil
 }
 
@@ -146,18 +162,23 @@ func (v *AgentVault) check(path string) error {
 	return ValidatePath(path)
 }
 
-func (v *AgentVault) actor(ctx context.Context) string {
-	if a, ok := ActorFromContext(ctx); ok {
-		return truncate(a, MaxActorLen)
-	}
-	return v.opts.actor
+// actor returns the caller's id to record as created_by: the context's
+// actor or the vault's default. An invalid context actor is an error
+// wrapping ErrInvalidInput (never truncated or re-encoded).
+func (v *AgentVault) actor(ctx context.Context) (string, error) {
+	a, err := v.ctxActor(ctx)
+	return a.ID, err
 }
 
 // CreateSecret stores a new secret as version v1. It fails with
 // ErrAlreadyExists if a secret exists at in.Path.
 func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (out *Secret, err error) {
-	defer v.auditCreate(ctx, in.Path, &out, &err)
 	const op = "create"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditCreate(ctx, in.Path, &out, &err)
 	if err := v.check(in.Path); err != nil {
 		return nil, opErr(op, safePath(in.Path, err), "", err)
 	}
@@ -172,7 +193,10 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 	if err := v.validateCreate(in, typ, tier, now); err != nil {
 		return nil, opErr(op, in.Path, "", err)
 	}
-	actor := v.actor(ctx)
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, in.Path, "", err)
+	}
 	ver, aead, err := v.seal(ctx, in.Path, 1, in.Value.b, now, actor)
 	if err != nil {
 		return nil, opErr(op, in.Path, "v1", err)
@@ -222,7 +246,12 @@ func (v *AgentVault) validateCreate(in CreateSecretInput, typ SecretType, tier A
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
 		return fmt.Errorf("%w: ExpiresAt %s is not in the future", ErrInvalidInput, in.ExpiresAt.UTC().Format(time.RFC3339))
 	}
-	return nil
+	if !in.ExpiresAt.IsZero() {
+		if err := storableTime("ExpiresAt", in.ExpiresAt); err != nil {
+			return err
+		}
+	}
+	return storableSpan("ExpiresIn", now, in.ExpiresIn)
 }
 
 func (v *AgentVault) validateValue(val SecretValue) error {
@@ -236,11 +265,18 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // named with AtVersion. It fails with ErrNotFound, or ErrExpired when the
 // secret's expiry has passed (its metadata stays listable).
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
-	defer v.auditGet(ctx, path, &out, &err)
 	const op = "get"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditGet(ctx, path, &out, &err)
 	version := getVersion(opts)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, opErr(op, path, "", err)
 	}
 	rec, ver, err := v.resolve(ctx, path, version, nil)
 	if err != nil {
@@ -310,8 +346,13 @@ func (v *AgentVault) resolve(ctx context.Context, path, version string, gate fun
 	return rec, ver, nil
 }
 
-// load reads and authenticates the record at path.
+// load reads and authenticates the record at path. It refuses a context
+// naming an invalid actor (ctxActor), as modify does: every operation on a
+// secret goes through one of them.
 func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int64, error) {
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, 0, err
+	}
 	raw, rev, err := v.b.Get(ctx, secretPrefix+path)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
@@ -330,9 +371,23 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 // version (max+1) and the active one; other fields change metadata only.
 // Concurrent updates are serialised by conditional writes: each gets its
 // own version number, none is lost.
+//
+// Lowering the tier is audited as secret.tier_lowered as well: the
+// versions stored until then keep the old tier as their floor, so a token
+// needs that tier to read them (see Session.GetSecret).
 func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSecretInput) (meta *SecretMetadata, rerr error) {
-	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
+	return v.updateSecret(ctx, path, in, nil)
+}
+
+// updateSecret is UpdateSecret; guard, if set, runs on the current record
+// inside the conditional write (a Session's tier checks).
+func (v *AgentVault) updateSecret(ctx context.Context, path string, in UpdateSecretInput, guard func(*record.Secret) error) (meta *SecretMetadata, rerr error) {
 	const op = "update"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditMeta(ctx, EventSecretUpdated, path, &meta, &rerr)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
@@ -347,16 +402,25 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 		}
 		ifVersion = n
 	}
-	actor := v.actor(ctx)
+	actor, err := v.actor(ctx)
+	if err != nil {
+		return nil, opErr(op, path, "", err)
+	}
 	var out *SecretMetadata
 	var pruned []prunedVersion
-	err := v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
-		pruned = nil
+	var loweredFrom uint8
+	err = v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+		pruned, loweredFrom = nil, 0
+		if guard != nil {
+			if err := guard(rec); err != nil {
+				return nil, nil, err
+			}
+		}
 		if ifVersion != 0 && rec.Active != ifVersion {
 			return nil, nil, fmt.Errorf("%w: active version is %s, not %s", ErrConflict, FormatVersion(rec.Active), in.IfVersion)
 		}
 		now := v.opts.now()
-		applyMetadata(rec, in, now)
+		loweredFrom = applyMetadata(rec, in, now)
 		if len(rec.Tags) > MaxTags {
 			return nil, nil, fmt.Errorf("%w: %d tags after the update, more than %d", ErrInvalidInput, len(rec.Tags), MaxTags)
 		}
@@ -388,6 +452,7 @@ func (v *AgentVault) UpdateSecret(ctx context.Context, path string, in UpdateSec
 	if err != nil {
 		return nil, opErr(op, path, "", err)
 	}
+	v.auditTierLowered(ctx, path, loweredFrom, out.Tier)
 	v.auditPruned(ctx, path, pruned)
 	return out, nil
 }
@@ -437,21 +502,29 @@ func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
 	if in.ExpiresIn < 0 {
 		return fmt.Errorf("%w: ExpiresIn %v is negative", ErrInvalidInput, in.ExpiresIn)
 	}
-	if err := validateGrace(in.GracePeriod, in.Value != nil); err != nil {
+	now := v.opts.now()
+	if err := validateGrace(in.GracePeriod, in.Value != nil, now); err != nil {
 		return err
 	}
 	if in.ExpiresAt != nil && in.ExpiresAt.IsZero() {
 		return fmt.Errorf("%w: ExpiresAt is the zero time (use ClearExpiry to remove the expiry)", ErrInvalidInput)
 	}
-	return nil
+	if in.ExpiresAt != nil {
+		if err := storableTime("ExpiresAt", *in.ExpiresAt); err != nil {
+			return err
+		}
+	}
+	return storableSpan("ExpiresIn", now, in.ExpiresIn)
 }
 
-func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
+// applyMetadata applies the metadata changes of in; it returns the tier it
+// lowered from (0 when it did not lower the tier).
+func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) (loweredFrom uint8) {
 	if in.Type != "" {
 		rec.Type = string(in.Type)
 	}
 	if in.Tier != "" {
-		rec.Tier = tierRanks[in.Tier]
+		loweredFrom = setTier(rec, tierRanks[in.Tier])
 	}
 	if in.Tags != nil {
 		rec.Tags = toRecordTags(in.Tags)
@@ -476,10 +549,11 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
 	case in.ClearExpiry:
 		rec.ExpiresAt = 0
 	case in.ExpiresAt != nil:
-		rec.ExpiresAt = in.ExpiresAt.UnixNano()
+		rec.ExpiresAt = saturatedNanos(*in.ExpiresAt)
 	case in.ExpiresIn != 0:
-		rec.ExpiresAt = now.Add(in.ExpiresIn).UnixNano()
+		rec.ExpiresAt = nanosAfter(now, in.ExpiresIn)
 	}
+	return loweredFrom
 }
 
 // modify runs a read-change-write cycle on the record at path, retrying
@@ -487,6 +561,9 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) {
 // the record; it may return the AEAD and envelope of a version it added, to
 // warm the cache once the write lands.
 func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
+	if _, err := v.ctxActor(ctx); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
 		if err != nil {
@@ -552,10 +629,17 @@ func cloneRecord(s *record.Secret) *record.Secret {
 
 // DeleteSecret permanently removes the secret at path and all its versions.
 func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error) {
-	defer v.auditErr(ctx, EventSecretDeleted, path, &rerr)
 	const op = "delete"
+	if err := v.enter(); err != nil {
+		return opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditErr(ctx, EventSecretDeleted, path, &rerr)
 	if err := v.check(path); err != nil {
 		return opErr(op, safePath(path, err), "", err)
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return opErr(op, path, "", err)
 	}
 	err := v.b.Delete(ctx, secretPrefix+path, 0)
 	v.cache.forget(path)
@@ -566,34 +650,62 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 }
 
 // ListSecrets returns the metadata (never the values) of the secrets that
-// match f, sorted by path. Expired secrets are listed.
+// match f, sorted by path. Expired secrets are listed. A record that cannot
+// be read (it fails authentication) is skipped: the others are returned,
+// with an error wrapping an *UnreadableError that names the skipped paths
+// (and ErrIntegrity).
 func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretMetadata, err error) {
+	const op = "list"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
 	defer v.auditErr(ctx, EventSecretListed, f.Prefix, &err)
+	out, bad, err := v.listSecrets(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return out, &Error{Op: op, Path: f.Prefix, Err: &UnreadableError{Paths: bad}}
+	}
+	return out, nil
+}
+
+// listSecrets lists like ListSecrets, returning the paths of unreadable
+// records (sorted) apart from the error. Its callers have entered the gate.
+func (v *AgentVault) listSecrets(ctx context.Context, f ListFilter) ([]SecretMetadata, []string, error) {
 	const op = "list"
 	if v.closed.Load() {
-		return nil, opErr(op, "", "", ErrClosed)
+		return nil, nil, opErr(op, "", "", ErrClosed)
 	}
 	if err := validPrefix(f.Prefix); err != nil {
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
+	}
+	if _, err := v.ctxActor(ctx); err != nil {
+		return nil, nil, opErr(op, "", "", err)
 	}
 	if f.Type != "" && !f.Type.Valid() {
 		_, err := ParseSecretType(string(f.Type))
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	if f.Tier != "" && !f.Tier.Valid() {
 		_, err := ParseAccessTier(string(f.Tier))
-		return nil, opErr(op, "", "", err)
+		return nil, nil, opErr(op, "", "", err)
 	}
 	keys, err := v.b.List(ctx, secretPrefix+f.Prefix)
 	if err != nil {
-		return nil, opErr(op, f.Prefix, "", err)
+		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
-	items, err := v.getMany(ctx, keys)
+	items, badKeys, err := v.getReadable(ctx, keys)
 	if err != nil {
-		return nil, opErr(op, f.Prefix, "", err)
+		return nil, nil, opErr(op, f.Prefix, "", err)
 	}
 	now := v.opts.now()
 	out := make([]SecretMetadata, 0, len(items))
+	var bad []string
+	for _, k := range badKeys {
+		bad = append(bad, k[len(secretPrefix):])
+	}
 	for _, it := range items {
 		if it.Value == nil {
 			continue // deleted since List
@@ -601,7 +713,8 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		path := it.Key[len(secretPrefix):]
 		rec, err := v.decode(path, it.Value)
 		if err != nil {
-			return nil, opErr(op, path, "", err)
+			bad = append(bad, path)
+			continue
 		}
 		m := metadata(rec, rec.Active)
 		if matches(&m, f, now) {
@@ -609,22 +722,12 @@ func (v *AgentVault) ListSecrets(ctx context.Context, f ListFilter) (_ []SecretM
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, nil
+	sort.Strings(bad)
+	return out, bad, nil
 }
 
 func (v *AgentVault) getMany(ctx context.Context, keys []string) ([]backend.Item, error) {
-	if bb, ok := v.b.(backend.Batcher); ok {
-		return bb.GetMany(ctx, keys)
-	}
-	items := make([]backend.Item, len(keys))
-	for i, k := range keys {
-		val, rev, err := v.b.Get(ctx, k)
-		if err != nil && !errors.Is(err, backend.ErrNotFound) {
-			return nil, err
-		}
-		items[i] = backend.Item{Key: k, Value: val, Rev: rev}
-	}
-	return items, nil
+	return v.b.GetMany(ctx, keys)
 }
 
 func matches(m *SecretMetadata, f ListFilter, now time.Time) bool {
@@ -680,9 +783,9 @@ func toRecordTags(tags map[string]string) []record.Tag {
 func expiryNanos(at time.Time, in time.Duration, now time.Time) int64 {
 	switch {
 	case !at.IsZero():
-		return at.UnixNano()
+		return saturatedNanos(at)
 	case in > 0:
-		return now.Add(in).UnixNano()
+		return nanosAfter(now, in)
 	}
 	return 0
 }
@@ -715,12 +818,14 @@ func ParseVersion(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// safePath returns the path to name in an error: the path itself unless it
-// is invalid, when it is shortened (an invalid "path" may be a value pasted
-// in the wrong place).
-func safePath(p string, err error) string {
-	if errors.Is(err, ErrInvalidPath) {
-		return strconv.Quote(truncate(p, 64))
+// safePath returns the path to name in an error: the path (or list
+// prefix) itself when it is valid, else a quoted, shortened form (an
+// invalid "path" may be a value pasted in the wrong place), "[REDACTED]"
+// when it holds a credential. err is unused: the path is checked whatever
+// the failure.
+func safePath(p string, _ error) string {
+	if ValidatePath(p) == nil || validPrefix(p) == nil {
+		return p
 	}
-	return p
+	return strconv.Quote(truncate(p, 64))
 }

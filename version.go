@@ -13,8 +13,12 @@ import (
 // the retention policy pruned (listed with Pruned set, no value stored). It
 // works on expired secrets too.
 func (v *AgentVault) ListVersions(ctx context.Context, path string) (_ []VersionInfo, err error) {
-	defer v.auditErr(ctx, EventSecretListed, path, &err)
 	const op = "versions"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditErr(ctx, EventSecretListed, path, &err)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}
@@ -30,8 +34,12 @@ func (v *AgentVault) ListVersions(ctx context.Context, path string) (_ []Version
 // version are served again. Versions stay immutable, and the next update
 // creates version max+1. A rollback ends any grace period.
 func (v *AgentVault) Rollback(ctx context.Context, path, version string) (meta *SecretMetadata, rerr error) {
-	defer v.auditMeta(ctx, EventSecretRolledBack, path, &meta, &rerr)
 	const op = "rollback"
+	if err := v.enter(); err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	defer v.leave()
+	defer v.auditMeta(ctx, EventSecretRolledBack, path, &meta, &rerr)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
 	}

@@ -63,6 +63,14 @@ var (
 
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("backend: closed")
+
+	// ErrCorrupt is returned (wrapped) by Get, GetMany, Put and Delete
+	// when what is stored for a key cannot be parsed by the backend itself:
+	// a truncated or damaged file, a malformed Redis entry. Implementations
+	// wrap it (or an error whose Is reports it) for every such failure, so
+	// that agentvault reports damaged storage as agentvault.ErrIntegrity,
+	// like any other tampering.
+	ErrCorrupt = errors.New("backend: stored data is corrupt")
 )
 
 // Backend is durable key-value storage with conditional writes.

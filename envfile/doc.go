@@ -1,9 +1,9 @@
 // Package envfile parses and writes .env files byte-exactly, keeping file
 // order and line numbers, for importing them into agentvault.
 //
-// Call Parse (or ParseString) first; it returns a *File whose Entries are
-// every definition in file order. Use File.Dedup or File.Map for "last
-// definition wins", and Format (or File.WriteTo) to write entries back:
+// Call Parse (or ParseString) first; it returns a *File whose Entries hold
+// each variable once, at its last definition ("last definition wins", as in
+// a shell), in file order. Format (or File.WriteTo) writes entries back:
 // Parse(Format(entries)) always yields the same keys and values.
 //
 //	f, err := envfile.Parse(r)
@@ -38,11 +38,12 @@
 //     character is part of the value ("KEY=a#b" is "a#b"). Quotes after
 //     the first character and backslashes are literal.
 //   - single-quoted: everything up to the next single quote, literally,
-//     newlines included. There are no escapes, so a single-quoted value
-//     cannot contain a single quote.
+//     newlines included. There are no escapes; as in a shell, a closing
+//     quote directly followed by an escaped quote (\') and an opening quote
+//     continues the value with a single quote (KEY below is "it's").
 //   - double-quoted: everything up to the next unescaped double quote,
 //     newlines included, with the escapes \n (LF), \r (CR), \t (tab), \"
-//     \\ and \$ ('$'). A backslash before any other character is kept
+//     \\, \$ ('$') and \` ('`'). A backslash before any other character is kept
 //     literally together with that character ("C:\Users" stays as it is),
 //     as POSIX shells do inside double quotes.
 //
@@ -56,19 +57,28 @@
 //	KEY=""
 //	KEY=''
 //
+// and a value with a single quote, in single quotes, as
+//
+//	KEY='it'\''s'
+//
 // There is no variable expansion: "$VAR", "${VAR}" and "$(cmd)" are kept
 // literally in every kind of value. This is deliberate: secrets must be
 // imported byte-exact, and a password containing '$' must not silently
 // change depending on the environment of the importing process. Parse never
 // reads or modifies the process environment.
 //
-// A variable defined more than once is kept in Entries at each definition,
-// and every redefinition adds a Warning; Map and Dedup keep the last one.
+// A variable defined more than once is kept in Entries at its last
+// definition only. Redefinitions are counted (File.Duplicates); the first
+// ten get a Warning each, and one more Warning gives the total, so a file
+// of millions of duplicates costs no more memory than one definition.
 //
 // # Limits
 //
-// Parse reads at most 16 MiB (WithMaxBytes) and accepts lines of at most
-// 64 KiB (WithMaxLineBytes), so untrusted input cannot exhaust memory.
+// Parse reads at most 16 MiB (WithMaxBytes), accepts lines of at most
+// 64 KiB (WithMaxLineBytes) and at most 100,000 distinct variables
+// (WithMaxEntries), so untrusted input cannot exhaust memory: it
+// holds the input once (twice while reading it) plus one Entry (48 bytes)
+// and one map slot per distinct variable; see BENCHMARKS.md.
 //
 // # Threat model
 //
@@ -78,6 +88,14 @@
 // and its '=' have been read, the variable. The text of a line that does not
 // declare a variable is never echoed, since it may be a stray secret. Entry
 // redacts its value when printed, logged or JSON-encoded.
+//
+// Format's output is safe to source in a POSIX shell (sh, dash, bash,
+// zsh) whatever the values hold: nothing in it is expanded or run (values
+// are single-quoted, each ' written as in the Grammar), and the shell reads each value
+// exactly, except a carriage return, which is written as \r. Names with '.'
+// or '-' are not shell names: a shell sourcing such a line takes it for a
+// command, so a writer that sources output must leave them out (ass export
+// does).
 //
 // # Errors
 //

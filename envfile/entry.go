@@ -92,10 +92,11 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 }
 
 // Warning reports something Parse accepted but the caller should know
-// about: today, a variable defined more than once. It never contains a value.
+// about: today, a variable defined more than once (or, past the tenth, how
+// many more). It never contains a value.
 type Warning struct {
 	Line int    // 1-based line of the definition the warning is about
-	Key  string // the variable concerned
+	Key  string // the variable concerned; "" for the count of further duplicates
 	Msg  string // e.g. "duplicate variable A overrides the definition at line 3"
 }
 
@@ -104,18 +105,21 @@ func (w Warning) String() string {
 	return "envfile: line " + strconv.Itoa(w.Line) + ": " + w.Msg
 }
 
-// File is the result of Parse: every definition in file order, and the
-// warnings found on the way.
+// File is the result of Parse: each variable once, and the warnings found
+// on the way.
 //
-// Entries keeps every definition, duplicates included, so that a File
-// describes its input faithfully and Format(f.Entries) reproduces it; each
-// redefinition also adds a Warning. Map and Dedup apply "last definition
-// wins", as a shell sourcing the file would. The zero value is an empty
+// Parse applies "last definition wins", as a shell sourcing the file
+// would: Entries holds each variable's last definition, in file order (of
+// those last definitions), with its line. A redefinition is counted in
+// Duplicates and costs no memory: only the first ten get a Warning each
+// (naming both lines), and one more Warning gives the total. Map and Dedup
+// apply the same rule to a File built by hand. The zero value is an empty
 // file. A File is a plain value: it is safe for concurrent reads, not for
 // concurrent modification.
 type File struct {
-	Entries  []Entry
-	Warnings []Warning
+	Entries    []Entry
+	Warnings   []Warning
+	Duplicates int // number of redefinitions Parse dropped from Entries
 }
 
 // Map returns the variables as a map; when a key is defined more than once

@@ -31,7 +31,7 @@ func TestEntryRedacts(t *testing.T) {
 	b, err := json.Marshal(f)
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), secret)
-	assert.JSONEq(t, `{"Entries":[{"key":"PW","value":"[REDACTED]","line":3,"export":false,"quote":"double"}],"Warnings":null}`, string(b))
+	assert.JSONEq(t, `{"Entries":[{"key":"PW","value":"[REDACTED]","line":3,"export":false,"quote":"double"}],"Warnings":null,"Duplicates":0}`, string(b))
 
 	var buf bytes.Buffer
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("imported", "entry", e)
@@ -51,15 +51,27 @@ func TestMapAndDedup(t *testing.T) {
 	f, err := envfile.ParseString("A=1\nB=2\nA=3\nC=4\nB=5\n")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"A": "3", "B": "5", "C": "4"}, f.Map())
-	got := f.Dedup()
-	var keys []string
-	for _, e := range got {
-		keys = append(keys, fmt.Sprintf("%s=%s@%d", e.Key, e.Value, e.Line))
+	keys := func(es []envfile.Entry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, fmt.Sprintf("%s=%s@%d", e.Key, e.Value, e.Line))
+		}
+		return out
 	}
-	assert.Equal(t, []string{"A=3@3", "C=4@4", "B=5@5"}, keys)
-	assert.Len(t, f.Entries, 5, "Dedup must not modify the file")
+	// Parse already keeps each variable's last definition.
+	assert.Equal(t, []string{"A=3@3", "C=4@4", "B=5@5"}, keys(f.Entries))
+	assert.Equal(t, keys(f.Entries), keys(f.Dedup()))
+	assert.Equal(t, 2, f.Duplicates)
 	assert.Len(t, f.Warnings, 2)
 	assert.Equal(t, "envfile: line 3: duplicate variable A overrides the definition at line 1", f.Warnings[0].String())
+
+	// Dedup and Map apply the same rule to a File built by hand.
+	byHand := &envfile.File{Entries: []envfile.Entry{
+		{Key: "A", Value: "1", Line: 1}, {Key: "B", Value: "2", Line: 2}, {Key: "A", Value: "3", Line: 3},
+	}}
+	assert.Equal(t, []string{"B=2@2", "A=3@3"}, keys(byHand.Dedup()))
+	assert.Len(t, byHand.Entries, 3, "Dedup must not modify the file")
+	assert.Equal(t, map[string]string{"A": "3", "B": "2"}, byHand.Map())
 
 	var zero envfile.File
 	assert.Empty(t, zero.Map())

@@ -17,8 +17,9 @@ var (
 	ErrSyntax = errors.New("envfile: syntax error")
 
 	// ErrTooLarge is returned (inside a *ParseError) when the input exceeds
-	// the total size limit (WithMaxBytes) or a line exceeds the line length
-	// limit (WithMaxLineBytes).
+	// the total size limit (WithMaxBytes), a line exceeds the line length
+	// limit (WithMaxLineBytes), or the input defines more distinct
+	// variables than WithMaxEntries allows.
 	ErrTooLarge = errors.New("envfile: input too large")
 
 	// ErrInvalidEntry is returned by Format and File.WriteTo when an entry

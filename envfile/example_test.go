@@ -26,7 +26,7 @@ DB_HOST=db2.internal
 	for _, w := range f.Warnings {
 		fmt.Println(w)
 	}
-	fmt.Println(f.Entries[1]) // printing an Entry never shows its value
+	fmt.Println(f.Entries[0]) // printing an Entry never shows its value
 	// Output:
 	// line 3: DB_PASS = "pa$$word"
 	// line 4: TLS_KEY = "-----BEGIN KEY-----\nMIIB...\n-----END KEY-----"
@@ -60,8 +60,8 @@ func ExampleFormat() {
 	// PLAIN=abc123
 	// export SPACES='two words'
 	// DOLLAR='$HOME is literal'
-	// QUOTE="it's \"quoted\""
-	// MULTI="line 1
-	// line 2"
+	// QUOTE='it'\''s "quoted"'
+	// MULTI='line 1
+	// line 2'
 	// EMPTY=
 }

@@ -9,23 +9,30 @@ import (
 // Format writes entries as a .env file, one definition per line (a value
 // with newlines spans several lines), in order, duplicates included.
 //
-// Each value is quoted so that Parse reads back exactly the same key and
-// value. An entry's Quote is honoured when that style can represent the
-// value; otherwise, and for QuoteAuto, Format picks:
+// The output is safe to source in a POSIX shell (sh, dash, bash, zsh:
+// "set -a; . ./file"): no value is ever subject to expansion or command
+// substitution, and the shell reads back exactly the same value, except
+// that a carriage return (only writable as \r) reads as a backslash and an
+// r. Parse reads back exactly the same key and value.
+//
+// An entry's Quote is honoured when that style can represent the value
+// safely; otherwise, and for QuoteAuto, Format picks:
 //
 //   - no quotes when the value is empty or made only of ASCII letters,
-//     digits and _ - . / : @ + , % ^ =;
-//   - single quotes when the value has no single quote, CR or LF and does
-//     not end in a backslash;
-//   - double quotes otherwise, escaping \ " $ as \\ \" \$ and CR as \r.
-//     Newlines are written as they are, so a multi-line value keeps its
-//     short lines and stays within the line limit; tabs and other
-//     characters are written as they are.
+//     digits and _ - . / : @ + , % ^ = (not starting with '=' and without
+//     ":=", which zsh expands);
+//   - single quotes when the value holds no CR; each single quote in it is
+//     written the way a shell needs it, closing the quotes, an escaped
+//     quote (\'), and reopening; newlines, backslashes and everything else
+//     are written as they are;
+//   - double quotes otherwise (a CR), escaping \ " $ ` as \\ \" \$ \` and CR
+//     as \r. Newlines are written as they are, so a multi-line value keeps
+//     its short lines and stays within the line limit.
 //
-// The automatic choices are also read identically by POSIX shells and, with
-// the exceptions listed in DIFFERENCES.md, by github.com/joho/godotenv.
-// Output is read back by Parse as long as no line of a value exceeds the
-// line limit.
+// github.com/joho/godotenv reads the automatic choices identically except
+// as listed in DIFFERENCES.md (it cannot read an escaped quote between
+// single-quoted parts). Output is read back
+// by Parse as long as no line of a value exceeds the line limit.
 //
 // Format fails with ErrInvalidEntry, writing nothing, if a key is not
 // ValidKey or a value is not valid UTF-8 or contains a NUL byte.
@@ -71,9 +78,7 @@ func appendEntry(buf []byte, e Entry) []byte {
 	case QuoteNone:
 		buf = append(buf, e.Value...)
 	case QuoteSingle:
-		buf = append(buf, '\'')
-		buf = append(buf, e.Value...)
-		buf = append(buf, '\'')
+		buf = appendSingleQuoted(buf, e.Value)
 	default:
 		buf = appendDoubleQuoted(buf, e.Value)
 	}
@@ -81,32 +86,29 @@ func appendEntry(buf []byte, e Entry) []byte {
 }
 
 // quoteFor returns the style Format uses for v: want if it represents v
-// exactly, else the automatic choice.
+// exactly and safely, else the automatic choice.
 func quoteFor(v string, want QuoteStyle) QuoteStyle {
-	switch want {
-	case QuoteNone:
-		if unquotedOK(v) {
-			return QuoteNone
-		}
-	case QuoteSingle:
-		if !strings.ContainsAny(v, "'\r") {
-			return QuoteSingle
-		}
-	case QuoteDouble:
-		return QuoteDouble
+	if want > QuoteDouble {
+		want = QuoteAuto
 	}
 	switch {
-	case plain(v):
+	case plain(v) && (want == QuoteNone || want == QuoteAuto):
 		return QuoteNone
-	case !strings.ContainsAny(v, "'\r\n") && !strings.HasSuffix(v, `\`):
+	case want == QuoteDouble:
+		return QuoteDouble
+	case strings.IndexByte(v, '\r') < 0:
 		return QuoteSingle
 	}
 	return QuoteDouble
 }
 
 // plain reports whether v is made only of characters that no .env or shell
-// dialect treats specially.
+// dialect treats specially where they stand: zsh expands =cmd at the start
+// of a value and after a ':'.
 func plain(v string) bool {
+	if strings.HasPrefix(v, "=") || strings.Contains(v, ":=") {
+		return false
+	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if !isKeyChar(c) && !strings.ContainsRune("/:@+,%^=", rune(c)) {
@@ -116,23 +118,28 @@ func plain(v string) bool {
 	return true
 }
 
-// unquotedOK reports whether Parse reads v back exactly when written
-// unquoted.
-func unquotedOK(v string) bool {
-	if v == "" {
-		return true
+// appendSingleQuoted writes v in single quotes, each single quote in v as
+// a shell needs it: close the quotes, an escaped quote, reopen.
+func appendSingleQuoted(buf []byte, v string) []byte {
+	buf = append(buf, '\'')
+	for {
+		i := strings.IndexByte(v, '\'')
+		if i < 0 {
+			break
+		}
+		buf = append(buf, v[:i]...)
+		buf = append(buf, `'\''`...)
+		v = v[i+1:]
 	}
-	if strings.ContainsAny(v, "\r\n") || isBlank(v[0]) || isBlank(v[len(v)-1]) || v[0] == '\'' || v[0] == '"' {
-		return false
-	}
-	return !strings.Contains(v, " #") && !strings.Contains(v, "\t#")
+	buf = append(buf, v...)
+	return append(buf, '\'')
 }
 
 func appendDoubleQuoted(buf []byte, v string) []byte {
 	buf = append(buf, '"')
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
-		case '\\', '"', '$':
+		case '\\', '"', '$', '`':
 			buf = append(buf, '\\', c)
 		case '\r':
 			buf = append(buf, '\\', 'r')

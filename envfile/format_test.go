@@ -28,11 +28,17 @@ func TestFormatAutoQuoting(t *testing.T) {
 		{`say "hi"`, `K='say "hi"'`},
 		{`C:\dir`, `K='C:\dir'`},
 		{"ключ", `K='ключ'`},
-		{"it's", `K="it's"`},
-		{`a\`, `K="a\\"`},
-		{"a\nb", "K=\"a\nb\""},
+		{"it's", `K='it'\''s'`},
+		{"'", `K=''\'''`},
+		{`a\`, `K='a\'`},
+		{"a\nb", "K='a\nb'"},
+		{"a`id`b", "K='a`id`b'"},
+		{"=ls", `K='=ls'`},     // zsh expands =cmd
+		{"a:=ls", `K='a:=ls'`}, // and :=cmd
+		{"abc==", `K=abc==`},
 		{"a\r\nb", "K=\"a\\r\nb\""},
-		{`x's $y \ "z"`, `K="x's \$y \\ \"z\""`},
+		{"it's `id` $(id)\r", "K=\"it's \\`id\\` \\$(id)\\r\""},
+		{`x's $y \ "z"`, `K='x'\''s $y \ "z"'`},
 	}
 	for _, tt := range tests {
 		out, err := envfile.Format([]envfile.Entry{{Key: "K", Value: tt.value}})
@@ -48,23 +54,21 @@ func TestFormatHonoursQuote(t *testing.T) {
 		quote envfile.QuoteStyle
 		want  string
 	}{
-		{"a b", envfile.QuoteNone, `K=a b`},
-		{"$HOME", envfile.QuoteNone, `K=$HOME`},
-		{"a#b", envfile.QuoteNone, `K=a#b`},
+		{"a b", envfile.QuoteNone, `K='a b'`}, // only plain values go unquoted
+		{"$HOME", envfile.QuoteNone, `K='$HOME'`},
+		{"a#b", envfile.QuoteNone, `K='a#b'`},
+		{"abc", envfile.QuoteNone, `K=abc`},
 		{"", envfile.QuoteNone, `K=`},
-		{"a #b", envfile.QuoteNone, `K='a #b'`},   // would start a comment
-		{"a\t#b", envfile.QuoteNone, "K='a\t#b'"}, // would start a comment
-		{" a", envfile.QuoteNone, `K=' a'`},       // would be trimmed
-		{"a ", envfile.QuoteNone, `K='a '`},       // would be trimmed
-		{"'x", envfile.QuoteNone, `K="'x"`},       // would open a quote
-		{`"x`, envfile.QuoteNone, `K='"x'`},       // would open a quote
-		{"a\nb", envfile.QuoteNone, "K=\"a\nb\""},
+		{"a #b", envfile.QuoteNone, `K='a #b'`},
+		{"'x", envfile.QuoteNone, `K=''\''x'`},
+		{"a\nb", envfile.QuoteNone, "K='a\nb'"},
 		{"abc", envfile.QuoteSingle, `K='abc'`},
 		{"a\nb", envfile.QuoteSingle, "K='a\nb'"},
 		{`a\`, envfile.QuoteSingle, `K='a\'`},
-		{"it's", envfile.QuoteSingle, `K="it's"`},
+		{"it's", envfile.QuoteSingle, `K='it'\''s'`},
 		{"a\rb", envfile.QuoteSingle, `K="a\rb"`},
 		{"abc", envfile.QuoteDouble, `K="abc"`},
+		{"`id` $x \\ \"", envfile.QuoteDouble, "K=\"\\`id\\` \\$x \\\\ \\\"\""},
 		{"", envfile.QuoteDouble, `K=""`},
 		{"abc", envfile.QuoteStyle(42), `K=abc`},
 	}

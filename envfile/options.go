@@ -7,6 +7,10 @@ const (
 	// DefaultMaxLineBytes is the default limit on the length of one
 	// physical line, not counting its line ending: 64 KiB.
 	DefaultMaxLineBytes = 64 << 10
+	// DefaultMaxEntries is the default limit on the number of distinct
+	// variables: 100,000. Each costs an Entry and a map slot (about 100
+	// bytes), far more than its shortest line, so this bounds memory.
+	DefaultMaxEntries = 100_000
 )
 
 // An Option changes how Parse and ParseString read their input. Options are
@@ -16,10 +20,11 @@ type Option func(*options)
 type options struct {
 	maxBytes     int64
 	maxLineBytes int
+	maxEntries   int
 }
 
 func newOptions(opts []Option) options {
-	o := options{maxBytes: DefaultMaxBytes, maxLineBytes: DefaultMaxLineBytes}
+	o := options{maxBytes: DefaultMaxBytes, maxLineBytes: DefaultMaxLineBytes, maxEntries: DefaultMaxEntries}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -42,4 +47,12 @@ func WithMaxBytes(n int64) Option {
 // removes the limit.
 func WithMaxLineBytes(n int) Option {
 	return func(o *options) { o.maxLineBytes = n }
+}
+
+// WithMaxEntries limits the number of distinct variables to n (default
+// DefaultMaxEntries); redefinitions do not count. One more fails with
+// ErrTooLarge. n <= 0 removes the limit, which is only safe for trusted
+// input.
+func WithMaxEntries(n int) Option {
+	return func(o *options) { o.maxEntries = n }
 }

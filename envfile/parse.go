@@ -3,6 +3,7 @@ package envfile
 import (
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -13,20 +14,80 @@ const bom = "\uFEFF"
 // Parse reads a .env file from r. It reads at most the total size limit plus
 // one byte (see WithMaxBytes), so r may be untrusted.
 //
-// On success every definition is returned in file order with its line
-// number. A malformed input returns a *ParseError wrapping ErrSyntax or
-// ErrTooLarge; an error from r is returned wrapped with %w. Parse never
-// expands variables and never touches the process environment.
+// On success each variable is returned once, at its last definition, in
+// file order with its line number (see File). A malformed input returns a
+// *ParseError wrapping ErrSyntax or ErrTooLarge; an error from r is
+// returned wrapped with %w. Parse never expands variables and never touches
+// the process environment.
+//
+// Parse holds the input once in memory (values are slices of it), plus
+// the input again while reading from r, plus one Entry per variable.
 func Parse(r io.Reader, opts ...Option) (*File, error) {
 	o := newOptions(opts)
+	hint := sizeHint(r)
 	if o.maxBytes > 0 && o.maxBytes < math.MaxInt64 {
 		r = io.LimitReader(r, o.maxBytes+1)
+		hint = min(hint, o.maxBytes+1)
 	}
-	data, err := io.ReadAll(r)
+	src, err := readAll(r, hint)
 	if err != nil {
 		return nil, fmt.Errorf("envfile: read: %w", err)
 	}
-	return parse(string(data), o)
+	return parse(src, o)
+}
+
+// sizeHint returns how many bytes r holds, if it says (a *strings.Reader,
+// *bytes.Reader or *bytes.Buffer, or a regular *os.File), else 0.
+func sizeHint(r io.Reader) int64 {
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		return int64(r.Len())
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return 0
+}
+
+// readAll reads r to the end into one string of exactly the input's size.
+// With a size hint it reads straight into a string of that size; otherwise
+// it reads into chunks that grow up to 1 MiB and copies them once, so its
+// peak is about twice the input. (io.ReadAll followed by a conversion to
+// string would need up to four times.)
+func readAll(r io.Reader, hint int64) (string, error) {
+	if hint > 0 {
+		var b strings.Builder
+		b.Grow(int(hint) + 1) // +1: reading EOF needs no growth
+		if _, err := io.Copy(&b, r); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+	var chunks [][]byte
+	total, size := 0, 512
+	for {
+		buf := make([]byte, size)
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			chunks = append(chunks, buf[:n])
+			total += n
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		size = min(2*size, 1<<20)
+	}
+	var b strings.Builder
+	b.Grow(total)
+	for i, c := range chunks {
+		b.Write(c)
+		chunks[i] = nil // let the collector have it
+	}
+	return b.String(), nil
 }
 
 // ParseString is Parse for input already in memory.
@@ -50,13 +111,21 @@ func parse(src string, o options) (*File, error) {
 	// keeps a file of "#=" lines from allocating far more than its size.
 	n := min(strings.Count(src, "="), strings.Count(src, "\n")+1, 1<<14)
 	p := parser{
-		src:  src,
-		line: 1,
-		file: &File{Entries: make([]Entry, 0, n)},
-		seen: make(map[string]int, n),
+		src:        src,
+		maxEntries: o.maxEntries,
+		line:       1,
+		file:       &File{Entries: make([]Entry, 0, n)},
+		seen:       make(map[string]int, n),
 	}
 	if err := p.run(); err != nil {
 		return nil, err
+	}
+	p.compact()
+	if more := p.file.Duplicates - maxDuplicateWarnings; more > 0 {
+		p.file.Warnings = append(p.file.Warnings, Warning{
+			Line: p.firstUnlisted,
+			Msg:  fmt.Sprintf("%d more duplicate definitions not listed (%d in all)", more, p.file.Duplicates),
+		})
 	}
 	return p.file, nil
 }
@@ -89,11 +158,16 @@ func validate(src string, maxLine int) error {
 // parser walks validated, LF-only input. pos always stays on the line
 // numbered line.
 type parser struct {
-	src  string
-	pos  int
-	line int
-	file *File
-	seen map[string]int // key -> line of its latest definition
+	src        string
+	maxEntries int // 0: no limit
+	pos        int
+	line       int
+	file       *File
+	seen       map[string]int // key -> index in file.Entries of its latest definition
+	// dead counts the entries of file.Entries overridden by a later
+	// definition (their Key is ""), removed by compact.
+	dead          int
+	firstUnlisted int // line of the first duplicate without its own warning
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' }
@@ -194,8 +268,7 @@ func (p *parser) entry() error {
 			return err
 		}
 	}
-	p.add(e)
-	return nil
+	return p.add(e)
 }
 
 // unquoted returns the rest of the line from afterEq (just past '='),
@@ -212,21 +285,37 @@ func (p *parser) unquoted(afterEq int) string {
 }
 
 // singleQuoted reads a literal value from the opening quote at pos to the
-// next single quote, across lines.
+// next single quote, across lines. As in a shell, a closing quote directly
+// followed by an escaped quote (\') and an opening quote continues the value
+// with a single quote:
+//
+//	'it'\''s'
 func (p *parser) singleQuoted(key string, opened int) (string, error) {
-	body := p.src[p.pos+1:]
-	end := strings.IndexByte(body, '\'')
-	if end < 0 {
-		return "", p.unterminated("single", key, opened)
+	var b strings.Builder // used only when the value continues after '\''
+	for {
+		body := p.src[p.pos+1:]
+		end := strings.IndexByte(body, '\'')
+		if end < 0 {
+			return "", p.unterminated("single", key, opened)
+		}
+		v := body[:end]
+		p.line += strings.Count(v, "\n")
+		p.pos += end + 2
+		if !strings.HasPrefix(p.src[p.pos:], `\''`) {
+			if b.Len() == 0 {
+				return v, nil
+			}
+			b.WriteString(v)
+			return b.String(), nil
+		}
+		b.WriteString(v)
+		b.WriteByte('\'')
+		p.pos += 2 // to the quote that opens the next part
 	}
-	v := body[:end]
-	p.line += strings.Count(v, "\n")
-	p.pos += end + 2
-	return v, nil
 }
 
 // doubleQuoted reads a value from the opening quote at pos to the next
-// unescaped double quote, across lines, decoding \n \r \t \" \\ \$ and
+// unescaped double quote, across lines, decoding \n \r \t \" \\ \$ \` and
 // keeping any other backslash literally.
 func (p *parser) doubleQuoted(key string, opened int) (string, error) {
 	var b strings.Builder
@@ -259,7 +348,7 @@ func (p *parser) doubleQuoted(key string, opened int) (string, error) {
 				r = '\r'
 			case 't':
 				r = '\t'
-			case '"', '\\', '$':
+			case '"', '\\', '$', '`':
 				r = p.src[i+1]
 			default:
 				i++ // keep the backslash; the next character is ordinary
@@ -301,14 +390,54 @@ func (p *parser) afterQuote(key string) error {
 	return nil
 }
 
-func (p *parser) add(e Entry) {
-	if prev, ok := p.seen[e.Key]; ok {
-		p.file.Warnings = append(p.file.Warnings, Warning{
-			Line: e.Line,
-			Key:  e.Key,
-			Msg:  fmt.Sprintf("duplicate variable %s overrides the definition at line %d", e.Key, prev),
-		})
+// maxDuplicateWarnings is how many redefinitions Parse reports one by one;
+// one more warning counts the rest.
+const maxDuplicateWarnings = 10
+
+// add appends e, dropping an earlier definition of the same key: a
+// redefinition costs O(1) time and no memory beyond its warning, of which
+// only the first maxDuplicateWarnings are kept.
+func (p *parser) add(e Entry) error {
+	i, ok := p.seen[e.Key]
+	if !ok && p.maxEntries > 0 && len(p.seen) >= p.maxEntries {
+		return tooLargeErr(e.Line, "more than %d variables", p.maxEntries)
 	}
-	p.seen[e.Key] = e.Line
+	if ok {
+		f := p.file
+		f.Duplicates++
+		if f.Duplicates <= maxDuplicateWarnings {
+			f.Warnings = append(f.Warnings, Warning{
+				Line: e.Line,
+				Key:  e.Key,
+				Msg:  fmt.Sprintf("duplicate variable %s overrides the definition at line %d", e.Key, f.Entries[i].Line),
+			})
+		} else if f.Duplicates == maxDuplicateWarnings+1 {
+			p.firstUnlisted = e.Line
+		}
+		f.Entries[i] = Entry{Line: f.Entries[i].Line} // dead: Key ""
+		p.dead++
+		if p.dead > len(f.Entries)/2 {
+			p.compact()
+		}
+	}
+	p.seen[e.Key] = len(p.file.Entries)
 	p.file.Entries = append(p.file.Entries, e)
+	return nil
+}
+
+// compact removes the dead entries and renumbers seen.
+func (p *parser) compact() {
+	if p.dead == 0 {
+		return
+	}
+	live := p.file.Entries[:0]
+	for _, e := range p.file.Entries {
+		if e.Key != "" {
+			p.seen[e.Key] = len(live)
+			live = append(live, e)
+		}
+	}
+	clear(p.file.Entries[len(live):])
+	p.file.Entries = live
+	p.dead = 0
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -110,11 +111,16 @@ func TestCorpus(t *testing.T) {
 }
 
 // stripLines zeroes line numbers, which formatting changes (comments and
-// blank lines are not written).
+// blank lines are not written), and counts unquoted values as
+// single-quoted: Format quotes every value that is not plain, so that a
+// shell sourcing the file expands nothing.
 func stripLines(es []envfile.Entry) []envfile.Entry {
 	out := make([]envfile.Entry, len(es))
 	for i, e := range es {
 		e.Line = 0
+		if e.Quote == envfile.QuoteNone {
+			e.Quote = envfile.QuoteSingle
+		}
 		out[i] = e
 	}
 	return out
@@ -180,7 +186,6 @@ func TestParseLinesAndMetadata(t *testing.T) {
 	f, err := envfile.ParseString(in)
 	require.NoError(t, err)
 	want := []envfile.Entry{
-		{Key: "A", Value: "1", Line: 3, Quote: envfile.QuoteNone},
 		{Key: "B", Value: "x\ny", Line: 4, Export: true, Quote: envfile.QuoteSingle},
 		{Key: "C", Value: "p\nq\nr", Line: 6, Quote: envfile.QuoteDouble},
 		{Key: "D", Value: "4", Line: 9, Quote: envfile.QuoteNone},
@@ -374,4 +379,108 @@ func TestParseMaxInt64Limit(t *testing.T) {
 	f, err := envfile.Parse(strings.NewReader("A=1"), envfile.WithMaxBytes(1<<63-1))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"A": "1"}, f.Map(), "WithMaxBytes(MaxInt64) must not overflow the read limit")
+}
+
+// TestParseShellQuoting: what Format writes for shells reads back exactly:
+// close-quote, \', reopen-quote continues a single-quoted value with a quote, \` in double quotes is
+// a backtick.
+func TestParseShellQuoting(t *testing.T) {
+	for in, want := range map[string]string{
+		`K='it'\''s'`:           "it's",
+		`K=''\'''`:              "'",
+		`K=''\'''\'''`:          "''",
+		"K='a\nb'\\''c\nd'":     "a\nb'c\nd",
+		`K='a'\''b' # comment`:  "a'b",
+		"K=\"\\`id\\`\"":        "`id`",
+		`K="it's \$x \\ \"q\""`: `it's $x \ "q"`,
+		`K='C:\dir\'`:           `C:\dir\`,
+	} {
+		f, err := envfile.ParseString(in + "\nNEXT=1\n")
+		require.NoError(t, err, "Parse(%q)", in)
+		require.Len(t, f.Entries, 2, "Parse(%q)", in)
+		assert.Equal(t, want, f.Entries[0].Value, "Parse(%q)", in)
+		assert.Equal(t, 1, f.Entries[0].Line)
+		assert.Equal(t, strings.Count(in, "\n")+2, f.Entries[1].Line, "Parse(%q): line of the next entry", in)
+	}
+	for _, in := range []string{`K='a'\''`, `K='a'\'`, `K='a'\'b`, `K='a'\\''b'`} {
+		_, err := envfile.ParseString(in + "\n")
+		assert.ErrorIs(t, err, envfile.ErrSyntax, "Parse(%q)", in)
+	}
+}
+
+// TestParseManyDuplicates: redefinitions are counted, not kept: the first
+// ten are reported with their lines, then one warning gives the total.
+func TestParseManyDuplicates(t *testing.T) {
+	const n = 100_000
+	var b strings.Builder
+	b.WriteString("B=1\n")
+	for i := range n {
+		fmt.Fprintf(&b, "A='%d'\n", i)
+	}
+	b.WriteString("B=2\n")
+	f, err := envfile.ParseString(b.String())
+	require.NoError(t, err)
+	require.Len(t, f.Entries, 2)
+	assert.Equal(t, envfile.Entry{Key: "A", Value: strconv.Itoa(n - 1), Line: n + 1, Quote: envfile.QuoteSingle}, f.Entries[0])
+	assert.Equal(t, envfile.Entry{Key: "B", Value: "2", Line: n + 2, Quote: envfile.QuoteNone}, f.Entries[1])
+	assert.LessOrEqual(t, cap(f.Entries), 1<<14, "Entries kept room for the duplicates")
+	assert.Equal(t, n, f.Duplicates, "A redefined n-1 times, B once")
+	require.Len(t, f.Warnings, 11)
+	assert.Equal(t, envfile.Warning{Line: 3, Key: "A", Msg: "duplicate variable A overrides the definition at line 2"}, f.Warnings[0])
+	assert.Equal(t, envfile.Warning{Line: 12, Key: "A", Msg: "duplicate variable A overrides the definition at line 11"}, f.Warnings[9])
+	assert.Equal(t, envfile.Warning{Line: 13, Msg: fmt.Sprintf("%d more duplicate definitions not listed (%d in all)", n-10, n)}, f.Warnings[10])
+}
+
+// BenchmarkParseDuplicates16MiB parses a 16 MiB file of one variable
+// defined over and over (the input of issue 18), from an io.Reader as
+// "ass import" does. B/op is everything allocated; see BENCHMARKS.md for
+// the peak resident size.
+func BenchmarkParseDuplicates16MiB(b *testing.B) {
+	in := strings.Repeat("A='x'\n", envfile.DefaultMaxBytes/6)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		f, err := envfile.Parse(strings.NewReader(in))
+		if err != nil || len(f.Entries) != 1 {
+			b.Fatalf("Parse: %v, %d entries", err, len(f.Entries))
+		}
+	}
+}
+
+// BenchmarkParseDistinct16MiB is the worst case for memory at the default
+// limits: DefaultMaxEntries distinct variables, each kept as an Entry, and
+// comment lines up to 16 MiB.
+func BenchmarkParseDistinct16MiB(b *testing.B) {
+	var sb strings.Builder
+	for i := range envfile.DefaultMaxEntries {
+		fmt.Fprintf(&sb, "K%d=v\n", i)
+	}
+	sb.WriteString(strings.Repeat("#\n", (envfile.DefaultMaxBytes-sb.Len())/2))
+	in := sb.String()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := envfile.Parse(strings.NewReader(in)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseMaxEntries(t *testing.T) {
+	in := "A=1\nB=2\nA=3\nB=4\nC=5\n"
+	f, err := envfile.ParseString(in, envfile.WithMaxEntries(3))
+	require.NoError(t, err, "3 variables, redefinitions do not count")
+	assert.Len(t, f.Entries, 3)
+	_, err = envfile.ParseString(in+"D=6\n", envfile.WithMaxEntries(3))
+	require.ErrorIs(t, err, envfile.ErrTooLarge)
+	assert.EqualError(t, err, "envfile: line 6: more than 3 variables")
+	_, err = envfile.ParseString(in+"D=6\n", envfile.WithMaxEntries(0))
+	require.NoError(t, err, "no limit")
+
+	var sb strings.Builder
+	for i := range envfile.DefaultMaxEntries + 1 {
+		fmt.Fprintf(&sb, "K%d=\n", i)
+	}
+	_, err = envfile.ParseString(sb.String())
+	require.ErrorIs(t, err, envfile.ErrTooLarge, "default limit")
 }

@@ -19,6 +19,18 @@
 // which Get and List ignore. Directories are created with mode 0700 and
 // files with mode 0600, whatever the umask.
 //
+// # Ownership and symbolic links
+//
+// Open refuses (ErrInsecure, with the chmod or chown that fixes it) a store
+// directory that is not owned by the current user or is writable by group
+// or others, and a lock file that is a symbolic link, not a regular file,
+// owned by someone else or hard-linked elsewhere: whoever can write there
+// could replace records, or make the store write through a planted link.
+// Record files are opened with O_NOFOLLOW: a symbolic link or other
+// non-regular file in a key's place is reported as ErrCorrupt, never read
+// or written through (Delete with expectedRev 0 removes the link itself).
+// Subdirectories are created by the store with mode 0700.
+//
 // # Concurrency
 //
 // Any number of goroutines and processes may use one directory at once.

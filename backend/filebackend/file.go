@@ -67,7 +67,7 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 	if err := ensureRoot(root); err != nil {
 		return nil, fmt.Errorf("filebackend: open %s: %w", root, err)
 	}
-	lock, err := openLockFile(root)
+	lock, err := openLockFile(filepath.Join(root, lockName))
 	if err != nil {
 		return nil, fmt.Errorf("filebackend: open %s: lock file: %w", root, err)
 	}
@@ -86,7 +86,8 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 }
 
 // ensureRoot creates root and any missing parents, with mode 0700 and
-// synced into their parents, and checks that root is a directory.
+// synced into their parents, and checks that root is a directory owned by
+// the current user and writable by no one else.
 func ensureRoot(root string) error {
 	created, err := mkdirs("/", root)
 	if err != nil {
@@ -104,7 +105,7 @@ func ensureRoot(root string) error {
 	if !fi.IsDir() {
 		return errors.New("not a directory")
 	}
-	return nil
+	return checkRoot(root, fi)
 }
 
 // Dir returns the absolute path of the store directory.
@@ -137,7 +138,7 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 
 func (b *Backend) get(key string) ([]byte, int64, error) {
 	path := b.path(key)
-	data, err := os.ReadFile(path)
+	data, err := readRecordFile(path)
 	if err != nil {
 		if notExist(err) {
 			return nil, 0, fmt.Errorf("filebackend: get %q: %w", key, backend.ErrNotFound)
@@ -374,24 +375,20 @@ func (b *Backend) acquire(ctx context.Context, op, key string) (func(), error) {
 // readRev returns the revision in the header of the file at path, and
 // whether the file exists. A missing file is revision 0 and no error.
 func readRev(path string) (rev int64, exists bool, err error) {
-	f, err := os.Open(path)
+	f, size, err := openRecord(path)
 	if err != nil {
 		if notExist(err) {
 			return 0, false, nil
 		}
-		return 0, false, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
 		return 0, true, err
 	}
+	defer f.Close()
 	var h [headerSize]byte
 	n, err := io.ReadFull(f, h[:])
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 		return 0, true, err
 	}
-	rev, err = parseHeader(h[:n], fi.Size())
+	rev, err = parseHeader(h[:n], size)
 	return rev, true, err
 }
 

@@ -227,6 +227,7 @@ func TestCorruptFile(t *testing.T) {
 
 		_, _, err = b.Get(ctx, "bad")
 		assert.ErrorIs(t, err, ErrCorrupt, "Get(%q) of a %d-byte file err = %v, want ErrCorrupt", "bad", len(content), err)
+		assert.ErrorIs(t, err, backend.ErrCorrupt, "Get(%q): ErrCorrupt is backend.ErrCorrupt", "bad")
 		assert.ErrorContains(t, err, path, "Get(%q) error names the file", "bad")
 		assert.NotContains(t, err.Error(), "s3cr3t", "Get(%q) error shows file contents", "bad")
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,20 +29,6 @@ const (
 	lockMagic = "AVLOCK\x00\x01"
 	lockSize  = 16
 )
-
-// openLockFile opens (creating if needed, mode 0600) the store's lock file.
-func openLockFile(dir string) (*os.File, error) {
-	path := filepath.Join(dir, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
 
 // flock takes an exclusive lock on fd, waiting until it is free or ctx is
 // done. Without a ctx deadline or cancellation it blocks in the kernel;

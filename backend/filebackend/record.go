@@ -2,9 +2,10 @@ package filebackend
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/agentvault/agentvault/backend"
 )
 
 // Every key's file holds one record:
@@ -26,8 +27,15 @@ const (
 // ErrCorrupt is returned (wrapped) by Get, Put and Delete when a key's file
 // is not a well-formed record: truncated, of another format, or failing its
 // checksum. Such a file is never overwritten by Put; Delete with
-// expectedRev 0 removes it.
-var ErrCorrupt = errors.New("filebackend: corrupt file")
+// expectedRev 0 removes it. errors.Is(ErrCorrupt, backend.ErrCorrupt) holds.
+var ErrCorrupt error = corruptError{}
+
+type corruptError struct{}
+
+func (corruptError) Error() string { return "filebackend: corrupt file" }
+
+// Is makes every ErrCorrupt also a backend.ErrCorrupt.
+func (corruptError) Is(target error) bool { return target == backend.ErrCorrupt }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -1,10 +1,12 @@
 package redisbackend
 
 import (
-	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/agentvault/agentvault/backend"
 )
 
 // This file holds the stored layout, which is frozen: processes of different
@@ -57,7 +59,7 @@ func indexKey(tag string) string     { return tag + ":idx" }
 func metaKey(tag string) string      { return tag + ":meta" }
 
 // errMalformed is returned for a stored record this package cannot parse.
-var errMalformed = errors.New("malformed record")
+var errMalformed = fmt.Errorf("%w: malformed record", backend.ErrCorrupt)
 
 // parseRecord splits a stored record into its value (a fresh copy) and its
 // revision.

@@ -165,6 +165,7 @@ func TestMalformedRecord(t *testing.T) {
 	assert.ErrorIs(t, err, errMalformed, "Delete")
 	_, err = b.GetMany(ctx, []string{"k"})
 	assert.ErrorIs(t, err, errMalformed, "GetMany")
+	assert.ErrorIs(t, err, backend.ErrCorrupt, "a malformed record is backend.ErrCorrupt")
 	assert.False(t, errors.Is(err, backend.ErrNotFound), "malformed is not ErrNotFound")
 
 	// A key of another type is reported, not misread.

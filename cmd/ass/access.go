@@ -209,7 +209,7 @@ prints an array of the same objects without "token".`,
 		desc := fs.String("description", "", "describe the request with `TEXT`, shown in listings and to approvers (request)")
 		waive := fs.Bool("waive-approval", false, "skip a sensitive-tier approval where the policy allows it (the default policy does not; request)")
 		requestFlags := []string{"scope", "ttl", "max-uses", "allow-ip", "description", "waive-approval"}
-		return func(c *cli, args []string) error {
+		return func(c *cli, args []string) (rerr error) {
 			sub, rest := args[0], args[1:]
 			var err error
 			switch sub {
@@ -275,9 +275,15 @@ prints an array of the same objects without "token".`,
 				return err
 			}
 			ts, err := s.vault.ListTokens(c.ctx)
+			bad, err := c.skipUnreadable("token list", err)
 			if err != nil {
 				return err
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("token list", bad, "record")
+				}
+			}()
 			if c.g.json {
 				return writeJSON(c.stdout, ts)
 			}
@@ -414,15 +420,21 @@ func approvalOutcome(sub string, a *agentvault.Approval, now time.Time) string {
 	return fmt.Sprintf("approved %s: %s; %s", a.ID, votes, redeem)
 }
 
-func (c *cli) listApprovals(s *session, all bool) error {
+func (c *cli) listApprovals(s *session, all bool) (rerr error) {
 	var states []agentvault.ApprovalState
 	if !all {
 		states = []agentvault.ApprovalState{agentvault.ApprovalPending, agentvault.ApprovalApproved}
 	}
 	as, err := s.vault.ListApprovals(c.ctx, states...)
+	bad, err := c.skipUnreadable("approvals list", err)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if rerr == nil {
+			rerr = damaged("approvals list", bad, "record")
+		}
+	}()
 	if c.g.json {
 		return writeJSON(c.stdout, as)
 	}
@@ -473,7 +485,7 @@ agents, disable and enable the agent.`,
 		fs.Var(&scopes, "scope", "a `SCOPE` of the agent's ceiling, secrets:<read|write|delete|*>:<glob> (repeatable; create)")
 		fs.Var(&ips, "allow-ip", "`IP` or CIDR the agent may request from (repeatable; create)")
 		desc := fs.String("description", "", "describe the agent with `TEXT` (create)")
-		return func(c *cli, args []string) error {
+		return func(c *cli, args []string) (rerr error) {
 			sub, rest := args[0], args[1:]
 			var err error
 			switch sub {
@@ -529,9 +541,15 @@ agents, disable and enable the agent.`,
 				return err
 			}
 			ags, err := s.vault.ListAgents(c.ctx)
+			bad, err := c.skipUnreadable("agents list", err)
 			if err != nil {
 				return err
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("agents list", bad, "record")
+				}
+			}()
 			if c.g.json {
 				return writeJSON(c.stdout, ags)
 			}

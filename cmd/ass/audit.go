@@ -46,7 +46,7 @@ store alone.`,
 		fs.Var(&until, "until", "only events before `TIME`: RFC 3339, or a duration ago")
 		fs.IntVar(&q.Limit, "limit", 0, "only the newest `N` events")
 		verify := fs.Bool("verify", false, "verify the hash chains instead of listing")
-		return func(c *cli, _ []string) error {
+		return func(c *cli, _ []string) (rerr error) {
 			if *verify {
 				for _, n := range []string{"path", "event", "actor-kind", "actor", "since", "until", "limit"} {
 					if c.set[n] {
@@ -81,9 +81,15 @@ store alone.`,
 				return err
 			}
 			evs, err := s.vault.QueryAudit(c.ctx, q)
+			bad, err := c.skipUnreadable("audit", err)
 			if err != nil {
 				return err
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("audit", bad, "audit entry")
+				}
+			}()
 			if c.g.json { // JSON lines
 				enc := json.NewEncoder(c.stdout)
 				enc.SetEscapeHTML(false)

@@ -20,13 +20,20 @@ var exportCommand = &command{
 	withToken: true,
 	summary:   "write a namespace's secrets as a .env file",
 	details: `Writes each secret NS/NAME directly under --namespace NS as the variable NAME,
-sorted by name, quoted where needed so that "ass import" (or a shell) reads
-back exactly the same values: import then export round-trips the variables.
+sorted by name, quoted where needed so that "ass import" reads back exactly
+the same values: import then export round-trips the variables.
+
+The file is safe to source ("set -a; . ./prod.env" in sh, dash, bash or
+zsh) whatever the secrets hold: values are single-quoted (a ' written as
+'\''), so a shell expands nothing and runs nothing, and reads the values
+exactly. The one exception is a value holding a carriage return: it is
+double-quoted with the CR written as \r, which a shell reads as a backslash
+and an r (still expanding nothing).
 
 Skipped, with a warning on stderr: secrets in subfolders (NS/a/b), names that
-are not variable names (A-Z a-z 0-9 _ . -, not starting with a digit, '.' or
-'-'), expired secrets, and values a .env file cannot hold (not UTF-8 text, or
-holding a NUL byte).
+are not shell variable names (A-Z a-z 0-9 _, not starting with a digit; a
+shell would take a line like "a.b=1" for a command), expired secrets, and
+values a .env file cannot hold (not UTF-8 text, or holding a NUL byte).
 
 Writes to stdout, or with --output to FILE: atomically (a temporary file in
 the same directory, synced, then renamed) with mode 0600, never replacing an
@@ -78,7 +85,10 @@ it private and delete it when done.`,
 			if toFile {
 				_, err = fmt.Fprintf(c.stdout, "Exported %s from %s to %s\n", plural(len(entries), "variable"), namespace, *output)
 			}
-			return err
+			if err != nil {
+				return err
+			}
+			return damaged("export", len(skipped.unreadable), "record")
 		}
 	},
 }
@@ -90,20 +100,28 @@ type skippedSecrets struct {
 	badName []string // NS/1x: not a variable name
 	expired []string // expired (listed with the time)
 	notText []string // a value .env (or the environment) cannot hold
-	text    bool     // values must be UTF-8 text (a .env file), not only free of NUL bytes (the environment)
+	// unreadable: records that fail their integrity check (one warning
+	// line each; export exits 7, run refuses to start the command)
+	unreadable []string
+	text       bool // values must be UTF-8 text (a .env file), not only free of NUL bytes (the environment)
 }
 
 // readNamespace returns the variables of the secrets directly under
 // namespace, sorted by name, and what it skipped. Values hold no NUL byte,
-// as the process environment needs, and with text are valid UTF-8, as
-// envfile.Format needs.
+// as the process environment needs; with text (a .env file to source),
+// values are valid UTF-8, as envfile.Format needs, and names are shell
+// variable names.
 func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
 	ms, err := v.ListSecrets(c.ctx, agentvault.ListFilter{Prefix: namespace + "/"})
-	if err != nil {
+	var ue *agentvault.UnreadableError
+	if err != nil && !errors.As(err, &ue) {
 		return nil, nil, err
 	}
 	now := v.Now()
 	sk := &skippedSecrets{text: text}
+	if ue != nil {
+		sk.unreadable = append(sk.unreadable, ue.Paths...)
+	}
 	var entries []envfile.Entry
 	for _, m := range ms { // sorted by path, so by name
 		name := strings.TrimPrefix(m.Path, namespace+"/")
@@ -111,7 +129,7 @@ func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.
 		case strings.Contains(name, "/"):
 			sk.deeper = append(sk.deeper, m.Path)
 			continue
-		case !envfile.ValidKey(name):
+		case !envfile.ValidKey(name) || (text && !shellName(name)):
 			sk.badName = append(sk.badName, m.Path)
 			continue
 		case m.Expired(now):
@@ -125,6 +143,9 @@ func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.
 			continue
 		case errors.Is(err, agentvault.ErrNotFound):
 			continue // deleted since the listing
+		case errors.Is(err, agentvault.ErrIntegrity):
+			sk.unreadable = append(sk.unreadable, m.Path)
+			continue
 		case err != nil:
 			return entries, nil, err
 		}
@@ -158,6 +179,9 @@ func (sk *skippedSecrets) report(c *cli, op string, all bool) {
 	if all {
 		warn(sk.deeper, "in subfolders of the namespace")
 		warn(sk.badName, "whose name is not a variable name")
+	}
+	for _, p := range sk.unreadable {
+		c.warnUnreadable(op, p)
 	}
 	warn(sk.expired, "that expired")
 	if sk.text {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -58,7 +59,14 @@ func TestExportRoundTrip(t *testing.T) {
 	for k, v := range want {
 		assert.Equal(t, v, s.ok("", "get", "app/prod/"+k), "get %s after import", k)
 	}
+	// A shell cannot assign dotted.name-x: export leaves it out.
+	r := s.run("", "export", "--namespace", "app/prod")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "ass: warning: export: skipped 1 secret whose name is not a variable name: app/prod/dotted.name-x\n", r.stderr)
+	delete(want, "dotted.name-x")
+	s.ok("", "delete", "app/prod/dotted.name-x")
 	out := s.ok("", "export", "--namespace", "app/prod")
+	assert.Equal(t, r.stdout, out)
 	got, err := envfile.ParseString(out)
 	require.NoError(t, err, "parse the export:\n%s", out)
 	assert.Equal(t, want, got.Map(), "import → export changed variables")
@@ -111,12 +119,13 @@ func TestExportOutputFile(t *testing.T) {
 	s := newSandbox(t)
 	s.init()
 	s.ok(trickyEnv, "import", "--namespace", "prod")
+	s.ok("", "delete", "prod/dotted.name-x") // not a shell name: export warns
 	stdout := s.ok("", "export", "--namespace", "prod")
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "prod.env")
 	out := s.ok("", "export", "--namespace", "prod", "--output", file)
-	assert.Equal(t, "Exported 25 variables from prod to "+file+"\n", out)
+	assert.Equal(t, "Exported 24 variables from prod to "+file+"\n", out)
 	data, err := os.ReadFile(file)
 	require.NoError(t, err)
 	assert.Equal(t, stdout, string(data))
@@ -134,7 +143,7 @@ func TestExportOutputFile(t *testing.T) {
 
 	// --force replaces it, again with mode 0600 whatever the old mode.
 	require.NoError(t, os.Chmod(file, 0o644))
-	assert.Equal(t, "Exported 26 variables from prod to "+file+"\n", s.ok("", "export", "--namespace", "prod", "--output", file, "--force"))
+	assert.Equal(t, "Exported 25 variables from prod to "+file+"\n", s.ok("", "export", "--namespace", "prod", "--output", file, "--force"))
 	data3, err := os.ReadFile(file)
 	require.NoError(t, err)
 	assert.Contains(t, string(data3), "ADDED=1\n")
@@ -201,4 +210,37 @@ func TestExportUsageErrors(t *testing.T) {
 		assert.Contains(t, help, want)
 	}
 	assert.True(t, strings.HasPrefix(help, "Usage: ass export [FLAGS]\n"))
+}
+
+// TestExportSafeToSource: secrets a writer-only principal planted (quotes,
+// backticks, $( ), newlines) never run when the export is sourced, and the
+// shell reads every value exactly.
+func TestExportSafeToSource(t *testing.T) {
+	t.Parallel()
+	bash, err := exec.LookPath("bash")
+	require.NoError(t, err, "bash is needed for this test")
+	s := newSandbox(t)
+	s.init()
+	values := map[string]string{
+		"TICK":    "it's `touch PWNED`",
+		"SUBST":   "$(touch PWNED)",
+		"DQ":      `"$(touch PWNED)"`,
+		"MULTI":   "it's\n`touch PWNED`\n$(touch PWNED)\n",
+		"BSLASH":  `a\'\"\` + "`",
+		"DOLLARS": "$HOME ${HOME} $$",
+	}
+	for k, v := range values {
+		s.ok(v, "set", "prod/"+k, "--raw")
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "prod.env")
+	s.ok("", "export", "--namespace", "prod", "--output", file)
+	script := "set -a; . ./prod.env; set +a; printf '%s\\0' \"$TICK\" \"$SUBST\" \"$DQ\" \"$MULTI\" \"$BSLASH\" \"$DOLLARS\""
+	cmd := exec.Command(bash, "--norc", "--noprofile", "-c", script)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	assert.NoFileExists(t, filepath.Join(dir, "PWNED"), "sourcing the export ran a command")
+	assert.Equal(t, []string{values["TICK"], values["SUBST"], values["DQ"], values["MULTI"], values["BSLASH"], values["DOLLARS"], ""},
+		strings.Split(string(out), "\x00"))
 }

@@ -81,6 +81,10 @@ const exitHelp = `Exit codes:
      used up or disabled; a client IP, scope or tier that does not allow it;
      an approval you may not give (your own request, or twice); or a command
      that cannot run with a token or agent key (init, agents, audit …)
+  7  damaged: stored records that fail their integrity check (altered or
+     corrupted) were skipped, one warning line each on stderr, and the rest
+     was done (list, export, expiring, audit, rewrap); ass run starts
+     nothing; ass doctor found a problem. Run "ass doctor"
   ass run exits with its command's status instead (126: the command cannot
   be started, 127: not found, 128+N: killed by signal N)
 `

@@ -41,7 +41,11 @@ matching prefix wins); --tier and --type apply to the other variables.
 The whole input is read and checked first: a syntax error, an invalid name or
 an oversized value anywhere writes nothing, and the error names the line
 (never a value). Values are stored byte-exact, without $VAR expansion. A
-variable defined twice takes its last value, with a warning on stderr.
+variable defined twice takes its last value, with a warning on stderr (the
+first ten by line, then a count). Variables that "ass run" will not pass to a
+command without --allow-env (BASH_ENV, LD_PRELOAD, PATH, ASS_TOKEN, …) are
+imported with a warning on stderr: a .env file from someone else may plant
+them.
 
 Prints "Imported N secrets, skipped M" (and ", updated K") at the end.
 --dry-run writes nothing and prints the plan: one line per variable with the
@@ -54,7 +58,12 @@ With --json, prints {"created","updated","skipped","dry_run","secrets":
 action is created, updated, skipped or unchanged (in a dry run: what would
 happen). If storage fails part-way, the error says how many variables were
 done (with --json, "secrets" lists them); running the same import again
-finishes the job.`,
+finishes the job.
+
+With a token (ASS_TOKEN), the import goes through it: every variable's path
+must be within a write scope and every created secret's tier within the
+token's, all checked before anything is written; the import counts as one
+use and is audited as the token.`,
 	maxArgs: 1,
 	define:  defineImport,
 }
@@ -104,6 +113,7 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 		for _, w := range f.Warnings {
 			fmt.Fprintf(c.stderr, "ass: warning: %s\n", oneLine(w.String()))
 		}
+		c.warnImportNames(entries)
 
 		opts := agentvault.ImportOptions{
 			Namespace: namespace,
@@ -172,8 +182,15 @@ func (c *cli) importEntries(v principal, entries []envfile.Entry, opts agentvaul
 	}
 	p := c.newProgress(len(entries))
 	defer p.finish()
-	for start := 0; start < len(entries); start += importChunk {
-		chunk := entries[start:min(start+importChunk, len(entries))]
+	size := importChunk
+	if c.cred.token != "" {
+		// Through a token, one call: the Session checks every variable
+		// against the token's scopes and tier before anything is written,
+		// which chunks would do only chunk by chunk.
+		size = max(len(entries), 1)
+	}
+	for start := 0; start < len(entries); start += size {
+		chunk := entries[start:min(start+size, len(entries))]
 		text, err := envfile.Format(chunk)
 		if err != nil {
 			return total, fmt.Errorf("import: %w", err) // parsed entries always format

@@ -35,7 +35,7 @@ without "value", like list --json); [] when none.`,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		within := durationFlag(7 * 24 * time.Hour)
 		fs.Var(&within, "within", "expiring within `DURATION` (default 7d): 30d, 12h …")
-		return func(c *cli, args []string) error {
+		return func(c *cli, args []string) (rerr error) {
 			f := agentvault.ListFilter{ExpiringWithin: time.Duration(within)}
 			if len(args) == 1 {
 				f.Prefix = args[0]
@@ -46,9 +46,15 @@ without "value", like list --json); [] when none.`,
 			}
 			defer s.Close()
 			ms, err := s.p.ListSecrets(c.ctx, f)
+			bad, err := c.skipUnreadable("expiring", err)
 			if err != nil {
 				return err
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("expiring", bad, "record")
+				}
+			}()
 			// Soonest first; ListSecrets sorts by path, which breaks ties.
 			sort.SliceStable(ms, func(i, j int) bool { return ms[i].ExpiresAt.Before(ms[j].ExpiresAt) })
 			if c.g.json {

@@ -50,27 +50,36 @@ token's. A token that is not usable exits 6.`,
 			}
 			defer s.Close()
 			ms, err := s.p.ListSecrets(c.ctx, f)
+			bad, err := c.skipUnreadable("list", err)
 			if err != nil {
 				return err
 			}
-			if c.g.json {
-				out := make([]secretJSON, len(ms))
-				for i := range ms {
-					out[i] = toSecretJSON(&ms[i], nil)
-				}
-				return writeJSON(c.stdout, out)
-			}
-			if len(ms) == 0 {
-				_, err := fmt.Fprintln(c.stdout, "no secrets")
+			if err := c.writeList(ms); err != nil {
 				return err
 			}
-			now := time.Now()
-			rows := make([][]string, len(ms))
-			for i, m := range ms {
-				rows[i] = []string{m.Path, string(m.Type), string(m.Tier), m.Version,
-					formatTime(m.UpdatedAt), formatExpiry(m.ExpiresAt, now)}
-			}
-			return writeTable(c.stdout, []string{"PATH", "TYPE", "TIER", "VERSION", "UPDATED", "EXPIRES"}, rows)
+			return damaged("list", bad, "record")
 		}
 	},
+}
+
+// writeList prints list's output.
+func (c *cli) writeList(ms []agentvault.SecretMetadata) error {
+	if c.g.json {
+		out := make([]secretJSON, len(ms))
+		for i := range ms {
+			out[i] = toSecretJSON(&ms[i], nil)
+		}
+		return writeJSON(c.stdout, out)
+	}
+	if len(ms) == 0 {
+		_, err := fmt.Fprintln(c.stdout, "no secrets")
+		return err
+	}
+	now := time.Now()
+	rows := make([][]string, len(ms))
+	for i, m := range ms {
+		rows[i] = []string{m.Path, string(m.Type), string(m.Tier), m.Version,
+			formatTime(m.UpdatedAt), formatExpiry(m.ExpiresAt, now)}
+	}
+	return writeTable(c.stdout, []string{"PATH", "TYPE", "TIER", "VERSION", "UPDATED", "EXPIRES"}, rows)
 }

@@ -116,7 +116,7 @@ func init() {
 		expiringCommand, rotateCommand, lifecycleCommand,
 		importCommand, exportCommand, runCommand, mcpCommand,
 		tokenCommand, approvalsCommand, agentsCommand, auditCommand,
-		rewrapCommand, keyCommand, helpCommand,
+		rewrapCommand, keyCommand, doctorCommand, helpCommand,
 	}
 }
 
@@ -266,9 +266,12 @@ func exitCode(err error) int {
 	var ue *usageError
 	var st *exitStatus
 	var re *refusedError
+	var de *damagedError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &de):
+		return exitDamaged
 	case errors.As(err, &re):
 		return exitDenied
 	case errors.As(err, &st):

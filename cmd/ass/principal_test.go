@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,6 +107,7 @@ func TestTokenGovernsEveryCommand(t *testing.T) {
 		{"lifecycle run", []string{"lifecycle", "run", "--once"}, admin},
 		{"token request", []string{"token", "request", "--scope", "secrets:read:sandbox/A"}, admin},
 		{"token list", []string{"token", "list"}, admin},
+		{"doctor", []string{"doctor"}, admin},
 	}
 	args := func(tmpl []string, ns string) []string {
 		out := make([]string, len(tmpl))
@@ -207,4 +209,24 @@ func auditWriters(t *testing.T, out string) map[string]int {
 		}
 	}
 	return n
+}
+
+// TestTokenImportCheckedWhole: through a token, an import larger than one
+// chunk whose last variable is outside the token's scope writes nothing.
+func TestTokenImportCheckedWhole(t *testing.T) {
+	t.Parallel()
+	p := newInProc(t)
+	p.ok("", "init")
+	tok := p.token("--scope", "secrets:write:sb/A*")
+	var env strings.Builder
+	for i := range importChunk + 100 {
+		fmt.Fprintf(&env, "A%d=v\n", i)
+	}
+	env.WriteString("Z=outside\n")
+	p.env = map[string]string{"ASS_TOKEN": tok}
+	r := p.run(env.String(), "import", "-", "--namespace", "sb", "--tier", "standard")
+	assert.Equal(t, exitDenied, r.code, "stderr %q", r.stderr)
+	assert.Contains(t, r.stderr, "sb/Z")
+	p.env = map[string]string{}
+	assert.Equal(t, "no secrets\n", p.ok("", "list", "sb/"), "a refused import wrote nothing")
 }

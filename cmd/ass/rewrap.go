@@ -33,7 +33,7 @@ terminal, progress is shown on stderr meanwhile. --json prints
 	maxArgs: 0,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		from := fs.String("from-kms", "", "key `URL` that protected the vault until now (local://FILE, env://VAR, awskms://…, gcpkms://…)")
-		return func(c *cli, _ []string) error {
+		return func(c *cli, _ []string) (rerr error) {
 			var opts []openOption
 			if *from != "" {
 				cfg, err := c.config()
@@ -56,17 +56,29 @@ terminal, progress is shown on stderr meanwhile. --json prints
 				}
 			}
 			res, err := c.rewrap(s)
+			bad, err := c.skipUnreadable("rewrap", err)
 			if err != nil {
 				return err
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("rewrap", bad, "record")
+				}
+			}()
 			if c.g.json {
 				return writeJSON(c.stdout, rewrapJSON{RewrapResult: res, KeyID: s.keys.KeyID(), CreatedKeyFile: s.keyCreated})
 			}
 			if _, err := fmt.Fprintln(c.stdout, rewrapSummary(res)); err != nil {
 				return err
 			}
-			if *from != "" {
-				cfg, _ := c.config()
+			cfg, _ := c.config()
+			switch {
+			case *from != "" && bad > 0:
+				// A copy of a skipped record restored from a backup still
+				// has its data keys under the old key.
+				_, err = fmt.Fprintf(c.stdout, "The vault now opens with --kms %s, but keep %s: the %s not rewrapped, restored from a backup, will need it\n",
+					redactURL(cfg.kms), redactURL(*from), plural(bad, "record"))
+			case *from != "":
 				_, err = fmt.Fprintf(c.stdout, "The vault now opens with --kms %s alone: %s is no longer needed\n", redactURL(cfg.kms), redactURL(*from))
 			}
 			return err
@@ -91,7 +103,7 @@ move to a new key altogether, use "ass rewrap --from-kms OLD --kms NEW".
 --json prints {"key_id","secrets","rewrapped","current"}.`,
 	minArgs: 1, maxArgs: 1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
-		return func(c *cli, args []string) error {
+		return func(c *cli, args []string) (rerr error) {
 			if args[0] != "rotate" {
 				return usagef("unknown subcommand %q (want rotate)", truncate(args[0], 32))
 			}
@@ -121,9 +133,15 @@ move to a new key altogether, use "ass rewrap --from-kms OLD --kms NEW".
 			}
 			defer s.Close()
 			res, err := c.rewrap(s)
+			bad, err := c.skipUnreadable("key rotate", err)
 			if err != nil {
 				return fmt.Errorf("key rotate: %s: %s", again, describe(err))
 			}
+			defer func() {
+				if rerr == nil {
+					rerr = damaged("key rotate", bad, "record")
+				}
+			}()
 			if c.g.json {
 				return writeJSON(c.stdout, rewrapJSON{RewrapResult: res, KeyID: id})
 			}

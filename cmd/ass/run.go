@@ -21,27 +21,44 @@ var runCommand = &command{
 	summary:   "run a command with a namespace's secrets in its environment",
 	details: `Runs COMMAND with each secret NS/NAME directly under --namespace NS added to
 its environment as the variable NAME. Give --namespace more than once to
-combine namespaces: on a name clash the later one wins. Variables already in
-the environment are replaced, unless --keep-existing, which lets them win.
-Secrets in subfolders (NS/a/b) and names that are not variable names are left
+combine namespaces; a name defined in two of them is an error naming both
+secrets. Variables already in the environment are replaced, unless
+--keep-existing, which lets them win. Secrets in subfolders (NS/a/b) are left
 out; an expired secret, or a value holding a NUL byte, is left out with a
 warning on stderr.
+
+Whoever may write a secret into NS must not be able to take over COMMAND. So
+run never injects, and says on stderr which secrets it skipped and why:
+  - names that are not upper-case variable names ([A-Z_][A-Z0-9_]*);
+  - names that change how programs are found, loaded or run, which files
+    they read or where they send data: PATH, LD_*, DYLD_*, BASH_ENV, ENV,
+    BASH_FUNC_*, SHELLOPTS, BASHOPTS, PS4, PROMPT_COMMAND, IFS, CDPATH, HOME,
+    SHELL, EDITOR, PAGER, GIT_*, NODE_OPTIONS, PYTHONPATH, PERL5OPT, RUBYOPT,
+    JAVA_TOOL_OPTIONS, HTTPS_PROXY, SSL_CERT_FILE and others of the kind;
+  - ass's own variables: ASS_* and the variable an env:// key names.
+--allow-env NAME (repeatable) lets the secret NAME through anyway. COMMAND
+also never inherits ass's own variables (ASS_*, the env:// key variable)
+from ass's environment, so it cannot open the vault as you; --allow-env
+NAME keeps one.
 
 "--" before COMMAND is required. COMMAND gets ass's stdin, stdout and stderr;
 SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to ass are passed on to it (a
 Ctrl-C on a terminal also reaches COMMAND directly, as usual). ass
-prints nothing of its own and exits with COMMAND's exit status (128+N when
-COMMAND is killed by signal N); 127 when COMMAND is not found, 126 when it
-cannot be started. The secrets are visible to COMMAND and everything it
-starts, and to anyone who can read its environment (the same user, root).
+prints nothing of its own (but the warnings above) and exits with COMMAND's
+exit status (128+N when COMMAND is killed by signal N); 127 when COMMAND is
+not found, 126 when it cannot be started. The secrets are visible to COMMAND
+and everything it starts, and to anyone who can read its environment (the
+same user, root).
 
 Example:
   ass run --namespace production -- ./server --port 8080`,
 	minArgs: 1, maxArgs: math.MaxInt, passThrough: true,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		ns := &namespacesFlag{}
-		fs.Var(ns, "namespace", "add the secrets directly under `NS` (repeatable; the later wins a name clash; required)")
+		fs.Var(ns, "namespace", "add the secrets directly under `NS` (repeatable; required)")
 		keep := fs.Bool("keep-existing", false, "variables already in the environment win over secrets")
+		allow := &allowEnvFlag{}
+		fs.Var(allow, "allow-env", "pass the variable `NAME` even though run refuses it by default (repeatable)")
 		return func(c *cli, args []string) error {
 			if len(ns.list) == 0 {
 				return usagef("--namespace is required (e.g. --namespace production)")
@@ -49,34 +66,71 @@ Example:
 			if c.g.json {
 				return usagef("--json does not apply: run prints nothing of its own")
 			}
-			vars, err := c.secretEnv(ns.list)
+			cfg, err := c.config()
 			if err != nil {
 				return err
 			}
-			return c.runChild(args, childEnv(os.Environ(), vars, *keep))
+			policy := newEnvPolicy(cfg.kms, allow.list)
+			vars, err := c.secretEnv(ns.list, policy)
+			if err != nil {
+				return err
+			}
+			return c.runChild(args, childEnv(policy.inherited(os.Environ()), vars, *keep))
 		}
 	},
 }
 
-// secretEnv reads the variables of the namespaces; a later namespace wins.
-// The vault is closed before the command starts.
-func (c *cli) secretEnv(namespaces []string) (map[string]string, error) {
+// secretEnv reads the variables of the namespaces that policy lets
+// through, warning on stderr about those it does not. A name defined in
+// two namespaces is an error naming both secrets. The vault is closed
+// before the command starts.
+func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]string, error) {
 	s, err := c.open()
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
 	vars := map[string]string{}
+	from := map[string]string{} // variable -> the secret it came from
+	refused := refusedNames{}
+	done := map[string]bool{}
 	for _, ns := range namespaces {
+		if done[ns] {
+			continue // given twice: its names are not a clash
+		}
+		done[ns] = true
 		entries, skipped, err := readNamespace(c, s.p, ns, false)
 		if err != nil {
 			return nil, err
 		}
 		skipped.report(c, "run", false)
+		if n := len(skipped.unreadable); n > 0 {
+			// Never start the command with some of its secrets missing.
+			clear(vars)
+			return nil, &damagedError{op: "run", n: n, what: "record", stopped: true}
+		}
+		for _, p := range skipped.badName {
+			refused.add(envBadName, p)
+		}
 		for _, e := range entries {
+			path := ns + "/" + e.Key
+			if prev, ok := from[e.Key]; ok {
+				clear(vars)
+				return nil, fmt.Errorf("run: variable %s is defined twice, by %s and by %s: remove one, or run with one of the namespaces",
+					e.Key, prev, path)
+			}
+			from[e.Key] = path
+			if why := policy.check(e.Key); why != envOK {
+				refused.add(why, path)
+				continue
+			}
 			vars[e.Key] = e.Value
 		}
 	}
+	refused.each(func(n int, why, list string) {
+		fmt.Fprintf(c.stderr, "ass: warning: run: skipped %s %s (--allow-env NAME passes one): %s\n",
+			plural(n, "secret"), why, oneLine(list))
+	})
 	return vars, nil
 }
 

@@ -56,30 +56,35 @@ func TestRunPassesSecrets(t *testing.T) {
 	s.ok(trickyEnv, "import", "--namespace", "prod")
 	s.ok("", "set", "prod/sub/NESTED", "nested")
 	s.ok("", "set", "prod/1BAD", "bad")
+	// Names that are not upper-case variable names are skipped with a
+	// warning (see TestRunRefusesHijackVariables).
+	r := s.run("", "run", "--namespace", "prod", "--", "true")
+	assert.Equal(t, "ass: warning: run: skipped 2 secrets whose name is not an upper-case variable name ([A-Z_][A-Z0-9_]*) (--allow-env NAME passes one): prod/1BAD, prod/dotted.name-x\n", r.stderr)
+	s.ok("", "delete", "prod/1BAD")
 
 	// Values arrive byte-exact; ass prints nothing of its own (ok checks
 	// that stderr is empty).
 	for _, name := range []string{"PLAIN", "NEWLINES", "CRLF", "SPACES", "DOLLAR", "UNICODE", "MULTI", "BACKSLASH", "CANARY", "EMPTY"} {
-		got := s.ok("", append([]string{"run", "--namespace", "prod"}, printVar(name)...)...)
+		got := s.ok("", append([]string{"run", "--namespace", "prod", "--allow-env", "dotted.name-x"}, printVar(name)...)...)
 		want := s.ok("", "get", "prod/"+name)
 		assert.Equal(t, want, got, "$%s", name)
 	}
 	// Only direct children with variable names; the rest of the
 	// environment is kept.
 	s.env["FROM_PARENT"] = "parent"
-	out := s.ok("", "run", "--namespace", "prod", "--", "sh", "-c", `printf '%s|%s|%s' "${NESTED-unset}" "$FROM_PARENT" "$dotted_name"`)
+	out := s.ok("", "run", "--namespace", "prod", "--allow-env", "dotted.name-x", "--", "sh", "-c", `printf '%s|%s|%s' "${NESTED-unset}" "$FROM_PARENT" "$dotted_name"`)
 	assert.Equal(t, "unset|parent|", out)
-	out = s.ok("", "run", "--namespace", "prod", "--", "env")
-	assert.Contains(t, out, "\ndotted.name-x=1\n", "names with . and - are passed too")
+	out = s.ok("", "run", "--namespace", "prod", "--allow-env", "dotted.name-x", "--", "env")
+	assert.Contains(t, out, "\ndotted.name-x=1\n", "names with . and - are passed when allowed")
 	assert.Contains(t, out, "\nFROM_PARENT=parent\n")
 	assert.NotContains(t, out, "1BAD=")
 	assert.NotContains(t, out, "NESTED=")
 
 	// Arguments after "--" are the command's, flags included.
-	out = s.ok("", "run", "--namespace", "prod", "--", "sh", "-c", `printf '%s ' "$@"`, "sh", "--namespace", "--", "-x", "")
+	out = s.ok("", "run", "--namespace", "prod", "--allow-env", "dotted.name-x", "--", "sh", "-c", `printf '%s ' "$@"`, "sh", "--namespace", "--", "-x", "")
 	assert.Equal(t, "--namespace -- -x  ", out)
 	// stdin is the command's.
-	assert.Equal(t, "piped input", s.ok("piped input", "run", "--namespace", "prod", "--", "cat"))
+	assert.Equal(t, "piped input", s.ok("piped input", "run", "--namespace", "prod", "--allow-env", "dotted.name-x", "--", "cat"))
 }
 
 func TestRunExitStatus(t *testing.T) {
@@ -139,10 +144,9 @@ func TestRunTwoNamespaces(t *testing.T) {
 	s := newSandbox(t)
 	s.init()
 	s.ok("A=base-a\nB=base-b\n", "import", "--namespace", "base")
-	s.ok("B=over-b\nC=over-c\n", "import", "--namespace", "over")
+	s.ok("C=over-c\n", "import", "--namespace", "over")
 	script := []string{"--", "sh", "-c", `printf '%s %s %s' "$A" "$B" "$C"`}
-	assert.Equal(t, "base-a over-b over-c", s.ok("", append([]string{"run", "--namespace", "base", "--namespace", "over"}, script...)...))
-	assert.Equal(t, "base-a base-b over-c", s.ok("", append([]string{"run", "--namespace", "over", "--namespace", "base"}, script...)...))
+	assert.Equal(t, "base-a base-b over-c", s.ok("", append([]string{"run", "--namespace", "base", "--namespace", "over"}, script...)...))
 	// --keep-existing still lets the environment win over both.
 	s.env["B"] = "env-b"
 	assert.Equal(t, "base-a env-b over-c", s.ok("", append([]string{"run", "--namespace", "base", "--namespace", "over", "--keep-existing"}, script...)...))

@@ -23,6 +23,16 @@
 // that uses no lifecycle feature keeps writing records that older readers
 // accept; ParseSecret accepts both, and rejects a version 2 record whose
 // lifecycle fields are all zero (its one encoding is version 1).
+//
+// Version 3 is version 2 (its lifecycle fields always present, zero or not)
+// followed by one byte per version envelope, in envelope order: the
+// version's tier floor (Version.Tier), the tier in force when it was
+// written, kept when the secret's tier is later lowered. MarshalBody writes
+// version 3 only when some version has a non-zero floor, and ParseSecret
+// rejects a version 3 record whose floors are all zero (its one encoding is
+// version 1 or 2), so every record still has exactly one encoding. (This
+// is the single-record layout's third version; a later layout takes the
+// next number.)
 package record
 
 import (
@@ -58,6 +68,7 @@ const (
 	configMagic = "AVVC"
 	formatV1    = 1
 	formatV2    = 2
+	formatV3    = 3
 )
 
 // v2Len is the size of the version 2 lifecycle fields.
@@ -72,6 +83,11 @@ type Version struct {
 	WrappedDEK []byte
 	Nonce      [NonceLen]byte
 	Ciphertext []byte // AES-256-GCM output, tag included
+
+	// Tier is the version's tier floor, stored from format version 3 on:
+	// reading the version needs at least this tier as well as the secret's
+	// current one. 0: no floor beyond the secret's tier.
+	Tier uint8
 }
 
 // Tag is one key-value tag. Tags are stored sorted by Key, keys unique.
@@ -108,6 +124,17 @@ func (s *Secret) HasV2() bool {
 	return s.Previous != 0 || s.GraceUntil != 0 || s.RotateEvery != 0 || s.RotationGrace != 0 || s.NextRotation != 0
 }
 
+// HasV3 reports whether s sets a field that only format version 3 stores:
+// a version's tier floor.
+func (s *Secret) HasV3() bool {
+	for i := range s.Versions {
+		if s.Versions[i].Tier != 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Find returns the version numbered n, or nil.
 func (s *Secret) Find(n uint32) *Version {
 	lo, hi := 0, len(s.Versions)
@@ -138,7 +165,10 @@ func (s *Secret) MarshalBody() []byte {
 		n += 4 + 8 + 2 + len(v.CreatedBy) + 2 + len(v.KeyID) + 2 + len(v.WrappedDEK) + NonceLen + 4 + len(v.Ciphertext)
 	}
 	format := byte(formatV1)
-	if s.HasV2() {
+	switch {
+	case s.HasV3():
+		format, n = formatV3, n+v2Len+len(s.Versions)
+	case s.HasV2():
 		format, n = formatV2, n+v2Len
 	}
 	b := make([]byte, 0, n+MACLen)
@@ -171,12 +201,17 @@ func (s *Secret) MarshalBody() []byte {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(v.Ciphertext)))
 		b = append(b, v.Ciphertext...)
 	}
-	if format == formatV2 {
+	if format >= formatV2 {
 		b = binary.BigEndian.AppendUint64(b, uint64(s.GraceUntil))
 		b = binary.BigEndian.AppendUint32(b, s.Previous)
 		b = binary.BigEndian.AppendUint64(b, uint64(s.RotateEvery))
 		b = binary.BigEndian.AppendUint64(b, uint64(s.RotationGrace))
 		b = binary.BigEndian.AppendUint64(b, uint64(s.NextRotation))
+	}
+	if format == formatV3 {
+		for i := range s.Versions {
+			b = append(b, s.Versions[i].Tier)
+		}
 	}
 	return b
 }
@@ -194,7 +229,7 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 		return nil, nil, nil, fmt.Errorf("%w: not a secret record", ErrFormat)
 	}
 	format := r.u8()
-	if format != formatV1 && format != formatV2 && r.err == nil {
+	if format != formatV1 && format != formatV2 && format != formatV3 && r.err == nil {
 		return nil, nil, nil, fmt.Errorf("%w: unknown format version %d", ErrFormat, format)
 	}
 	s = &Secret{}
@@ -248,14 +283,23 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 			}
 		}
 	}
-	if r.err == nil && format == formatV2 {
+	if r.err == nil && format >= formatV2 {
 		s.GraceUntil = int64(r.u64())
 		s.Previous = r.u32()
 		s.RotateEvery = int64(r.u64())
 		s.RotationGrace = int64(r.u64())
 		s.NextRotation = int64(r.u64())
-		if r.err == nil && !s.HasV2() {
+		if r.err == nil && format == formatV2 && !s.HasV2() {
 			r.fail("format version 2 without lifecycle fields (must be version 1)")
+		}
+	}
+	if r.err == nil && format == formatV3 {
+		tiers := r.bytes(len(s.Versions))
+		for i := range tiers {
+			s.Versions[i].Tier = tiers[i]
+		}
+		if r.err == nil && !s.HasV3() {
+			r.fail("format version 3 without version tiers (must be version 1 or 2)")
 		}
 	}
 	if r.err == nil && r.remaining() != 0 {

@@ -46,7 +46,9 @@ func TestParseRejects(t *testing.T) {
 		"empty":          nil,
 		"short":          []byte("AVSR"),
 		"wrong magic":    withMAC(append([]byte("XXXX"), good[4:]...)),
-		"unknown format": withMAC(append(append([]byte("AVSR"), 3), good[5:]...)),
+		"unknown format": withMAC(append(append([]byte("AVSR"), 4), good[5:]...)),
+		"v3 without v3":  withMAC(append(append(append([]byte("AVSR"), 3), good[5:]...), make([]byte, v2Len+2)...)),
+		"v3 truncated":   withMAC(append(append(append([]byte("AVSR"), 3), good[5:]...), append(make([]byte, v2Len), 1)...)),
 		"v2 without v2":  withMAC(append(append(append([]byte("AVSR"), 2), good[5:]...), make([]byte, v2Len)...)),
 		"v2 truncated":   withMAC(append(append([]byte("AVSR"), 2), good[5:]...)),
 		"trailing":       withMAC(append(bytes.Clone(good), 0)),
@@ -103,6 +105,30 @@ func TestRoundTripV2(t *testing.T) {
 	assert.Equal(t, byte(formatV1), sample().MarshalBody()[4])
 }
 
+func sampleV3() *Secret {
+	s := sample()
+	s.Versions[0].Tier = 3 // written while the secret was critical
+	return s
+}
+
+// TestRoundTripV3: a version tier floor makes the record format version 3
+// (with or without lifecycle fields), which round-trips exactly.
+func TestRoundTripV3(t *testing.T) {
+	withLifecycle := sampleV2()
+	withLifecycle.Versions[1].Tier = 2
+	for name, s := range map[string]*Secret{"floors only": sampleV3(), "floors and lifecycle": withLifecycle} {
+		b := withMAC(s.MarshalBody())
+		require.Equal(t, byte(formatV3), b[4], "%s: format byte", name)
+		got, body, _, err := ParseSecret(b)
+		require.NoError(t, err, name)
+		assert.Equal(t, s, got, name)
+		assert.Equal(t, body, got.MarshalBody(), name)
+	}
+	// Without floors the record keeps its version 1 or 2 encoding.
+	assert.Equal(t, byte(formatV2), sampleV2().MarshalBody()[4])
+	assert.Equal(t, byte(formatV1), sample().MarshalBody()[4])
+}
+
 func TestConfigRoundTrip(t *testing.T) {
 	c := &Config{CreatedAt: 42, KeyID: "k", WrappedMACKey: []byte("wrapped")}
 	c.VaultID[3] = 9
@@ -139,6 +165,11 @@ func FuzzParseSecret(f *testing.F) {
 	f.Add([]byte("AVSR\x01"))
 	f.Add(withMAC(sampleV2().MarshalBody()))
 	f.Add([]byte("AVSR\x02"))
+	f.Add(withMAC(sampleV3().MarshalBody()))
+	v3 := sampleV2()
+	v3.Versions[1].Tier = 1
+	f.Add(withMAC(v3.MarshalBody()))
+	f.Add([]byte("AVSR\x03"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, body, _, err := ParseSecret(b)
 		if err != nil {

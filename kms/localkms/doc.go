@@ -55,8 +55,13 @@
 // backend but not the key file or the process memory. The key file is the
 // root of trust: anyone who reads it can unwrap every data key, and anyone who
 // can write it can substitute keys. Keep it mode 0600 on a disk the storage
-// backend does not share, or use a cloud KMS. Key bytes are copied in and never
-// printed: String, GoString, Format and LogValue show key ids only.
+// backend does not share, or use a cloud KMS. LoadFile enforces part of
+// this: on Unix it refuses a key file that group or others may access, that
+// the current user does not own, or that is reached through a symbolic link
+// owned by someone other than the current user or root; key files and their
+// rotation lock are never created through a symbolic link. Key bytes are
+// copied in and never printed: String, GoString, Format and LogValue show key
+// ids only.
 //
 // # Errors
 //

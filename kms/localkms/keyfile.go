@@ -29,8 +29,11 @@ const MaxKeyFileSize = 64 << 10
 const keyFileHeader = "# agentvault local key file: keep secret, mode 0600\n"
 
 // ErrInsecurePermissions is returned by LoadFile and RotateKeyFile when the
-// key file's group or other permission bits are set (mode & 0o077 != 0). The
-// error names the file and the chmod command that fixes it.
+// key file's group or other permission bits are set (mode & 0o077 != 0), and
+// on Unix when the key file is not owned by the current user or is a
+// symbolic link owned by someone other than the current user or root
+// (whoever could plant such a link could swap in a key they know). The
+// error names the file and the chmod or chown command that fixes it.
 var ErrInsecurePermissions = errors.New("localkms: key file is accessible by group or others")
 
 // ParseError is returned when a key file, or the value of an environment
@@ -152,10 +155,15 @@ func GenerateKeyFile(path string) (id string, err error) {
 // primary, keeps every earlier key (they keep decrypting) and returns the new
 // id. The file is replaced atomically (a synced temporary file renamed over
 // it, then the directory synced), with mode 0600; a symbolic link is followed
-// and the file it points to replaced. Comments in the file are not kept.
+// and the file it points to replaced, unless the link is owned by someone
+// other than the current user or root (ErrInsecurePermissions). Comments in
+// the file are not kept.
 // Concurrent rotations of one file serialize on an advisory lock on
 // path + ".lock" (on Unix). The file must pass LoadFile's permission check.
 func RotateKeyFile(path string) (newID string, err error) {
+	if err := checkKeyLink(path); err != nil {
+		return "", err
+	}
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return "", fileError(err)
@@ -363,6 +371,11 @@ func isText(b []byte) bool {
 // readKeyFile reads at most MaxKeyFileSize bytes of the regular file at path,
 // checking its permissions if checkPerm.
 func readKeyFile(path string, checkPerm bool) ([]byte, error) {
+	if checkPerm {
+		if err := checkKeyLink(path); err != nil {
+			return nil, err
+		}
+	}
 	// Stat before opening, so that a FIFO or device is refused rather than
 	// blocking or reading forever.
 	st, err := os.Stat(path)
@@ -388,6 +401,10 @@ func readKeyFile(path string, checkPerm bool) ([]byte, error) {
 		return nil, fmt.Errorf("localkms: key file %s has mode %04o: group and others must have no access; fix it with: chmod 600 %s: %w",
 			path, perm, shellQuote(path), ErrInsecurePermissions)
 	}
+	if uid, ok := fileOwner(fst); checkPerm && ok && uid != os.Geteuid() {
+		return nil, fmt.Errorf("localkms: key file %s is owned by uid %d, not by the current user (uid %d); fix it with: chown %d %s: %w",
+			path, uid, os.Geteuid(), os.Geteuid(), shellQuote(path), ErrInsecurePermissions)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("localkms: read key file: %w", err)
@@ -396,6 +413,21 @@ func readKeyFile(path string, checkPerm bool) ([]byte, error) {
 		return nil, &ParseError{Source: "key file " + path, Err: fmt.Errorf("larger than %d bytes", MaxKeyFileSize)}
 	}
 	return data, nil
+}
+
+// checkKeyLink refuses a key file path that is a symbolic link owned by
+// someone other than the current user or root.
+func checkKeyLink(path string) error {
+	lst, err := os.Lstat(path)
+	if err != nil || lst.Mode()&fs.ModeSymlink == 0 {
+		return nil // reported by the Stat that follows
+	}
+	uid, ok := fileOwner(lst)
+	if !ok || uid == os.Geteuid() || uid == 0 {
+		return nil
+	}
+	return fmt.Errorf("localkms: key file %s is a symbolic link owned by uid %d, not by the current user (uid %d) or root; use the file it points to, or replace the link: %w",
+		path, uid, os.Geteuid(), ErrInsecurePermissions)
 }
 
 func fileError(err error) error {

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/agentvault/agentvault"
+)
+
+var doctorCommand = &command{
+	name:    "doctor",
+	summary: "check the whole vault: config and key, every record and version, the audit trail",
+	details: `Checks that the vault's configuration and the --kms key belong together,
+that every secret record authenticates, that every stored version's data
+key unwraps and its value decrypts and authenticates, and that every audit
+chain verifies (as "ass audit --verify"). Values are decrypted in memory and
+wiped at once; nothing is printed of them, nothing is written, and the check
+is not audited.
+
+Prints a summary, one line per problem found, and exits 0 only when all is
+sound; otherwise 7 (or 1 when the vault cannot be opened at all). --json
+prints {"secrets","versions","problems":[{"path","version","problem"}],
+"audit_events","audit_chains","audit_error","sound"}.`,
+	maxArgs: 0,
+	define: func(*flag.FlagSet) func(*cli, []string) error {
+		return runDoctor
+	},
+}
+
+// doctorJSON is "ass doctor --json".
+type doctorJSON struct {
+	*agentvault.DoctorReport
+	Sound bool `json:"sound"`
+}
+
+func runDoctor(c *cli, _ []string) error {
+	s, err := c.open()
+	if errors.Is(err, agentvault.ErrIntegrity) {
+		return &damagedError{op: "doctor", n: 1, what: "record", stopped: true, detail: "the configuration and the key do not belong together: " + describe(err)}
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := s.vault.Doctor(c.ctx)
+	if err != nil {
+		return err
+	}
+	if c.g.json {
+		if err := writeJSON(c.stdout, doctorJSON{DoctorReport: rep, Sound: rep.Sound()}); err != nil {
+			return err
+		}
+	} else if err := writeDoctor(c, s, rep); err != nil {
+		return err
+	}
+	if rep.Sound() {
+		return nil
+	}
+	n := len(rep.Problems)
+	if rep.AuditError != "" {
+		n++
+	}
+	return &damagedError{op: "doctor", n: n, what: "problem", stopped: true,
+		detail: fmt.Sprintf("the vault is not sound: %s (listed on stdout); restore the damaged records from a backup", plural(n, "problem"))}
+}
+
+func writeDoctor(c *cli, s *session, rep *agentvault.DoctorReport) error {
+	status := func(ok bool) string {
+		if ok {
+			return "ok"
+		}
+		return "DAMAGED"
+	}
+	lines := []string{
+		fmt.Sprintf("config and key: ok (key id %s)", s.keys.KeyID()),
+		fmt.Sprintf("secrets:  %s: %s read, %s unreadable", status(len(rep.Problems) == 0), plural(rep.Secrets, "secret"), plural(len(rep.Problems), "problem")),
+		fmt.Sprintf("versions: %d decrypted and authenticated", rep.Versions),
+	}
+	if rep.AuditError == "" {
+		lines = append(lines, fmt.Sprintf("audit:    ok: %s in %s", plural(rep.AuditEvents, "event"), plural(rep.AuditChains, "chain")))
+	} else {
+		lines = append(lines, "audit:    DAMAGED: "+oneLine(rep.AuditError))
+	}
+	for _, p := range rep.Problems {
+		where := p.Path
+		if p.Version != "" {
+			where += " " + p.Version
+		}
+		lines = append(lines, fmt.Sprintf("  %s: %s", where, oneLine(p.Problem)))
+	}
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(c.stdout, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
