@@ -61,7 +61,7 @@ const (
 var (
 	// ErrSignatureRequired is returned by Approve, Deny and CancelApproval
 	// when approvers are registered and the call carries no signature.
-	ErrSignatureRequired = fmt.Errorf("%w: a signature by a registered approver is required", ErrApprovalForbidden)
+	ErrSignatureRequired = fmt.Errorf("%w: a registered approver's signature is required", ErrApprovalForbidden)
 
 	// ErrBadSignature is returned when a signature is refused: malformed,
 	// made in another namespace or by a key no approver holds, or not over

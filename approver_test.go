@@ -157,7 +157,7 @@ func TestSignedApprovalRefusals(t *testing.T) {
 		msg  string
 	}{
 		{"unsigned when approvers exist", func(*testing.T, *signedSetup, string) []byte { return nil },
-			agentvault.ErrSignatureRequired, "must sign its approve statement"},
+			agentvault.ErrSignatureRequired, "alice gave no signature over the approve statement"},
 		{"unregistered key", func(t *testing.T, s *signedSetup, id string) []byte {
 			return sign(t, s.v, id, agentvault.DecisionApprove, mallory)
 		}, agentvault.ErrBadSignature, "is not a registered approver's"},

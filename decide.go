@@ -41,8 +41,8 @@ func (v *AgentVault) decider(ctx context.Context, e *AuditEvent, signature []byt
 			return out, nil
 		}
 		if !v.opts.access.trustedCallers {
-			return nil, fmt.Errorf("%w: approvers are registered, so to %s a request %s must sign its %s statement (ApprovalStatement; ass approvals statement ID) with a registered SSH key; a name alone is not accepted",
-				ErrSignatureRequired, d, who.ID, d)
+			return nil, fmt.Errorf("%w: approvers are registered, and %s gave no signature over the %s statement (ApprovalStatement; ass approvals statement ID); a name alone is not accepted",
+				ErrSignatureRequired, who.ID, d)
 		}
 		if a := reg.names[who.ID]; a != nil {
 			out.groups = a.Groups
