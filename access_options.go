@@ -29,6 +29,7 @@ type accessOptions struct {
 	failClosed     bool
 	notifiers      []Notifier
 	trustedCallers bool // WithTrustedCallerApprovals
+	requireSigned  bool // WithRequireSignedApprovals
 	st             *accessState
 	writerIDSet    bool
 }
@@ -148,4 +149,15 @@ func WithNotifier(n Notifier) Option {
 // Signed decisions are accepted either way.
 func WithTrustedCallerApprovals() Option {
 	return func(o *options) { o.access.trustedCallers = true }
+}
+
+// WithRequireSignedApprovals requires signed approvals, denials and
+// cancellations (by anyone but the requester) even while no approver is
+// registered, instead of only once one is. Without it, someone able to
+// delete records from the storage could delete every approver record and
+// so bring back caller-named approvals; with it, that only blocks
+// approvals. WithTrustedCallerApprovals, if also given, still lets
+// callers approve unsigned once approvers are registered. Default off.
+func WithRequireSignedApprovals() Option {
+	return func(o *options) { o.access.requireSigned = true }
 }

@@ -465,3 +465,24 @@ func forgeKey(t testing.TB, msg []byte, by, claim approverKey) []byte {
 	sig.PublicKey = claim.signer.PublicKey()
 	return sshsig.Armor(sig)
 }
+
+func TestRequireSignedApprovalsWithoutApprovers(t *testing.T) {
+	v, b := newVault(t, agentvault.WithRequireSignedApprovals())
+	createTier(t, v, "prod/db", "pw", agentvault.TierCritical)
+	id := requireApproval(t, v, bob, agentvault.TokenRequest{Scopes: []string{"secrets:read:prod/*"}})
+	_, err := v.Approve(alice, id)
+	assert.ErrorIs(t, err, agentvault.ErrSignatureRequired, "no approvers registered, signatures still required")
+
+	// Without the option, deleting the approver records from the storage
+	// would bring back unsigned approvals; with it, it does not.
+	k := newEd25519(t)
+	addApprover(t, v, "alice", nil, k)
+	keys, err := b.List(ctx, "apv/")
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	require.NoError(t, b.Delete(ctx, keys[0], 0))
+	_, err = v.Approve(alice, id)
+	assert.ErrorIs(t, err, agentvault.ErrSignatureRequired)
+	_, err = v.ApproveSigned(ctx, id, sign(t, v, id, agentvault.DecisionApprove, k))
+	assert.ErrorIs(t, err, agentvault.ErrBadSignature, "the deleted approver's key")
+}

@@ -37,10 +37,13 @@ func (v *AgentVault) decider(ctx context.Context, e *AuditEvent, signature []byt
 		}
 		e.Actor = who
 		out := &decider{who: who, dec: d}
-		if !reg.any {
+		if !reg.any && !v.opts.access.requireSigned {
 			return out, nil
 		}
 		if !v.opts.access.trustedCallers {
+			if !reg.any {
+				return nil, fmt.Errorf("%w: the vault requires signed approvals (WithRequireSignedApprovals) and no approver is registered", ErrSignatureRequired)
+			}
 			return nil, fmt.Errorf("%w: approvers are registered, and %s gave no signature over the %s statement (ApprovalStatement; ass approvals statement ID); a name alone is not accepted",
 				ErrSignatureRequired, who.ID, d)
 		}
