@@ -71,7 +71,7 @@ type signedSetup struct {
 	mu           *sync.Mutex
 }
 
-func newSignedSetup(t *testing.T, opts ...agentvault.Option) *signedSetup {
+func newSignedSetup(t testing.TB, opts ...agentvault.Option) *signedSetup {
 	t.Helper()
 	s := &signedSetup{clk: newClock(), alice: newEd25519(t), carol: newEd25519(t), audit: &strings.Builder{}, mu: &sync.Mutex{}}
 	opts = append([]agentvault.Option{agentvault.WithClock(s.clk.Now), agentvault.WithAuditWriter(lockedWriter{s.mu, s.audit})}, opts...)
