@@ -168,8 +168,9 @@ func (v *AgentVault) loadRegistry(ctx context.Context) (*registry, []string, err
 
 // adminCaller is the caller of an administrative operation: a named actor
 // or the vault's default, never an agent.
-func (v *AgentVault) adminCaller(ctx context.Context) (Actor, error) {
+func (v *AgentVault) adminCaller(ctx context.Context, e *AuditEvent) (Actor, error) {
 	if _, ok := agentKeyFromContext(ctx); ok {
+		e.Actor, _, _ = v.requester(ctx) // record the refused call as the agent's
 		return Actor{}, fmt.Errorf("%w: agents cannot manage approvers", ErrUnauthorized)
 	}
 	return v.ctxActor(ctx)
@@ -188,7 +189,7 @@ func (v *AgentVault) AddApprover(ctx context.Context, in ApproverInput) (_ *Appr
 	defer v.leave()
 	e := v.event(ctx, EventApproverAdded, "")
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	who, err := v.adminCaller(ctx)
+	who, err := v.adminCaller(ctx, e)
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
@@ -255,7 +256,7 @@ func (v *AgentVault) RemoveApprover(ctx context.Context, name string) (err error
 	defer v.leave()
 	e := v.event(ctx, EventApproverRemoved, "")
 	defer func() { _ = v.emit(ctx, e.finish(err)) }()
-	if _, err := v.adminCaller(ctx); err != nil {
+	if _, err := v.adminCaller(ctx, e); err != nil {
 		return &Error{Op: op, Err: err}
 	}
 	if err := validApproverName("approver name", name); err != nil {
