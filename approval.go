@@ -566,7 +566,10 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 
 // RedeemApproval issues the token of an approved request, once. Only the
 // requester may redeem it (the same agent key, or the same actor), after
-// the delay and before it expires. The token is limited to the tier the
+// the delay and before it expires. A signed approval counts only while its
+// key still belongs to its approver: removing an approver (or its key)
+// withdraws the approvals it gave to requests not yet redeemed
+// (ErrApprovalForbidden). The token is limited to the tier the
 // request was approved for. An agent's request is checked again against
 // the agent's current status, ceiling and IP policy: a disabled agent is
 // refused (ErrUnauthorized), scopes beyond its ceiling now fail with
@@ -599,6 +602,10 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
+	reg, _, err := v.loadRegistry(ctx)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
 	var spec *tokenSpec
 	rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 		if r.RequestedBy != who {
@@ -613,6 +620,9 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 			}
 		default:
 			return closedErr(st)
+		}
+		if err := signedVotesStand(reg, r.Votes); err != nil {
+			return err
 		}
 		s, err := v.validateTokenRequest(TokenRequest{Scopes: r.Scopes, TTL: time.Duration(r.TTL), MaxUses: r.MaxUses,
 			AllowedIPs: r.AllowedIPs, Description: r.Description})

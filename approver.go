@@ -246,7 +246,8 @@ func (v *AgentVault) AddApprover(ctx context.Context, in ApproverInput) (_ *Appr
 }
 
 // RemoveApprover unregisters an approver: signatures by its keys are
-// refused from then on (approvals it already gave stand). Administrative;
+// refused from then on, and the approvals it signed for requests not yet
+// redeemed no longer count (RedeemApproval refuses them). Administrative;
 // audited as approver.removed.
 func (v *AgentVault) RemoveApprover(ctx context.Context, name string) (err error) {
 	const op = "approver remove"

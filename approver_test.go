@@ -486,3 +486,23 @@ func TestRequireSignedApprovalsWithoutApprovers(t *testing.T) {
 	_, err = v.ApproveSigned(ctx, id, sign(t, v, id, agentvault.DecisionApprove, k))
 	assert.ErrorIs(t, err, agentvault.ErrBadSignature, "the deleted approver's key")
 }
+
+func TestRedeemRefusedAfterSigningApproverRemoved(t *testing.T) {
+	s := newSignedSetup(t)
+	id := s.request(t)
+	for _, k := range []approverKey{s.alice, s.carol} {
+		_, err := s.v.ApproveSigned(ctx, id, sign(t, s.v, id, agentvault.DecisionApprove, k))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.v.RemoveApprover(ctx, "alice"))
+	tok, err := s.v.RedeemApproval(bob, id)
+	assert.Nil(t, tok)
+	assert.ErrorIs(t, err, agentvault.ErrApprovalForbidden, "RedeemApproval after alice was removed")
+	assert.Contains(t, err.Error(), "the approval by alice no longer counts")
+
+	// Registered again with the same key, her approval stands again.
+	addApprover(t, s.v, "alice", nil, s.alice)
+	tok, err = s.v.RedeemApproval(bob, id)
+	require.NoError(t, err)
+	assert.NotNil(t, tok)
+}

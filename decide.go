@@ -120,3 +120,21 @@ func (d *decider) note() string {
 	}
 	return "; " + d.trust
 }
+
+// signedVotesStand checks, at redemption, that every signed vote's key
+// still belongs to the approver it was counted for.
+func signedVotesStand(reg *registry, votes []Vote) error {
+	for _, vt := range votes {
+		if vt.Trust != TrustSigned {
+			continue
+		}
+		ok := false
+		for _, a := range reg.byFP[vt.Fingerprint] {
+			ok = ok || a.Name == vt.Approver.ID
+		}
+		if !ok {
+			return fmt.Errorf("%w: the approval by %s no longer counts: key %s is no longer a registered approver's", ErrApprovalForbidden, vt.Approver.ID, vt.Fingerprint)
+		}
+	}
+	return nil
+}

@@ -43,7 +43,8 @@ var approversCommand = &command{
 ass approvers list
     NAME GROUPS FINGERPRINTS, one approver a line.
 ass approvers remove NAME
-    Unregisters an approver: signatures by its keys are refused from then on.
+    Unregisters an approver: signatures by its keys are refused from then
+    on, and its approvals of requests not yet redeemed no longer count.
 
 Administrative: not with a token or ASS_AGENT_KEY. --json: list prints an
 array of approvers, add the approver added.`,
