@@ -20,16 +20,18 @@ const (
 // plus the per-vault state they share (New calls defaultOptions once per
 // vault, so the pointer is never shared between vaults).
 type accessOptions struct {
-	tokenTTL    time.Duration
-	maxTokenTTL time.Duration
-	policy      ApprovalPolicy
-	rules       []pathRule
-	auditStore  bool      // write audit events to the backend
-	auditWriter io.Writer // and/or as JSON lines here
-	failClosed  bool
-	notifiers   []Notifier
-	st          *accessState
-	writerIDSet bool
+	tokenTTL       time.Duration
+	maxTokenTTL    time.Duration
+	policy         ApprovalPolicy
+	rules          []pathRule
+	auditStore     bool      // write audit events to the backend
+	auditWriter    io.Writer // and/or as JSON lines here
+	failClosed     bool
+	notifiers      []Notifier
+	trustedCallers bool // WithTrustedCallerApprovals
+	requireSigned  bool // WithRequireSignedApprovals
+	st             *accessState
+	writerIDSet    bool
 }
 
 func defaultAccessOptions() accessOptions {
@@ -136,4 +138,26 @@ func WithAuditFailClosed(on bool) Option { return func(o *options) { o.access.fa
 // Default none.
 func WithNotifier(n Notifier) Option {
 	return func(o *options) { o.access.notifiers = append(o.access.notifiers, n) }
+}
+
+// WithTrustedCallerApprovals keeps caller-named approvals (Approve, Deny,
+// CancelApproval without a signature, the approver being the context's
+// actor) once approvers are registered, for an application that
+// authenticates people itself. Their votes and audit events say
+// "unsigned (trusted caller)". Default off: once any approver is
+// registered (AddApprover), every approval and denial must be signed.
+// Signed decisions are accepted either way.
+func WithTrustedCallerApprovals() Option {
+	return func(o *options) { o.access.trustedCallers = true }
+}
+
+// WithRequireSignedApprovals requires signed approvals, denials and
+// cancellations (by anyone but the requester) even while no approver is
+// registered, instead of only once one is. Without it, someone able to
+// delete records from the storage could delete every approver record and
+// so bring back caller-named approvals; with it, that only blocks
+// approvals. WithTrustedCallerApprovals, if also given, still lets
+// callers approve unsigned once approvers are registered. Default off.
+func WithRequireSignedApprovals() Option {
+	return func(o *options) { o.access.requireSigned = true }
 }

@@ -72,7 +72,24 @@ const (
 type Vote struct {
 	Approver Actor     `json:"approver"`
 	At       time.Time `json:"at"`
+	// Fingerprint is the SHA256 fingerprint of the SSH key that signed
+	// the approval, and Signature the armored SSHSIG signature over the
+	// approve statement (see ApprovalStatement); both empty when the
+	// approval was not signed.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Signature   string `json:"signature,omitempty"`
+	// Trust says how the approver was identified: "signed", "unsigned
+	// (trusted caller)" with WithTrustedCallerApprovals while approvers are
+	// registered, or empty for a caller-named approval in a vault without
+	// registered approvers.
+	Trust string `json:"trust,omitempty"`
 }
+
+// Trust values of a Vote and of a decision.
+const (
+	TrustSigned        = "signed"
+	TrustTrustedCaller = "unsigned (trusted caller)"
+)
 
 // Approval is a token request waiting for (or past) human approval.
 type Approval struct {
@@ -94,6 +111,12 @@ type Approval struct {
 	DecidedBy     *Actor        `json:"decided_by,omitempty"`
 	Reason        string        `json:"reason,omitempty"`
 	TokenAccessor string        `json:"token_accessor,omitempty"`
+	// Decision is the signature (or trust) behind a denial or a
+	// cancellation by someone other than the requester.
+	Decision *Vote `json:"decision,omitempty"`
+	// From lists, per approval rule that restricts it, the approvers
+	// and "group:NAME"s one of which each approver must be (TierRule.From).
+	From [][]string `json:"from,omitempty"`
 }
 
 // approvalRecord is what the vault stores at appr/<id>.
@@ -116,6 +139,11 @@ type approvalRecord struct {
 	DecidedBy     *Actor        `json:"decided_by,omitempty"`
 	Reason        string        `json:"reason,omitempty"`
 	TokenAccessor string        `json:"token_accessor,omitempty"`
+	Decision      *Vote         `json:"decision,omitempty"`
+	From          [][]string    `json:"from,omitempty"`
+	// RequestExpiresAt is ExpiresAt as the request was opened (ExpiresAt
+	// moves on approval); the statement names it.
+	RequestExpiresAt int64 `json:"request_expires_at,omitempty"`
 }
 
 const approvalKeyPfx = "appr/"
@@ -126,7 +154,10 @@ func (r *approvalRecord) public(now time.Time) Approval {
 		TTL: time.Duration(r.TTL), MaxUses: r.MaxUses, AllowedIPs: append([]string(nil), r.AllowedIPs...),
 		Description: r.Description, Tier: r.Tier, Required: r.Required, Delay: time.Duration(r.Delay),
 		Votes: append([]Vote(nil), r.Votes...), CreatedAt: timeUTC(r.CreatedAt), ExpiresAt: timeUTC(r.ExpiresAt),
-		DecidedBy: r.DecidedBy, Reason: r.Reason, TokenAccessor: r.TokenAccessor,
+		DecidedBy: r.DecidedBy, Reason: r.Reason, TokenAccessor: r.TokenAccessor, Decision: r.Decision,
+	}
+	for _, f := range r.From {
+		a.From = append(a.From, append([]string(nil), f...))
 	}
 	if r.ReadyAt != 0 {
 		a.ReadyAt = timeUTC(r.ReadyAt)
@@ -156,8 +187,9 @@ func (v *AgentVault) openApproval(ctx context.Context, who Actor, ag *agentRecor
 		ID: "apr_" + hex.EncodeToString(rnd[:]), State: ApprovalPending, RequestedBy: who, Scopes: spec.raw,
 		TTL: int64(spec.ttl), MaxUses: spec.maxUses, AllowedIPs: ips, Description: spec.description,
 		Tier: n.tier, Required: n.approvers, Delay: int64(n.delay),
-		CreatedAt: now.UnixNano(), ExpiresAt: nanosAfter(now, v.approvalTTL()),
+		CreatedAt: now.UnixNano(), ExpiresAt: nanosAfter(now, v.approvalTTL()), From: n.from,
 	}
+	rec.RequestExpiresAt = rec.ExpiresAt
 	key := approvalKeyPfx + rec.ID
 	if _, err := v.b.Put(ctx, key, v.sealJSON("approval", key, rec), 0); err != nil {
 		return rec.ID, err
@@ -256,7 +288,8 @@ func closedErr(s ApprovalState) error {
 	return fmt.Errorf("%w: the request was %s", ErrApprovalClosed, s)
 }
 
-// approvalOp wraps one approval operation with its audit event.
+// approvalOp wraps one approval operation with its audit event. A Reason
+// run sets stays on a successful event.
 func (v *AgentVault) approvalOp(ctx context.Context, op, event, id string, run func(e *AuditEvent) (*approvalRecord, error)) (*Approval, error) {
 	if err := v.enter(); err != nil {
 		return nil, &Error{Op: op, Err: err}
@@ -280,7 +313,12 @@ func (v *AgentVault) approvalOp(ctx context.Context, op, event, id string, run f
 	if err != nil {
 		err = &Error{Op: op, Err: err}
 	}
-	_ = v.emit(ctx, e.finish(err))
+	reason := e.Reason
+	e.finish(err)
+	if err == nil && reason != "" {
+		e.Reason = reason
+	}
+	_ = v.emit(ctx, e)
 	if err != nil {
 		return nil, err
 	}
@@ -288,33 +326,56 @@ func (v *AgentVault) approvalOp(ctx context.Context, op, event, id string, run f
 	return &a, nil
 }
 
-// Approve records the caller's approval of a pending request. The caller
-// (ContextWithActor, or the vault's default actor) must not be the
-// requester, must not have approved it already, and must not be an agent.
-// The request becomes approved with its last required approval; the token
-// can then be redeemed after the policy's delay.
+// Approve records the caller's approval of a pending request, unsigned:
+// as ApproveSigned with no signature.
 func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) {
+	return v.ApproveSigned(ctx, id, nil)
+}
+
+// ApproveSigned records an approval of a pending request.
+//
+// With a signature (the armored or binary SSHSIG signature of the request's
+// approve statement, see ApprovalStatement), the approver is the
+// registered approver whose key made it, whoever passes it in. Without one
+// (nil), the approver is the caller (ContextWithActor, or the vault's
+// default actor); that is refused with ErrSignatureRequired once any
+// approver is registered, unless the vault was opened with
+// WithTrustedCallerApprovals. Either way the approver must not be the
+// requester, must not have approved it already (any of its keys counts
+// as the same approver), must be one the matching rules' TierRule.From
+// allow, and an agent cannot approve. The request becomes approved with
+// its last required approval; the token can then be redeemed after the
+// policy's delay. Audited as approval.granted with the approver and the
+// key's fingerprint.
+func (v *AgentVault) ApproveSigned(ctx context.Context, id string, signature []byte) (*Approval, error) {
 	return v.approvalOp(ctx, "approve", EventApprovalGranted, id, func(e *AuditEvent) (*approvalRecord, error) {
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot approve", ErrApprovalForbidden)
 		}
-		who, err := v.ctxActor(ctx)
+		d, err := v.decider(ctx, e, signature, DecisionApprove)
 		if err != nil {
 			return nil, err
 		}
+		who := d.who
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if r.State != ApprovalPending {
 				return notPending(r.state(now))
+			}
+			if err := d.verify(v, r); err != nil {
+				return err
 			}
 			if who.ID == r.RequestedBy.ID {
 				return fmt.Errorf("%w: %s requested it and cannot approve it", ErrApprovalForbidden, who.ID)
 			}
 			for _, vt := range r.Votes {
 				if vt.Approver.ID == who.ID {
-					return fmt.Errorf("%w: %s already approved it", ErrApprovalForbidden, who.ID)
+					return fmt.Errorf("%w: %s already approved it (one approver counts once, whichever key signs)", ErrApprovalForbidden, who.ID)
 				}
 			}
-			r.Votes = append(r.Votes, Vote{Approver: who, At: now.UTC()})
+			if err := d.eligible(r); err != nil {
+				return err
+			}
+			r.Votes = append(r.Votes, d.vote(now))
 			if len(r.Votes) >= r.Required {
 				r.State = ApprovalApproved
 				ready := now.Add(time.Duration(r.Delay))
@@ -323,7 +384,7 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 			return nil
 		})
 		if err == nil {
-			e.Reason = strconv.Itoa(len(rec.Votes)) + " of " + strconv.Itoa(rec.Required)
+			e.Reason = strconv.Itoa(len(rec.Votes)) + " of " + strconv.Itoa(rec.Required) + d.note()
 			if rec.State == ApprovalApproved {
 				v.notify(ctx, EventApprovalGranted, rec)
 			}
@@ -332,51 +393,94 @@ func (v *AgentVault) Approve(ctx context.Context, id string) (*Approval, error) 
 	})
 }
 
-// Deny refuses a pending request. reason (up to 1 KiB of printable UTF-8,
-// not secret) is kept.
+// Deny refuses a pending request, unsigned: as DenySigned with no
+// signature.
 func (v *AgentVault) Deny(ctx context.Context, id, reason string) (*Approval, error) {
+	return v.DenySigned(ctx, id, reason, nil)
+}
+
+// DenySigned refuses a pending request. reason (up to 1 KiB of printable
+// UTF-8, not secret) is kept. The signature, over the request's deny
+// statement, and the refusal without one once approvers are registered,
+// work as for ApproveSigned. Audited as approval.denied.
+func (v *AgentVault) DenySigned(ctx context.Context, id, reason string, signature []byte) (*Approval, error) {
 	return v.approvalOp(ctx, "deny", EventApprovalDenied, id, func(e *AuditEvent) (*approvalRecord, error) {
 		if _, ok := agentKeyFromContext(ctx); ok {
 			return nil, fmt.Errorf("%w: agents cannot deny", ErrApprovalForbidden)
 		}
-		if _, err := v.ctxActor(ctx); err != nil {
+		if err := validateReason(reason); err != nil {
 			return nil, err
 		}
-		if err := validateReason(reason); err != nil {
+		d, err := v.decider(ctx, e, signature, DecisionDeny)
+		if err != nil {
 			return nil, err
 		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if r.State != ApprovalPending {
 				return notPending(r.state(now))
 			}
-			who := e.Actor
+			if err := d.verify(v, r); err != nil {
+				return err
+			}
+			who := d.who
 			r.State, r.DecidedBy, r.Reason = ApprovalDenied, &who, reason
+			r.Decision = d.decision(now)
 			return nil
 		})
 		if err == nil {
+			e.Reason = strings.TrimPrefix(d.note(), "; ")
 			v.notify(ctx, EventApprovalDenied, rec)
 		}
 		return rec, err
 	})
 }
 
-// CancelApproval withdraws a request that has not been redeemed: a pending
-// one, or an approved one still in its delay window (or redeemable). The
-// requester or any approver may cancel. It is audited as approval.denied
-// with reason "cancelled".
+// CancelApproval withdraws a request, unsigned: as CancelSigned with no
+// signature.
 func (v *AgentVault) CancelApproval(ctx context.Context, id string) (*Approval, error) {
+	return v.CancelSigned(ctx, id, nil)
+}
+
+// CancelSigned withdraws a request that has not been redeemed: a pending
+// one, or an approved one still in its delay window (or redeemable). The
+// requester may cancel (an agent only its own requests). Anyone else
+// needs, once approvers are registered, a registered approver's signature
+// over the cancel statement (unless WithTrustedCallerApprovals); without
+// registered approvers any caller may. It is audited as approval.denied
+// with reason "cancelled".
+func (v *AgentVault) CancelSigned(ctx context.Context, id string, signature []byte) (*Approval, error) {
 	return v.approvalOp(ctx, "cancel", EventApprovalDenied, id, func(e *AuditEvent) (*approvalRecord, error) {
-		who, _, err := v.requester(ctx)
+		caller, _, err := v.requester(ctx)
 		if err != nil {
 			return nil, err
 		}
-		e.Actor = who
+		e.Actor = caller
+		var d *decider
+		if len(signature) > 0 {
+			if d, err = v.decider(ctx, e, signature, DecisionCancel); err != nil {
+				return nil, err
+			}
+		}
 		rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 			if err := closedErr(r.state(now)); err != nil {
 				return err
 			}
-			if who.Kind == ActorAgent && who.ID != r.RequestedBy.ID {
+			who := caller
+			switch {
+			case d != nil:
+				if err := d.verify(v, r); err != nil {
+					return err
+				}
+				who = d.who
+				r.Decision = d.decision(now)
+			case caller.Kind == ActorAgent && caller.ID != r.RequestedBy.ID:
 				return fmt.Errorf("%w: an agent may cancel only its own requests", ErrApprovalForbidden)
+			case caller != r.RequestedBy:
+				nd, err := v.decider(ctx, e, nil, DecisionCancel)
+				if err != nil {
+					return err
+				}
+				r.Decision = nd.decision(now)
 			}
 			r.State, r.DecidedBy, r.Reason = ApprovalCancelled, &who, "cancelled"
 			return nil
@@ -462,7 +566,10 @@ func containsState(ss []ApprovalState, s ApprovalState) bool {
 
 // RedeemApproval issues the token of an approved request, once. Only the
 // requester may redeem it (the same agent key, or the same actor), after
-// the delay and before it expires. The token is limited to the tier the
+// the delay and before it expires. A signed approval counts only while its
+// key still belongs to its approver: removing an approver (or its key)
+// withdraws the approvals it gave to requests not yet redeemed
+// (ErrApprovalForbidden). The token is limited to the tier the
 // request was approved for. An agent's request is checked again against
 // the agent's current status, ceiling and IP policy: a disabled agent is
 // refused (ErrUnauthorized), scopes beyond its ceiling now fail with
@@ -495,6 +602,10 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 	if err != nil {
 		return nil, &Error{Op: op, Err: err}
 	}
+	reg, _, err := v.loadRegistry(ctx)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
 	var spec *tokenSpec
 	rec, err := v.modifyApproval(ctx, id, func(r *approvalRecord, now time.Time) error {
 		if r.RequestedBy != who {
@@ -509,6 +620,9 @@ func (v *AgentVault) RedeemApproval(ctx context.Context, id string) (tok *Token,
 			}
 		default:
 			return closedErr(st)
+		}
+		if err := signedVotesStand(reg, r.Votes); err != nil {
+			return err
 		}
 		s, err := v.validateTokenRequest(TokenRequest{Scopes: r.Scopes, TTL: time.Duration(r.TTL), MaxUses: r.MaxUses,
 			AllowedIPs: r.AllowedIPs, Description: r.Description})

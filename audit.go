@@ -46,6 +46,10 @@ const (
 	EventApprovalRead      = "approval.read"   // GetApproval
 	EventApprovalListed    = "approval.listed" // ListApprovals
 
+	EventApproverAdded   = "approver.added"   // AddApprover; Approver and Fingerprint (of the first key) say which
+	EventApproverRemoved = "approver.removed" // RemoveApprover
+	EventApproverListed  = "approver.listed"  // ListApprovers
+
 	EventAgentCreated = "agent.created"
 	EventAgentUpdated = "agent.updated"
 	EventAgentListed  = "agent.listed" // ListAgents
@@ -108,8 +112,10 @@ type AuditEvent struct {
 	TokenAccessor string     `json:"token_accessor,omitempty"`
 	ApprovalID    string     `json:"approval_id,omitempty"`
 	AgentID       string     `json:"agent_id,omitempty"`
-	ImportID      string     `json:"import_id,omitempty"` // ImportEnv: the import this event belongs to
-	Via           string     `json:"via,omitempty"`       // the surface the call came through (ContextWithVia), e.g. "mcp"
+	Approver      string     `json:"approver,omitempty"`    // approval.granted|denied, approver.*: the registered approver (or trusted caller) deciding
+	Fingerprint   string     `json:"fingerprint,omitempty"` // the SHA256 fingerprint of the SSH key that signed, or of an added approver's key
+	ImportID      string     `json:"import_id,omitempty"`   // ImportEnv: the import this event belongs to
+	Via           string     `json:"via,omitempty"`         // the surface the call came through (ContextWithVia), e.g. "mcp"
 	Outcome       Outcome    `json:"outcome"`
 	Reason        string     `json:"reason,omitempty"`
 	Writer        string     `json:"writer"`
@@ -200,7 +206,7 @@ func (e *AuditEvent) scrub() {
 	if hasCredential(e.Path) {
 		e.Path = ""
 	}
-	for _, f := range []*string{&e.Actor.ID, &e.Version, &e.Reason, &e.TokenAccessor, &e.ApprovalID, &e.AgentID, &e.ImportID} {
+	for _, f := range []*string{&e.Actor.ID, &e.Version, &e.Reason, &e.TokenAccessor, &e.ApprovalID, &e.AgentID, &e.ImportID, &e.Approver} {
 		if hasCredential(*f) {
 			*f = redacted
 		}

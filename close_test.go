@@ -165,6 +165,19 @@ func TestClosedVaultRefusesEveryOperation(t *testing.T) {
 		"GetApproval":    func() error { _, err := v.GetApproval(ctx, "apr_x"); return err },
 		"ListApprovals":  func() error { _, err := v.ListApprovals(ctx); return err },
 		"RedeemApproval": func() error { _, err := v.RedeemApproval(ctx, "apr_x"); return err },
+		"ApproveSigned":  func() error { _, err := v.ApproveSigned(ctx, "apr_x", []byte("sig")); return err },
+		"DenySigned":     func() error { _, err := v.DenySigned(ctx, "apr_x", "", []byte("sig")); return err },
+		"CancelSigned":   func() error { _, err := v.CancelSigned(ctx, "apr_x", []byte("sig")); return err },
+		"ApprovalStatement": func() error {
+			_, err := v.ApprovalStatement(ctx, "apr_x", agentvault.DecisionApprove)
+			return err
+		},
+		"AddApprover": func() error {
+			_, err := v.AddApprover(ctx, agentvault.ApproverInput{Name: "a", Keys: []string{"x"}})
+			return err
+		},
+		"RemoveApprover": func() error { return v.RemoveApprover(ctx, "a") },
+		"ListApprovers":  func() error { _, err := v.ListApprovers(ctx); return err },
 		"CreateAgent": func() error {
 			_, _, err := v.CreateAgent(ctx, agentvault.CreateAgentInput{Name: "a", Scopes: []string{"secrets:read:x/*"}})
 			return err

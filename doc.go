@@ -68,6 +68,23 @@
 // VerifyWebhookOnce) tells approvers about requests, within the caller's
 // deadline.
 //
+// Approvals can be made unforgeable: register approvers with their SSH
+// public keys (AddApprover; ass approvers add NAME --key FILE). From then
+// on every approval, denial and (by anyone but the requester)
+// cancellation must carry an SSHSIG signature, namespace
+// "agentvault-approval", over the request's statement (ApprovalStatement:
+// a canonical, versioned text naming the vault, the request, its
+// requester, scopes, tier, token TTL and uses, its expiry and the
+// decision), made with ssh-keygen -Y sign, SignStatement with a key file,
+// or ssh-agent; ApproveSigned, DenySigned and CancelSigned check it. The
+// approver is the owner of the key, never the requester, and counts once
+// whichever of its keys signs; TierRule.From can limit approvers to names
+// or groups. Notices carry the statements, so a webhook receiver can
+// collect a signature. WithTrustedCallerApprovals keeps caller-named
+// approvals for an application that authenticates people itself (marked
+// "unsigned (trusted caller)"); WithRequireSignedApprovals requires
+// signatures even before any approver is registered.
+//
 // Every operation — allowed, denied or failed, metadata reads and listings
 // included — writes an audit event (secret.read, token.issued,
 // approval.granted, …; ImportEnv also two per secret it writes, one of them
@@ -201,9 +218,12 @@
 // The process holding an AgentVault holds the KeyProvider's access, the
 // MAC key and cached data keys in memory: it can read and write
 // everything, issue any token and write any audit event. Actor identities
-// (ContextWithActor, which approvals' "distinct approvers" rely on) and
-// client IPs come from that process and are not authenticated by
-// agentvault. Anyone holding both the storage and the KeyProvider's key
+// (ContextWithActor, which unsigned approvals' "distinct approvers" rely
+// on) and client IPs come from that process and are not authenticated by
+// agentvault; signed approvals are attributable to the holder of a
+// registered SSH key, whatever process passes them in (the process can
+// still add an approver: registering approvers is the key holder's
+// administrative act, audited as approver.added). Anyone holding both the storage and the KeyProvider's key
 // (or the ability to call the KMS) can read everything. Secret values,
 // keys and tokens never appear in errors, logs, audit events or panics;
 // paths, types, tiers, tags and descriptions are not secret and do appear.

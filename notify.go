@@ -25,10 +25,18 @@ import (
 // every process and on every retry (an expiry notice's ID works the same
 // way), so a receiver can de-duplicate deliveries and refuse replays by it
 // (see VerifyWebhookOnce).
+//
+// While the request is pending, Statement and DenyStatement hold the
+// statements an approver signs to approve or deny it (see
+// ApprovalStatement), so that a receiver (a chat bot, a web page) can
+// collect a signature from a human and pass it to ApproveSigned or
+// DenySigned.
 type ApprovalNotice struct {
-	ID       string   `json:"id"`
-	Event    string   `json:"event"`
-	Approval Approval `json:"approval"`
+	ID            string   `json:"id"`
+	Event         string   `json:"event"`
+	Approval      Approval `json:"approval"`
+	Statement     string   `json:"statement,omitempty"`
+	DenyStatement string   `json:"deny_statement,omitempty"`
 }
 
 // Notifier is told about approval requests and decisions. The vault calls
@@ -56,6 +64,9 @@ func (v *AgentVault) notify(ctx context.Context, event string, rec *approvalReco
 	}
 	id := v.recordMAC("approval-notice-id", rec.ID, []byte(event))
 	n := ApprovalNotice{ID: "ntf_" + hex.EncodeToString(id[:12]), Event: event, Approval: rec.public(v.opts.now())}
+	if n.Approval.State == ApprovalPending {
+		n.Statement, n.DenyStatement = string(v.statement(rec, DecisionApprove)), string(v.statement(rec, DecisionDeny))
+	}
 	ctx, cancel := notifyContext(ctx)
 	defer cancel()
 	for _, nt := range v.opts.access.notifiers {

@@ -3,6 +3,7 @@ package agentvault
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,6 +19,11 @@ type TierRule struct {
 	// Waivable lets a request with WaiveApproval skip approval for this
 	// tier. Ignored for critical secrets, which always need approval.
 	Waivable bool
+	// From restricts who may approve: approver names, and groups as
+	// "group:NAME" (ApproverInput.Groups); an approver must match one
+	// entry. When several rules with From apply to one request, an
+	// approver must match each. Default empty: any approver.
+	From []string
 }
 
 // ApprovalPolicy says who must approve a token request that matches
@@ -86,6 +92,7 @@ type need struct {
 	tier      AccessTier
 	approvers int
 	delay     time.Duration
+	from      [][]string // the From lists of the rules that apply
 }
 
 // approvalNeed finds the secrets the requested scopes match, whatever
@@ -115,6 +122,7 @@ func (v *AgentVault) approvalNeed(ctx context.Context, spec *tokenSpec) (need, e
 		}
 		n.approvers = max(n.approvers, r.Approvers, 1)
 		n.delay = max(n.delay, r.Delay)
+		n.addFrom(r.From)
 		waivable = waivable && r.Waivable && tier != TierCritical
 		return nil
 	}
@@ -135,9 +143,22 @@ func (v *AgentVault) approvalNeed(ctx context.Context, spec *tokenSpec) (need, e
 		}
 	}
 	if n.approvers > 0 && spec.waive && waivable {
-		n.approvers, n.delay = 0, 0
+		n.approvers, n.delay, n.from = 0, 0, nil
 	}
 	return n, nil
+}
+
+// addFrom adds a rule's From list, once.
+func (n *need) addFrom(from []string) {
+	if len(from) == 0 {
+		return
+	}
+	for _, f := range n.from {
+		if slices.Equal(f, from) {
+			return
+		}
+	}
+	n.from = append(n.from, slices.Clone(from))
 }
 
 func anyMatch(scopes []Scope, path string) bool {

@@ -331,20 +331,34 @@ var approvalsCommand = &command{
 	name: "approvals",
 	// An agent cancels its own requests (and is refused approve and deny
 	// by the library, with its reason).
-	withAgentKey: func(args []string) bool { return args[0] != "list" },
-	args:         "list | approve ID | deny ID | cancel ID",
+	withAgentKey: func(args []string) bool { return args[0] == "approve" || args[0] == "deny" || args[0] == "cancel" },
+	args:         "list | statement ID | approve ID | deny ID | cancel ID | show ID",
 	summary:      "review the token requests that wait for approval",
 	details: `ass approvals list [--all]
     Lists the open requests (pending, or approved and not yet redeemed), or
     with --all every request: ID STATE TIER VOTES REQUESTED_BY EXPIRES SCOPES.
-ass approvals approve ID
-    Approves a pending request as --actor. The requester cannot approve its
-    own request, nor anyone twice; critical secrets need two approvers. With
-    the last approval the requester can redeem it (ass token redeem ID).
-ass approvals deny ID [--reason TEXT]
-    Refuses a pending request; --reason is recorded with it.
-ass approvals cancel ID
-    Withdraws a request not yet redeemed (the requester or an approver).
+ass approvals statement ID [--decision approve|deny|cancel]
+    Prints the statement an approver signs (default: to approve), e.g.
+    ass approvals statement ID > st && ssh-keygen -Y sign -n agentvault-approval -f KEY st
+    writes st.sig for --signature.
+ass approvals approve ID [--signature FILE | --key FILE]
+    Approves a pending request. Once approvers are registered (ass
+    approvers) the approval must be signed: --signature reads an SSHSIG
+    signature of the statement; --key signs with a private key file
+    (passphrase asked on the terminal); with neither, ssh-agent
+    (SSH_AUTH_SOCK) signs with the registered approver's key it holds. The
+    approver is the key's owner. Without registered approvers, the approver
+    is --actor. The requester cannot approve its own request, nor anyone
+    twice; critical secrets need two approvers. With the last approval the
+    requester can redeem it (ass token redeem ID).
+ass approvals deny ID [--reason TEXT] [--signature FILE | --key FILE]
+    Refuses a pending request (signed as for approve, over the deny
+    statement); --reason is recorded with it.
+ass approvals cancel ID [--signature FILE | --key FILE]
+    Withdraws a request not yet redeemed: the requester, or (once approvers
+    are registered) an approver signing the cancel statement.
+ass approvals show ID
+    The request, and who approved or decided it, with key fingerprints.
 
 Not with ASS_AGENT_KEY set: agents cannot approve or deny.
 --json: list prints an array of requests, the others the request as changed.`,
@@ -352,22 +366,34 @@ Not with ASS_AGENT_KEY set: agents cannot approve or deny.
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		all := fs.Bool("all", false, "list every request, not only open ones (list)")
 		reason := fs.String("reason", "", "why the request is denied, `TEXT` (deny)")
+		sigFile := fs.String("signature", "", "the SSHSIG signature `FILE` of the statement (approve, deny, cancel)")
+		keyFile := fs.String("key", "", "sign with the private key `FILE` (approve, deny, cancel)")
+		decision := fs.String("decision", "approve", "the `DECISION` the statement is for: approve, deny or cancel (statement)")
 		return func(c *cli, args []string) error {
 			sub, rest := args[0], args[1:]
 			var err error
 			switch sub {
 			case "list":
 				err = subArgs(sub, rest, "")
-			case "approve", "deny", "cancel":
+			case "approve", "deny", "cancel", "statement", "show":
 				err = subArgs(sub, rest, "ID")
 			default:
-				return usagef("unknown subcommand %q (want list, approve, deny or cancel)", truncate(sub, 32))
+				return usagef("unknown subcommand %q (want list, statement, approve, deny, cancel or show)", truncate(sub, 32))
 			}
 			if err == nil && sub != "list" {
 				err = c.notWith(sub, "all")
 			}
 			if err == nil && sub != "deny" {
 				err = c.notWith(sub, "reason")
+			}
+			if err == nil && sub != "statement" {
+				err = c.notWith(sub, "decision")
+			}
+			if err == nil && (sub == "list" || sub == "statement" || sub == "show") {
+				err = c.notWith(sub, "signature", "key")
+			}
+			if err == nil && c.set["signature"] && c.set["key"] {
+				err = usagef("--signature and --key exclude each other")
 			}
 			if err != nil {
 				return err
@@ -382,12 +408,36 @@ Not with ASS_AGENT_KEY set: agents cannot approve or deny.
 			switch sub {
 			case "list":
 				return c.listApprovals(s, *all)
+			case "statement":
+				st, err := s.vault.ApprovalStatement(c.ctx, rest[0], agentvault.Decision(*decision))
+				if err != nil {
+					return err
+				}
+				_, err = c.stdout.Write(st)
+				return err
+			case "show":
+				return c.showApproval(s, rest[0])
+			}
+			var sig []byte
+			if c.cred.agentKey == "" {
+				d := agentvault.DecisionApprove
+				if sub != "approve" {
+					d = agentvault.Decision(sub)
+				}
+				if sig, err = c.signature(s, rest[0], d, *sigFile, *keyFile); err != nil {
+					return err
+				}
+			}
+			switch sub {
 			case "approve":
-				a, err = s.vault.Approve(ctx, rest[0])
+				a, err = s.vault.ApproveSigned(ctx, rest[0], sig)
 			case "deny":
-				a, err = s.vault.Deny(ctx, rest[0], *reason)
+				a, err = s.vault.DenySigned(ctx, rest[0], *reason, sig)
 			case "cancel":
-				a, err = s.vault.CancelApproval(ctx, rest[0])
+				a, err = s.vault.CancelSigned(ctx, rest[0], sig)
+			}
+			if errors.Is(err, agentvault.ErrSignatureRequired) {
+				err = &hintError{err: err, hint: " (pass --signature FILE, --key FILE, or run ssh-agent holding a registered approver's key)"}
 			}
 			if err != nil {
 				return err
@@ -410,6 +460,9 @@ func approvalOutcome(sub string, a *agentvault.Approval, now time.Time) string {
 		return "cancelled " + a.ID
 	}
 	votes := fmt.Sprintf("%d of %d approvals", len(a.Votes), a.Required)
+	if n := len(a.Votes); n > 0 && a.Votes[n-1].Fingerprint != "" {
+		votes = fmt.Sprintf("signed by %s (%s), %s", a.Votes[n-1].Approver.ID, a.Votes[n-1].Fingerprint, votes)
+	}
 	if a.State != agentvault.ApprovalApproved {
 		return fmt.Sprintf("approved %s: %s, waiting for %d more", a.ID, votes, a.Required-len(a.Votes))
 	}

@@ -115,7 +115,7 @@ func init() {
 		listCommand, versionsCommand, rollbackCommand, deleteCommand,
 		expiringCommand, rotateCommand, lifecycleCommand,
 		importCommand, exportCommand, runCommand, mcpCommand,
-		tokenCommand, approvalsCommand, agentsCommand, auditCommand,
+		tokenCommand, approvalsCommand, approversCommand, agentsCommand, auditCommand,
 		rewrapCommand, keyCommand, doctorCommand, helpCommand,
 	}
 }

@@ -91,7 +91,7 @@ func (e *refusedError) Error() string { return e.msg }
 // the library applies the agent's rules).
 func (c *cli) admit(cmd *command, args []string) error {
 	name := cmd.name
-	if len(args) > 0 && (cmd.name == "token" || cmd.name == "approvals" || cmd.name == "agents" || cmd.name == "key" || cmd.name == "lifecycle") {
+	if len(args) > 0 && (cmd.name == "token" || cmd.name == "approvals" || cmd.name == "approvers" || cmd.name == "agents" || cmd.name == "key" || cmd.name == "lifecycle") {
 		name += " " + truncate(args[0], 32)
 	}
 	switch {
