@@ -205,12 +205,12 @@ func TestTokenUsageErrors(t *testing.T) {
 		assert.Contains(t, stderr, tc.want, "ass %q", tc.args)
 		assert.Contains(t, stderr, `(see "ass help`, "ass %q", tc.args)
 	}
-	// The library's limits: exit 1 with its reason.
-	assert.Contains(t, b.fails(exitError, "", "token", "request", "--scope", "secrets:read:*", "--ttl", "48h"), "token TTL 48h0m0s out of range")
-	assert.Contains(t, b.fails(exitError, "", "token", "revoke", "acc_nope"), "not a token accessor")
+	// The library's limits: exit 2 (a bad flag value or argument) with its reason.
+	assert.Contains(t, b.fails(exitUsage, "", "token", "request", "--scope", "secrets:read:*", "--ttl", "48h"), "token TTL 48h0m0s out of range")
+	assert.Contains(t, b.fails(exitUsage, "", "token", "revoke", "acc_nope"), "not a token accessor")
 	assert.Equal(t, "ass: token revoke: unknown token: no token with accessor acc_0123456789abcdef01234567\n",
 		b.fails(exitNotFound, "", "token", "revoke", "acc_0123456789abcdef01234567"))
-	assert.Contains(t, b.fails(exitError, "", "approvals", "approve", "apr_nope"), "not an approval id")
+	assert.Contains(t, b.fails(exitUsage, "", "approvals", "approve", "apr_nope"), "not an approval id")
 	assert.Contains(t, b.fails(exitNotFound, "", "approvals", "approve", "apr_0123456789abcdef0123"), "no approval apr_0123456789abcdef0123")
 	assert.Equal(t, "no tokens\n", b.ok("", "token", "list"))
 	assert.Equal(t, "[]\n", b.ok("", "token", "list", "--json"))

@@ -29,9 +29,11 @@ or a family: secret, token, approval or agent. On this command --actor ID
 event, actor {kind, id}, path, version, type, tier, token_accessor,
 approval_id, agent_id, outcome, reason, writer, seq, prev, hash.
 
---verify checks every hash chain of the trail instead (each ass run writes
-its own chain) and prints "ok: N events in M chains", or fails (exit 1)
-naming the first entry that was modified, deleted or reordered. Deleting
+--verify checks every hash chain of the trail instead and prints "ok: N
+events in M chains", or fails (exit 1). Every run of ass on one machine
+appends to that machine's chain (named ass-HOSTNAME); each program that uses
+the library writes chains of its own. A failure names the first entry
+that was modified, deleted or reordered. Deleting
 the newest entries of a chain, or a whole chain, is not detectable from the
 store alone.`,
 	maxArgs: 0,

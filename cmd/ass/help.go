@@ -72,7 +72,9 @@ const envHelp = `Environment:
 const exitHelp = `Exit codes:
   0  success
   1  failure (one line on stderr, starting "ass: "; nothing is half-written)
-  2  usage error: unknown command or flag, wrong arguments, bad flag value
+  2  usage error: unknown command or flag, a single-valued flag given twice,
+     wrong arguments, a bad path, version, flag value or input (a value,
+     description or tag over its limit); nothing was done
   3  secret or version not found
   4  secret expired (kept and listed, but its value is not served)
   5  approval required or pending: the token request waits for approvers

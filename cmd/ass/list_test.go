@@ -78,5 +78,5 @@ func TestList(t *testing.T) {
 	}())
 
 	assert.Equal(t, "no secrets\n", s.ok("", "list", "dev/"))
-	assert.Contains(t, s.fails(exitError, "", "list", "bad prefix"), "invalid path")
+	assert.Contains(t, s.fails(exitUsage, "", "list", "bad prefix"), "invalid path")
 }

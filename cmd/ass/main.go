@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,13 +22,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/agentvault/agentvault"
+	"github.com/agentvault/agentvault/envfile"
 )
 
 // Exit codes.
 const (
 	exitOK       = 0
 	exitError    = 1 // any failure not listed below
-	exitUsage    = 2 // unknown command or flag, wrong arguments, bad flag value
+	exitUsage    = 2 // unknown command or flag, wrong arguments, bad flag value, path or input
 	exitNotFound = 3 // no such secret or version
 	exitExpired  = 4 // the secret has expired
 	exitApproval = 5 // approval required or pending: the token request waits for approvers
@@ -72,10 +74,13 @@ type cli struct {
 	stdoutTTY bool
 	stderrTTY bool
 
-	g    globals
-	set  map[string]bool // flags given on the command line
-	cfg  *config
-	cred credentials // --token, ASS_TOKEN, ASS_AGENT_KEY
+	g globals
+	// jsonErrors: --json is on the command line, so an error goes to
+	// stderr as JSON, even one found while parsing the flags.
+	jsonErrors bool
+	set        map[string]bool // flags given on the command line
+	cfg        *config
+	cred       credentials // --token, ASS_TOKEN, ASS_AGENT_KEY
 }
 
 // command is one subcommand.
@@ -139,6 +144,13 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// inputError is input that breaks a rule or limit (a value read from
+// stdin, a .env entry): exit code 2 like a bad argument, without the
+// pointer to the help.
+type inputError struct{ error }
+
+func (e inputError) Unwrap() error { return e.error }
+
 // versioned marks an error whose message should name the version involved
 // (one the user asked for: get --version, rollback).
 type versioned struct{ error }
@@ -147,6 +159,7 @@ func (v versioned) Unwrap() error { return v.error }
 
 // run executes one command line and returns the exit code.
 func (c *cli) run(args []string) int {
+	c.jsonErrors = wantsJSON(args)
 	i := findCommand(args)
 	if i < 0 {
 		switch {
@@ -184,7 +197,7 @@ func (c *cli) run(args []string) int {
 		}
 		rest, after = rest[:i], rest[i+1:]
 	}
-	pos, err := parseArgs(fs, rest, cmd.secretArgs)
+	pos, err := parseArgs(fs, rest, cmd.secretArgs, cmd.maxArgs)
 	if err != nil {
 		return c.fail(cmd, &usageError{msg: err.Error()})
 	}
@@ -243,7 +256,41 @@ func hasFlag(args []string, name string) bool {
 	return false
 }
 
-// fail prints err as one line on stderr and returns its exit code.
+// wantsJSON reports whether args hold --json (or -json, --json=true)
+// before any "--".
+func wantsJSON(args []string) bool {
+	on := false
+	for _, a := range args {
+		switch a {
+		case "--":
+			return on
+		case "-json", "--json", "-json=true", "--json=true":
+			on = true
+		case "-json=false", "--json=false":
+			on = false
+		}
+	}
+	return on
+}
+
+// exitNames name the exit codes in JSON errors.
+var exitNames = map[int]string{
+	exitError: "error", exitUsage: "usage", exitNotFound: "not_found", exitExpired: "expired",
+	exitApproval: "approval_required", exitDenied: "denied", exitDamaged: "damaged",
+}
+
+// errorJSON is an error under --json, on stderr:
+// {"error":{"code":"not_found","exit_code":3,"message":"get a/b: secret not found"}}.
+type errorJSON struct {
+	Error struct {
+		Code     string `json:"code"`
+		ExitCode int    `json:"exit_code"`
+		Message  string `json:"message"`
+	} `json:"error"`
+}
+
+// fail prints err as one line on stderr (a JSON object under --json) and
+// returns its exit code.
 func (c *cli) fail(cmd *command, err error) int {
 	msg := describe(err)
 	var ue *usageError
@@ -258,6 +305,13 @@ func (c *cli) fail(cmd *command, err error) int {
 	if code == exitDenied {
 		msg = "access denied: " + msg
 	}
+	if c.jsonErrors {
+		var out errorJSON
+		out.Error.Code, out.Error.ExitCode, out.Error.Message = firstOf(exitNames[code], "error"), code, oneLine(msg)
+		b, _ := json.Marshal(out)
+		fmt.Fprintf(c.stderr, "%s\n", b)
+		return code
+	}
 	fmt.Fprintf(c.stderr, "ass: %s\n", oneLine(msg))
 	return code
 }
@@ -268,7 +322,13 @@ func exitCode(err error) int {
 	var re *refusedError
 	var de *damagedError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue),
+		// A path, version, value, TTL or description the library refuses
+		// is a bad argument or flag value like any other.
+		errors.Is(err, agentvault.ErrInvalidPath),
+		errors.Is(err, agentvault.ErrInvalidInput),
+		errors.Is(err, envfile.ErrSyntax), errors.Is(err, envfile.ErrTooLarge),
+		errors.As(err, new(inputError)):
 		return exitUsage
 	case errors.As(err, &de):
 		return exitDamaged

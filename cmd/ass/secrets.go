@@ -211,12 +211,12 @@ func checkPathQuietly(p string) error {
 	if len(p) <= agentvault.MaxPathLen {
 		for i, seg := range strings.Split(p, "/") {
 			if agentvault.ValidatePath(seg) != nil {
-				return fmt.Errorf(`invalid path: segment %d is empty, "." or "..", or has a character other than A-Z a-z 0-9 . _ - (the path is not shown in case it is a value)`, i+1)
+				return inputError{fmt.Errorf(`invalid path: segment %d is empty, "." or "..", or has a character other than A-Z a-z 0-9 . _ - (the path is not shown in case it is a value)`, i+1)}
 			}
 		}
 	}
 	// Too long or too many segments: the library's message shows no path text.
-	return errors.New(strings.TrimPrefix(err.Error(), "agentvault: "))
+	return inputError{errors.New(strings.TrimPrefix(err.Error(), "agentvault: "))}
 }
 
 // readValue reads a secret value from stdin, up to the value size limit:
@@ -243,7 +243,7 @@ func (c *cli) readValue(raw bool) ([]byte, error) {
 		clear(b)
 		return nil, fmt.Errorf("read value from %s: %w", src, err)
 	}
-	tooLarge := fmt.Errorf("value read from %s is larger than the limit of %d bytes", src, limit)
+	tooLarge := inputError{fmt.Errorf("value read from %s is larger than the limit of %d bytes", src, limit)}
 	if len(b) > limit+2 {
 		clear(b)
 		return nil, tooLarge
