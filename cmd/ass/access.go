@@ -285,7 +285,7 @@ prints an array of the same objects without "token".`,
 				}
 			}()
 			if c.g.json {
-				return writeJSON(c.stdout, ts)
+				return writeJSON(c.stdout, toTokenInfoJSON(ts, time.Now()))
 			}
 			if len(ts) == 0 {
 				_, err := fmt.Fprintln(c.stdout, "no tokens")
@@ -393,7 +393,7 @@ Not with ASS_AGENT_KEY set: agents cannot approve or deny.
 				return err
 			}
 			if c.g.json {
-				return writeJSON(c.stdout, a)
+				return writeJSON(c.stdout, toApprovalJSON(a))
 			}
 			_, err = fmt.Fprintln(c.stdout, approvalOutcome(sub, a, time.Now()))
 			return err
@@ -436,7 +436,7 @@ func (c *cli) listApprovals(s *session, all bool) (rerr error) {
 		}
 	}()
 	if c.g.json {
-		return writeJSON(c.stdout, as)
+		return writeJSON(c.stdout, toApprovalsJSON(as))
 	}
 	if len(as) == 0 {
 		msg := "no open approval requests"

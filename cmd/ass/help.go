@@ -97,12 +97,12 @@ func mainUsage() string {
 
 Usage:
   ass COMMAND [ARGUMENTS] [FLAGS]
-  ass --version
+  ass version (or ass --version)
 
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\n" + globalHelp + "\n" + envHelp + "\n" + exitHelp)
 	b.WriteString(`
@@ -166,6 +166,20 @@ func commandUsage(c *command) string {
 			fmt.Fprintf(&b, "  %-*s  %s\n", width, l[0], l[1])
 		}
 	}
-	b.WriteString("\n" + globalHelp + "\n" + exitHelp)
+	b.WriteString("\nGlobal flags (--backend, --kms, --actor, --json, --token, --client-ip),\nenvironment and exit codes: see \"ass help\".\n")
+	return b.String()
+}
+
+// shortUsage is what a bare "ass" prints: the commands and where to look next.
+func shortUsage() string {
+	var b strings.Builder
+	b.WriteString("Usage: ass COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+Run "ass help" for the global flags, environment and exit codes, and
+"ass help COMMAND" for a command's flags. Start with "ass init".
+`)
 	return b.String()
 }

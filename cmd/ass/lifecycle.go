@@ -23,7 +23,8 @@ var expiringCommand = &command{
 	withToken: true,
 	args:      "[PREFIX]",
 	summary:   "list secrets that expire soon, or have expired (metadata only)",
-	details: `Lists the secrets under PREFIX (all when omitted) whose expiry is set and at
+	details: `Lists the secrets under PREFIX (all when omitted; whole segments, as in
+list) whose expiry is set and at
 most --within away (default 7d), expired ones included, soonest first, in
 columns PATH TYPE TIER VERSION EXPIRES LEFT, where LEFT is "3d4h", "5h12m"
 or "expired". Prints "nothing expires within 7d" when none do, and exits 0
@@ -50,6 +51,7 @@ without "value", like list --json); [] when none.`,
 			if err != nil {
 				return err
 			}
+			ms = underPrefix(ms, f.Prefix)
 			defer func() {
 				if rerr == nil {
 					rerr = damaged("expiring", bad, "record")
@@ -244,7 +246,7 @@ A pass that fails exits 1 after printing the summary.`,
 			if rep != nil {
 				var werr error
 				if c.g.json {
-					werr = writeJSON(c.stdout, rep)
+					werr = writeJSON(c.stdout, toLifecycleJSON(rep))
 				} else {
 					_, werr = fmt.Fprintln(c.stdout, lifecycleSummary(rep))
 				}

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentvault/agentvault"
@@ -13,8 +15,9 @@ var listCommand = &command{
 	withToken: true,
 	args:      "[PREFIX]",
 	summary:   "list secrets (metadata only, never values)",
-	details: `Lists the secrets whose path starts with PREFIX (all when omitted), sorted by
-path, in columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
+	details: `Lists the secrets under PREFIX (all when omitted), sorted by path: PREFIX
+matches whole segments, so "staging" and "staging/" both mean the secret
+staging and everything under staging/, never staging2/…. In columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
 listed and marked. Filters combine: every one given must match.
 
 With --json, prints an array of metadata objects (the fields of get --json
@@ -54,12 +57,27 @@ token's. A token that is not usable exits 6.`,
 			if err != nil {
 				return err
 			}
+			ms = underPrefix(ms, f.Prefix)
 			if err := c.writeList(ms); err != nil {
 				return err
 			}
 			return damaged("list", bad, "record")
 		}
 	},
+}
+
+// inPrefix reports whether path is prefix or lies under it: a prefix
+// matches whole segments ("staging" and "staging/" mean staging and
+// staging/…, never staging2/…). The empty prefix matches every path.
+func inPrefix(path, prefix string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// underPrefix keeps the secrets in prefix (see inPrefix). The library's
+// ListFilter.Prefix matches any string prefix; ass lists by segments.
+func underPrefix(ms []agentvault.SecretMetadata, prefix string) []agentvault.SecretMetadata {
+	return slices.DeleteFunc(ms, func(m agentvault.SecretMetadata) bool { return !inPrefix(m.Path, prefix) })
 }
 
 // writeList prints list's output.

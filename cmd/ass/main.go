@@ -14,8 +14,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -35,10 +33,6 @@ const (
 	exitApproval = 5 // approval required or pending: the token request waits for approvers
 	exitDenied   = 6 // access denied: token, agent key, scope, tier, IP or approval rules
 )
-
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise the module version from the build information is used.
-var version = ""
 
 func main() {
 	// go-redis logs dial failures on its own; ass reports errors itself, on one line.
@@ -121,7 +115,8 @@ func init() {
 		expiringCommand, rotateCommand, lifecycleCommand,
 		importCommand, exportCommand, runCommand, mcpCommand,
 		tokenCommand, approvalsCommand, agentsCommand, auditCommand,
-		rewrapCommand, keyCommand, doctorCommand, helpCommand,
+		rewrapCommand, keyCommand, doctorCommand, completionCommand,
+		versionCommand, helpCommand,
 	}
 }
 
@@ -159,6 +154,9 @@ func (v versioned) Unwrap() error { return v.error }
 
 // run executes one command line and returns the exit code.
 func (c *cli) run(args []string) int {
+	if len(args) > 0 && args[0] == completeCommand {
+		return c.runComplete(args[1:])
+	}
 	c.jsonErrors = wantsJSON(args)
 	i := findCommand(args)
 	if i < 0 {
@@ -168,6 +166,9 @@ func (c *cli) run(args []string) int {
 			return exitOK
 		case wantsHelp(args):
 			fmt.Fprint(c.stdout, mainUsage())
+			return exitOK
+		case len(args) == 0:
+			fmt.Fprint(c.stdout, shortUsage())
 			return exitOK
 		}
 		return c.fail(nil, usagef("no command given"))
@@ -385,17 +386,6 @@ func describe(err error) string {
 // oneLine replaces line breaks so that an error is always one line.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-}
-
-func versionString() string {
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	return v + " (" + runtime.Version() + ")"
 }
 
 // config is where the vault is and who is acting, from flags, environment

@@ -112,12 +112,14 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 				return err
 			}
 		}
-		if c.g.json {
-			return writeJSON(c.stdout, toSecretJSON(m, nil))
-		}
 		verb := "created"
 		if !created {
 			verb = "updated"
+		}
+		if c.g.json {
+			out := toSecretJSON(m, nil)
+			out.Status = verb
+			return writeJSON(c.stdout, out)
 		}
 		if _, err := fmt.Fprintf(c.stdout, "%s %s %s\n", verb, m.Path, m.Version); err != nil {
 			return err

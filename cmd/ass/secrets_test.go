@@ -177,7 +177,7 @@ func TestSetFlags(t *testing.T) {
 
 	// --json prints the metadata, never the value.
 	m := decodeObject(t, s.ok("", "set", "j/x", canary, "--json", "--tag", "k=v"))
-	assert.Equal(t, []string{"created_at", "created_by", "description", "expires_at", "path", "tags", "tier", "type", "updated_at", "version"}, keys(m))
+	assert.Equal(t, []string{"created_at", "created_by", "description", "expired", "expires_at", "path", "status", "tags", "tier", "type", "updated_at", "version"}, keys(m))
 	assert.Equal(t, "j/x", m["path"])
 	assert.Equal(t, "v1", m["version"])
 	m = decodeObject(t, s.ok("", "--json", "set", "j/x", canary))
@@ -200,7 +200,7 @@ func TestGetJSONAndVersions(t *testing.T) {
 	s.ok("two\n", "set", "p/k")
 
 	j := s.getJSON("p/k")
-	assert.Equal(t, []string{"created_at", "created_by", "description", "expires_at", "path", "tags", "tier", "type", "updated_at", "value", "version"}, keys(j))
+	assert.Equal(t, []string{"created_at", "created_by", "description", "expired", "expires_at", "path", "tags", "tier", "type", "updated_at", "value", "version"}, keys(j))
 	assert.Equal(t, "p/k", j["path"])
 	assert.Equal(t, "two", j["value"])
 	assert.Equal(t, "v2", j["version"])
