@@ -13,9 +13,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/term"
 
@@ -37,6 +39,11 @@ const (
 func main() {
 	// go-redis logs dial failures on its own; ass reports errors itself, on one line.
 	redis.SetLogger(quietLogger{})
+	// A reader that goes away ("ass list | head -1") makes writes fail with
+	// EPIPE instead of killing ass with SIGPIPE (exit 141); run then exits
+	// 0 quietly. Notify, not Ignore: an ignored signal would stay ignored
+	// in the command ass run starts.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// No signal handling: an interrupted ass leaves nothing half-written
 	// (the library writes atomically), and locks die with the process.
 	c := &cli{
@@ -222,6 +229,9 @@ func (c *cli) run(args []string) int {
 		var st *exitStatus
 		if errors.As(err, &st) && st.err == nil {
 			return st.code // ass run: the child's status, nothing printed
+		}
+		if errors.Is(err, syscall.EPIPE) {
+			return exitOK // the reader of our output went away: nothing to say
 		}
 		return c.fail(cmd, err)
 	}
