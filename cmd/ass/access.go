@@ -196,7 +196,8 @@ ass token list
 --json: request and redeem print {"token","accessor","scopes","tier",
 "issued_to","issued_at","expires_at","max_uses","uses",…}; a request that
 needs approval prints {"approval_id","tier","approvers"} and exits 5. list
-prints an array of the same objects without "token".`,
+prints an array of the same objects without "token", with "state": active,
+expired, spent or revoked.`,
 	minArgs: 1, maxArgs: 2,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		var scopes scopesFlag
@@ -347,7 +348,8 @@ ass approvals cancel ID
     Withdraws a request not yet redeemed (the requester or an approver).
 
 Not with ASS_AGENT_KEY set: agents cannot approve or deny.
---json: list prints an array of requests, the others the request as changed.`,
+--json: list prints an array of requests, the others the request as changed;
+"ttl" and "delay" are durations ("1h0m0s"), "ready_at" is there once approved.`,
 	minArgs: 1, maxArgs: 2,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		all := fs.Bool("all", false, "list every request, not only open ones (list)")

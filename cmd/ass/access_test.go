@@ -401,9 +401,9 @@ func TestAccessHelp(t *testing.T) {
 		assert.Contains(t, main, want, "ass help")
 	}
 	for cmd, flags := range map[string][]string{
-		"get":       {"--token TOKEN", "--client-ip IP", "ASS_TOKEN"},
-		"list":      {"--token TOKEN", "--client-ip IP"},
-		"token":     {"--scope SCOPE", "--ttl DURATION", "--max-uses N", "--allow-ip IP", "--description TEXT", "--waive-approval", "--client-ip IP", "exits 5"},
+		"get":       {"--token TOKEN", "--client-ip", "ASS_TOKEN"},
+		"list":      {"--token TOKEN"},
+		"token":     {"--scope SCOPE", "--ttl DURATION", "--max-uses N", "--allow-ip IP", "--description TEXT", "--waive-approval", "exits 5"},
 		"approvals": {"--all", "--reason TEXT"},
 		"agents":    {"--scope SCOPE", "--allow-ip IP", "--description TEXT", "ASS_AGENT_KEY"},
 		"audit":     {"--path PREFIX", "--event EVENT", "--actor-kind KIND", "--since TIME", "--until TIME", "--limit N", "--verify", "JSON lines"},
@@ -414,7 +414,12 @@ func TestAccessHelp(t *testing.T) {
 		for _, f := range flags {
 			assert.Contains(t, text, f, "ass help %s", cmd)
 		}
-		assert.Contains(t, text, "6  access denied", "ass help %s", cmd)
+		assert.Contains(t, text, `exit codes: see "ass help"`, "ass help %s", cmd)
+	}
+	// The global flags and the exit codes are in ass help, once.
+	usage := s.ok("", "help")
+	for _, want := range []string{"--token TOKEN", "--client-ip IP", "6  access denied"} {
+		assert.Contains(t, usage, want, "ass help")
 	}
 }
 

@@ -33,10 +33,9 @@ approval_id, agent_id, outcome, reason, writer, seq, prev, hash.
 --verify checks every hash chain of the trail instead and prints "ok: N
 events in M chains", or fails (exit 1). Every run of ass on one machine
 appends to that machine's chain (named ass-HOSTNAME); each program that uses
-the library writes chains of its own. A failure names the first entry
-that was modified, deleted or reordered. Deleting
-the newest entries of a chain, or a whole chain, is not detectable from the
-store alone.`,
+the library writes chains of its own. A failure names the first entry that
+was modified, deleted or reordered. Deleting the newest entries of a chain,
+or a whole chain, is not detectable from the store alone.`,
 	maxArgs: 0,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		var q agentvault.AuditQuery

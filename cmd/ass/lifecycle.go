@@ -210,7 +210,7 @@ var lifecycleCommand = &command{
 	summary: "run the scheduler: expiry records, scheduled rotations, version retention",
 	details: `"ass lifecycle run --once" runs one pass and prints what it did:
 "notices sent 0, expired 1, rotated 0, failed 0, pruned 3 versions" (--json:
-the pass's report). Without --once it runs a pass at once and then every
+the pass's report {"expiry","rotation","pruned","pruned_versions"}). Without --once it runs a pass at once and then every
 --interval until interrupted (SIGINT or SIGTERM), printing nothing; a pass
 that fails is reported on stderr and retried at the next interval. Any
 number of schedulers may run against one store: each action happens once.

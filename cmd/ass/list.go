@@ -15,13 +15,16 @@ var listCommand = &command{
 	withToken: true,
 	args:      "[PREFIX]",
 	summary:   "list secrets (metadata only, never values)",
-	details: `Lists the secrets under PREFIX (all when omitted), sorted by path: PREFIX
-matches whole segments, so "staging" and "staging/" both mean the secret
-staging and everything under staging/, never staging2/…. In columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
-listed and marked. Filters combine: every one given must match.
+	details: `Lists the secrets under PREFIX (all when omitted), sorted by path, in
+columns PATH TYPE TIER VERSION UPDATED EXPIRES (a cell wider than 60
+characters is cut in the middle with "…"; --json has it whole). PREFIX
+matches whole segments: "staging" and "staging/" both mean the secret
+staging and everything under staging/, never staging2/…. Expired secrets
+are listed and marked. Filters combine: every one given must match.
 
 With --json, prints an array of metadata objects (the fields of get --json
-without "value"); [] when nothing matches.
+without "value", "expired" true for an expired secret); [] when nothing
+matches.
 
 With --token TOKEN, or $ASS_TOKEN, lists through that scoped token: only the
 secrets a read scope of the token covers and whose tier is within the

@@ -33,7 +33,8 @@ var setCommand = &command{
 	details: `Creates the secret at PATH as v1, or, if it exists, stores VALUE as its next
 version (max+1) and makes that active. Metadata flags apply in both cases;
 --tag adds to (or changes) the existing tags. Prints "created PATH v1" or
-"updated PATH v2".
+"updated PATH v2"; --json prints the metadata of get --json without
+"value", with "status": "created" or "updated".
 
 ` + valueHelp,
 	minArgs: 1, maxArgs: 2, secretArgs: true,
@@ -322,7 +323,7 @@ version.
 
 With --json, prints the value with the metadata:
 {"path","value","version","type","tier","tags","description","created_by",
-"created_at","updated_at","expires_at"}. A value that is not UTF-8 text
+"created_at","updated_at","expires_at","expired"}. A value that is not UTF-8 text
 cannot be shown in JSON: get it without --json.
 
 ` + tokenHelp,
