@@ -541,3 +541,16 @@ func TestImport10k(t *testing.T) {
 	assert.Equal(t, "Imported 0 secrets, skipped 10000\n", out)
 	t.Logf("10,000-variable import into the file backend through the CLI: %v (idempotent rerun %v)", first.Round(time.Millisecond), rerun.Round(time.Millisecond))
 }
+
+// TestImportGodotenvEscapes: a .env file written by godotenv.Marshal
+// ('!' as \!, '`' as \`) imports byte-exact (issue 17 item 12).
+func TestImportGodotenvEscapes(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	s.ok("PASSWORD=\"pa\\!ss\"\nTICK=\"a\\`b\\$c\\\\d\"\n", "import", "--namespace", "g")
+	assert.Equal(t, "pa!ss", s.ok("", "get", "g/PASSWORD"))
+	assert.Equal(t, "a`b$c\\d", s.ok("", "get", "g/TICK"))
+	stderr := s.fails(exitUsage, "K='it\\'s'\n", "import", "--namespace", "g")
+	assert.Contains(t, stderr, "inside single quotes a backslash is literal")
+}
