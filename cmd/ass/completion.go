@@ -32,6 +32,9 @@ $ASS_BACKEND and $ASS_KMS.`,
 	minArgs: 1, maxArgs: 1,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
 		return func(c *cli, args []string) error {
+			if c.g.json {
+				return usagef("--json does not apply: completion prints a shell script")
+			}
 			script, ok := completionScripts[args[0]]
 			if !ok {
 				return usagef("unknown shell %q (want bash, zsh or fish)", truncate(args[0], 32))

@@ -100,4 +100,5 @@ func TestCompletionScripts(t *testing.T) {
 		assert.NoError(t, err, "zsh -n: %s", out)
 	}
 	assert.Contains(t, s.fails(exitUsage, "", "completion", "tcsh"), `unknown shell "tcsh"`)
+	assert.Contains(t, s.fails(exitUsage, "", "completion", "bash", "--json"), "--json does not apply")
 }

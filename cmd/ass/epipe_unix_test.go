@@ -21,7 +21,13 @@ func TestQuietEPIPE(t *testing.T) {
 	s := newSandbox(t)
 	s.init()
 	s.ok("v", "set", "a/b")
-	for _, args := range [][]string{{"list"}, {"list", "--json"}, {"get", "a/b"}, {"help"}, {"audit"}, {"version"}} {
+	s.ok("v", "set", "x/K", "--expires-in", "1h")
+	for _, args := range [][]string{
+		{"list"}, {"list", "--json"}, {"get", "a/b"}, {"get", "a/b", "--json"}, {"versions", "a/b"},
+		{"expiring"}, {"export", "--namespace", "x"}, {"audit"}, {"audit", "--json"}, {"token", "list"},
+		{"approvals", "list"}, {"agents", "list"}, {"doctor"}, {"help"}, {"help", "run"}, {"version"},
+		{"completion", "bash"}, {"__complete", "get", ""},
+	} {
 		r, w, err := os.Pipe()
 		require.NoError(t, err)
 		require.NoError(t, r.Close()) // the reader is gone before ass writes
