@@ -265,6 +265,10 @@ func (p *parser) entry() error {
 	}
 	if e.Quote != QuoteNone {
 		if err := p.afterQuote(e.Key); err != nil {
+			if e.Quote == QuoteSingle && strings.HasSuffix(e.Value, `\`) {
+				// 'it\'s': the rule broken, and how to write the line.
+				return syntaxErr(p.line, e.Key, `unexpected text after the closing quote of %s: inside single quotes a backslash is literal, so \' ends the value; write a single quote as '\'' ('it'\''s') or use double quotes ("it's")`, e.Key)
+			}
 			return err
 		}
 	}
@@ -315,7 +319,7 @@ func (p *parser) singleQuoted(key string, opened int) (string, error) {
 }
 
 // doubleQuoted reads a value from the opening quote at pos to the next
-// unescaped double quote, across lines, decoding \n \r \t \" \\ \$ \` and
+// unescaped double quote, across lines, decoding \n \r \t \" \\ \$ \` \! and
 // keeping any other backslash literally.
 func (p *parser) doubleQuoted(key string, opened int) (string, error) {
 	var b strings.Builder
@@ -348,7 +352,7 @@ func (p *parser) doubleQuoted(key string, opened int) (string, error) {
 				r = '\r'
 			case 't':
 				r = '\t'
-			case '"', '\\', '$', '`':
+			case '"', '\\', '$', '`', '!': // \!: as godotenv.Marshal writes '!'
 				r = p.src[i+1]
 			default:
 				i++ // keep the backslash; the next character is ordinary

@@ -196,7 +196,8 @@ ass token list
 --json: request and redeem print {"token","accessor","scopes","tier",
 "issued_to","issued_at","expires_at","max_uses","uses",…}; a request that
 needs approval prints {"approval_id","tier","approvers"} and exits 5. list
-prints an array of the same objects without "token".`,
+prints an array of the same objects without "token", with "state": active,
+expired, spent or revoked.`,
 	minArgs: 1, maxArgs: 2,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		var scopes scopesFlag
@@ -285,7 +286,7 @@ prints an array of the same objects without "token".`,
 				}
 			}()
 			if c.g.json {
-				return writeJSON(c.stdout, ts)
+				return writeJSON(c.stdout, toTokenInfoJSON(ts, time.Now()))
 			}
 			if len(ts) == 0 {
 				_, err := fmt.Fprintln(c.stdout, "no tokens")
@@ -361,7 +362,8 @@ ass approvals show ID
     The request, and who approved or decided it, with key fingerprints.
 
 Not with ASS_AGENT_KEY set: agents cannot approve or deny.
---json: list prints an array of requests, the others the request as changed.`,
+--json: list prints an array of requests, the others the request as changed;
+"ttl" and "delay" are durations ("1h0m0s"), "ready_at" is there once approved.`,
 	minArgs: 1, maxArgs: 2,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		all := fs.Bool("all", false, "list every request, not only open ones (list)")
@@ -443,7 +445,7 @@ Not with ASS_AGENT_KEY set: agents cannot approve or deny.
 				return err
 			}
 			if c.g.json {
-				return writeJSON(c.stdout, a)
+				return writeJSON(c.stdout, toApprovalJSON(a))
 			}
 			_, err = fmt.Fprintln(c.stdout, approvalOutcome(sub, a, time.Now()))
 			return err
@@ -489,7 +491,7 @@ func (c *cli) listApprovals(s *session, all bool) (rerr error) {
 		}
 	}()
 	if c.g.json {
-		return writeJSON(c.stdout, as)
+		return writeJSON(c.stdout, toApprovalsJSON(as))
 	}
 	if len(as) == 0 {
 		msg := "no open approval requests"

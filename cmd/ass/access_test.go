@@ -205,12 +205,12 @@ func TestTokenUsageErrors(t *testing.T) {
 		assert.Contains(t, stderr, tc.want, "ass %q", tc.args)
 		assert.Contains(t, stderr, `(see "ass help`, "ass %q", tc.args)
 	}
-	// The library's limits: exit 1 with its reason.
-	assert.Contains(t, b.fails(exitError, "", "token", "request", "--scope", "secrets:read:*", "--ttl", "48h"), "token TTL 48h0m0s out of range")
-	assert.Contains(t, b.fails(exitError, "", "token", "revoke", "acc_nope"), "not a token accessor")
+	// The library's limits: exit 2 (a bad flag value or argument) with its reason.
+	assert.Contains(t, b.fails(exitUsage, "", "token", "request", "--scope", "secrets:read:*", "--ttl", "48h"), "token TTL 48h0m0s out of range")
+	assert.Contains(t, b.fails(exitUsage, "", "token", "revoke", "acc_nope"), "not a token accessor")
 	assert.Equal(t, "ass: token revoke: unknown token: no token with accessor acc_0123456789abcdef01234567\n",
 		b.fails(exitNotFound, "", "token", "revoke", "acc_0123456789abcdef01234567"))
-	assert.Contains(t, b.fails(exitError, "", "approvals", "approve", "apr_nope"), "not an approval id")
+	assert.Contains(t, b.fails(exitUsage, "", "approvals", "approve", "apr_nope"), "not an approval id")
 	assert.Contains(t, b.fails(exitNotFound, "", "approvals", "approve", "apr_0123456789abcdef0123"), "no approval apr_0123456789abcdef0123")
 	assert.Equal(t, "no tokens\n", b.ok("", "token", "list"))
 	assert.Equal(t, "[]\n", b.ok("", "token", "list", "--json"))
@@ -401,9 +401,9 @@ func TestAccessHelp(t *testing.T) {
 		assert.Contains(t, main, want, "ass help")
 	}
 	for cmd, flags := range map[string][]string{
-		"get":       {"--token TOKEN", "--client-ip IP", "ASS_TOKEN"},
-		"list":      {"--token TOKEN", "--client-ip IP"},
-		"token":     {"--scope SCOPE", "--ttl DURATION", "--max-uses N", "--allow-ip IP", "--description TEXT", "--waive-approval", "--client-ip IP", "exits 5"},
+		"get":       {"--token TOKEN", "--client-ip", "ASS_TOKEN"},
+		"list":      {"--token TOKEN"},
+		"token":     {"--scope SCOPE", "--ttl DURATION", "--max-uses N", "--allow-ip IP", "--description TEXT", "--waive-approval", "exits 5"},
 		"approvals": {"--all", "--reason TEXT"},
 		"agents":    {"--scope SCOPE", "--allow-ip IP", "--description TEXT", "ASS_AGENT_KEY"},
 		"audit":     {"--path PREFIX", "--event EVENT", "--actor-kind KIND", "--since TIME", "--until TIME", "--limit N", "--verify", "JSON lines"},
@@ -414,7 +414,12 @@ func TestAccessHelp(t *testing.T) {
 		for _, f := range flags {
 			assert.Contains(t, text, f, "ass help %s", cmd)
 		}
-		assert.Contains(t, text, "6  access denied", "ass help %s", cmd)
+		assert.Contains(t, text, `exit codes: see "ass help"`, "ass help %s", cmd)
+	}
+	// The global flags and the exit codes are in ass help, once.
+	usage := s.ok("", "help")
+	for _, want := range []string{"--token TOKEN", "--client-ip IP", "6  access denied"} {
+		assert.Contains(t, usage, want, "ass help")
 	}
 }
 

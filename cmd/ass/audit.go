@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,17 +30,18 @@ or a family: secret, token, approval or agent. On this command --actor ID
 event, actor {kind, id}, path, version, type, tier, token_accessor,
 approval_id, agent_id, outcome, reason, writer, seq, prev, hash.
 
---verify checks every hash chain of the trail instead (each ass run writes
-its own chain) and prints "ok: N events in M chains", or fails (exit 1)
-naming the first entry that was modified, deleted or reordered. Deleting
-the newest entries of a chain, or a whole chain, is not detectable from the
-store alone.`,
+--verify checks every hash chain of the trail instead and prints "ok: N
+events in M chains", or fails (exit 1). Every run of ass on one machine
+appends to that machine's chain (named ass-HOSTNAME); each program that uses
+the library writes chains of its own. A failure names the first entry that
+was modified, deleted or reordered. Deleting the newest entries of a chain,
+or a whole chain, is not detectable from the store alone.`,
 	maxArgs: 0,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		var q agentvault.AuditQuery
 		var kind actorKindFlag
 		var since, until pointFlag
-		fs.StringVar(&q.PathPrefix, "path", "", "only events whose path starts with `PREFIX`")
+		fs.StringVar(&q.PathPrefix, "path", "", "only events whose path is under `PREFIX` (whole segments, as in list)")
 		fs.StringVar(&q.Event, "event", "", "only `EVENT`s of that name, or of a family: secret, token, approval, agent")
 		fs.Var(&kind, "actor-kind", "only actors of `KIND`: human, service, agent, token or system")
 		fs.Var(&since, "since", "only events at or after `TIME`: RFC 3339, or a duration ago (24h, 7d)")
@@ -80,10 +82,20 @@ store alone.`,
 				_, err = fmt.Fprintf(c.stdout, "ok: %s in %s\n", plural(rep.Events, "event"), plural(rep.Writers, "chain"))
 				return err
 			}
+			limit := q.Limit
+			if q.PathPrefix != "" {
+				q.Limit = 0 // applied after the whole-segment filter
+			}
 			evs, err := s.vault.QueryAudit(c.ctx, q)
 			bad, err := c.skipUnreadable("audit", err)
 			if err != nil {
 				return err
+			}
+			if q.PathPrefix != "" {
+				evs = slices.DeleteFunc(evs, func(e agentvault.AuditEvent) bool { return !inPrefix(e.Path, q.PathPrefix) })
+				if limit > 0 && len(evs) > limit {
+					evs = evs[len(evs)-limit:] // the newest, oldest first
+				}
 			}
 			defer func() {
 				if rerr == nil {

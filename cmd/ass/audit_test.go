@@ -191,3 +191,19 @@ func tamper(t *testing.T, store, key string, change func([]byte) []byte) []byte 
 	require.NoError(t, err)
 	return v
 }
+
+// TestAuditOneChainPerMachine: the help says what --verify reports, one
+// chain for every run of ass on this machine (issue 17 item 13).
+func TestAuditOneChainPerMachine(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	s.ok("v1", "set", "a/x")
+	s.ok("v2", "set", "a/x")
+	s.ok("", "get", "a/x")
+	rep := decodeObject(t, s.ok("", "audit", "--verify", "--json"))
+	assert.EqualValues(t, 1, rep["chains"], "three runs of ass on one machine: one chain")
+	help := s.ok("", "help", "audit")
+	assert.NotContains(t, help, "each ass run writes")
+	assert.Contains(t, help, "Every run of ass on one machine\nappends to that machine's chain")
+}

@@ -77,7 +77,7 @@ func TestOneBadRecord(t *testing.T) {
 		w := warnings(r.stderr)
 		require.Len(t, w, 1, "ass %q: one warning line: %q", tc.args, r.stderr)
 		assert.Equal(t, "ass: warning: "+tc.args[0]+": integrity check failed: record altered or corrupted: a/two", w[0])
-		assert.Contains(t, r.stderr, `Run "ass doctor"`, "ass %q", tc.args)
+		assert.Contains(t, textError(r.stderr), `Run "ass doctor"`, "ass %q", tc.args)
 	}
 	r = p.run("", "run", "--namespace", "a", "--", "sh", "-c", "echo started")
 	assert.Equal(t, exitDamaged, r.code, "run: %q", r.stderr)

@@ -64,7 +64,7 @@ it private and delete it when done.`,
 				return err
 			}
 			defer s.Close()
-			entries, skipped, err := readNamespace(c, s.p, namespace, true)
+			entries, _, skipped, err := readNamespace(c, s.p, namespace, true, false)
 			if err != nil {
 				return err
 			}
@@ -111,20 +111,25 @@ type skippedSecrets struct {
 // as the process environment needs; with text (a .env file to source),
 // values are valid UTF-8, as envfile.Format needs, and names are shell
 // variable names.
-func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.Entry, *skippedSecrets, error) {
+//
+// paths[i] is the secret entries[i] came from: NS/NAME, or with recursive
+// (ass run --recursive) NS/A/B for the variable A_B (see recursiveName).
+func readNamespace(c *cli, v principal, namespace string, text, recursive bool) (entries []envfile.Entry, paths []string, sk *skippedSecrets, err error) {
 	ms, err := v.ListSecrets(c.ctx, agentvault.ListFilter{Prefix: namespace + "/"})
 	var ue *agentvault.UnreadableError
 	if err != nil && !errors.As(err, &ue) {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	now := v.Now()
-	sk := &skippedSecrets{text: text}
+	sk = &skippedSecrets{text: text}
 	if ue != nil {
 		sk.unreadable = append(sk.unreadable, ue.Paths...)
 	}
-	var entries []envfile.Entry
 	for _, m := range ms { // sorted by path, so by name
 		name := strings.TrimPrefix(m.Path, namespace+"/")
+		if recursive {
+			name = recursiveName(name)
+		}
 		switch {
 		case strings.Contains(name, "/"):
 			sk.deeper = append(sk.deeper, m.Path)
@@ -147,7 +152,7 @@ func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.
 			sk.unreadable = append(sk.unreadable, m.Path)
 			continue
 		case err != nil:
-			return entries, nil, err
+			return entries, paths, nil, err
 		}
 		value := sec.Value.Bytes()
 		if bytes.IndexByte(value, 0) >= 0 || (text && !utf8.Valid(value)) {
@@ -156,9 +161,21 @@ func readNamespace(c *cli, v principal, namespace string, text bool) ([]envfile.
 			continue
 		}
 		entries = append(entries, envfile.Entry{Key: name, Value: string(value)})
+		paths = append(paths, m.Path)
 		clear(value)
 	}
-	return entries, sk, nil
+	return entries, paths, sk, nil
+}
+
+// recursiveName is the variable for the secret NS/REL under ass run
+// --recursive: REL with each "/" replaced by "_" (NS/DB/PASSWORD is
+// DB_PASSWORD). It must then be a variable name like any other.
+func recursiveName(rel string) string { return strings.ReplaceAll(rel, "/", "_") }
+
+// skippedDirect reports whether a secret directly under the namespace was
+// skipped.
+func (sk *skippedSecrets) skippedDirect() bool {
+	return len(sk.badName)+len(sk.expired)+len(sk.notText)+len(sk.unreadable) > 0
 }
 
 // report writes one warning line per kind of skipped secret to stderr;

@@ -197,7 +197,7 @@ func TestExportUsageErrors(t *testing.T) {
 	}{
 		{[]string{"export"}, "export: --namespace is required"},
 		{[]string{"export", "--namespace", ""}, "export: invalid --namespace: empty namespace"},
-		{[]string{"export", "--namespace", "a", "--namespace", "b"}, "export: invalid --namespace: given more than once"},
+		{[]string{"export", "--namespace", "a", "--namespace", "b"}, "export: flag --namespace given more than once"},
 		{[]string{"export", "--namespace", "a", "extra"}, "export: wrong number of arguments: want no arguments"},
 		{[]string{"export", "--namespace", "a", "--json"}, "export: --json does not apply"},
 		{[]string{"export", "--namespace", "a", "--output"}, "export: flag --output needs a value"},

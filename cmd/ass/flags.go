@@ -57,11 +57,17 @@ type boolFlag interface{ IsBoolFlag() bool }
 // the flags: everything after it is positional. Both -name and --name work,
 // and a value may follow as --name=value or as the next argument.
 //
+// A flag may be given once, unless its usage says it is repeatable: a
+// repeated single-valued flag (--version v2 --version v1) is an error, not
+// "the last one wins".
+//
 // When secretArgs is set (the command takes a secret value as an argument),
-// an unknown flag is reported by position, never by its text: it may be a
-// value that starts with "-".
-func parseArgs(fs *flag.FlagSet, args []string, secretArgs bool) ([]string, error) {
+// an unknown flag is reported by position, never by its text, while it may
+// be that value (one that starts with "-"): until maxArgs positional
+// arguments have been seen.
+func parseArgs(fs *flag.FlagSet, args []string, secretArgs bool, maxArgs int) ([]string, error) {
 	var pos []string
+	seen := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -82,11 +88,15 @@ func parseArgs(fs *flag.FlagSet, args []string, secretArgs bool) ([]string, erro
 		}
 		f := fs.Lookup(name)
 		if name == "" || name[0] == '-' || f == nil {
-			if secretArgs {
+			if secretArgs && len(pos) < maxArgs {
 				return nil, fmt.Errorf("argument %d is an unknown flag (not shown; if it is a value that starts with \"-\", put \"--\" before it)", i+1)
 			}
 			return nil, fmt.Errorf("unknown flag %s", truncate(a, 40))
 		}
+		if seen[name] && !repeatable(f) {
+			return nil, fmt.Errorf("flag --%s given more than once (it takes one value)", name)
+		}
+		seen[name] = true
 		if bf, ok := f.Value.(boolFlag); ok && bf.IsBoolFlag() {
 			if !hasValue {
 				value = "true"
@@ -106,6 +116,12 @@ func parseArgs(fs *flag.FlagSet, args []string, secretArgs bool) ([]string, erro
 		}
 	}
 	return pos, nil
+}
+
+// repeatable reports whether f may be given more than once: its usage
+// says so, as the help shows it ("(repeatable)").
+func repeatable(f *flag.Flag) bool {
+	return strings.Contains(f.Usage, "repeatable")
 }
 
 // wantsHelp reports whether args ask for help (-h, -help, --help) before any "--".

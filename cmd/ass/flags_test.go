@@ -86,7 +86,7 @@ func TestParseArgs(t *testing.T) {
 		s := fs.String("tier", "", "")
 		b := fs.Bool("raw", false, "")
 		tags := tagsFlag{}
-		fs.Var(tags, "tag", "")
+		fs.Var(tags, "tag", "(repeatable)")
 		return fs, s, b, tags
 	}
 	for _, tc := range []struct {
@@ -106,7 +106,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--tier", "--raw"}, nil, "--raw", false, tagsFlag{}}, // a value may start with "-"
 	} {
 		fs, tier, raw, tags := newFS()
-		pos, err := parseArgs(fs, tc.args, false)
+		pos, err := parseArgs(fs, tc.args, false, 2)
 		require.NoError(t, err, "parseArgs(%q)", tc.args)
 		assert.Equal(t, tc.pos, pos, "parseArgs(%q) positional", tc.args)
 		assert.Equal(t, tc.tier, *tier, "parseArgs(%q) --tier", tc.args)
@@ -120,6 +120,12 @@ func TestParseArgs(t *testing.T) {
 	}{
 		{[]string{"--nope"}, false, "unknown flag --nope"},
 		{[]string{"a", "-sk-secret"}, true, "argument 2 is an unknown flag (not shown"},
+		{[]string{"-sk-secret", "a"}, true, "argument 1 is an unknown flag (not shown"},
+		// Both positional arguments given: it cannot be the value, so it is named.
+		{[]string{"a", "b", "--tga", "x"}, true, "unknown flag --tga"},
+		{[]string{"--tier", "x", "--tier", "y"}, false, "flag --tier given more than once"},
+		{[]string{"--raw", "a", "--raw=false"}, false, "flag --raw given more than once"},
+		{[]string{"--tier=x", "a", "-tier", "x"}, true, "flag --tier given more than once"},
 		{[]string{"---tier", "x"}, false, "unknown flag ---tier"},
 		{[]string{"--=x"}, false, "unknown flag --=x"},
 		{[]string{"--tier"}, false, "flag --tier needs a value"},
@@ -127,7 +133,7 @@ func TestParseArgs(t *testing.T) {
 		{[]string{"--tag", "novalue"}, false, `invalid --tag: "novalue" is not KEY=VALUE`},
 	} {
 		fs, _, _, _ := newFS()
-		_, err := parseArgs(fs, tc.args, tc.secret)
+		_, err := parseArgs(fs, tc.args, tc.secret, 2)
 		require.Error(t, err, "parseArgs(%q)", tc.args)
 		assert.Contains(t, err.Error(), tc.want, "parseArgs(%q)", tc.args)
 		if tc.secret {

@@ -72,7 +72,9 @@ const envHelp = `Environment:
 const exitHelp = `Exit codes:
   0  success
   1  failure (one line on stderr, starting "ass: "; nothing is half-written)
-  2  usage error: unknown command or flag, wrong arguments, bad flag value
+  2  usage error: unknown command or flag, a single-valued flag given twice,
+     wrong arguments, a bad path, version, flag value or input (a value,
+     description or tag over its limit); nothing was done
   3  secret or version not found
   4  secret expired (kept and listed, but its value is not served)
   5  approval required or pending: the token request waits for approvers
@@ -95,12 +97,12 @@ func mainUsage() string {
 
 Usage:
   ass COMMAND [ARGUMENTS] [FLAGS]
-  ass --version
+  ass version (or ass --version)
 
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\n" + globalHelp + "\n" + envHelp + "\n" + exitHelp)
 	b.WriteString(`
@@ -164,6 +166,20 @@ func commandUsage(c *command) string {
 			fmt.Fprintf(&b, "  %-*s  %s\n", width, l[0], l[1])
 		}
 	}
-	b.WriteString("\n" + globalHelp + "\n" + exitHelp)
+	b.WriteString("\nGlobal flags (--backend, --kms, --actor, --json, --token, --client-ip),\nenvironment and exit codes: see \"ass help\".\n")
+	return b.String()
+}
+
+// shortUsage is what a bare "ass" prints: the commands and where to look next.
+func shortUsage() string {
+	var b strings.Builder
+	b.WriteString("Usage: ass COMMAND [ARGUMENTS] [FLAGS]\n\nCommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-10s %s\n", c.name, c.summary)
+	}
+	b.WriteString(`
+Run "ass help" for the global flags, environment and exit codes, and
+"ass help COMMAND" for a command's flags. Start with "ass init".
+`)
 	return b.String()
 }

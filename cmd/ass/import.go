@@ -103,11 +103,11 @@ func defineImport(fs *flag.FlagSet) func(*cli, []string) error {
 		limit := s.vault.MaxValueSize()
 		for _, e := range entries {
 			if err := agentvault.ValidatePath(namespace + "/" + e.Key); err != nil {
-				return fmt.Errorf("import: variable %s (line %d): %s", e.Key, e.Line, libReason(err))
+				return inputError{fmt.Errorf("import: variable %s (line %d): %s", e.Key, e.Line, libReason(err))}
 			}
 			if len(e.Value) > limit {
-				return fmt.Errorf("import: variable %s (line %d): value is %d bytes, larger than the limit of %d",
-					e.Key, e.Line, len(e.Value), limit)
+				return inputError{fmt.Errorf("import: variable %s (line %d): value is %d bytes, larger than the limit of %d",
+					e.Key, e.Line, len(e.Value), limit)}
 			}
 		}
 		for _, w := range f.Warnings {

@@ -259,12 +259,12 @@ func TestImportParseErrorWritesNothing(t *testing.T) {
 		{"import", file, "--namespace", "p", "--dry-run"},
 		{"import", file, "--namespace", "p", "--json"},
 	} {
-		stderr := s.fails(exitError, "", args...)
+		stderr := s.fails(exitUsage, "", args...)
 		assert.Equal(t, "ass: import: envfile: line 12: missing '=' after variable name\n", stderr, "%q", args)
 	}
-	stderr := s.fails(exitError, "A=1\nB=\"unterminated "+canary+"\nC=3\n", "import", "--namespace", "p")
+	stderr := s.fails(exitUsage, "A=1\nB=\"unterminated "+canary+"\nC=3\n", "import", "--namespace", "p")
 	assert.Equal(t, "ass: import: envfile: line 3: unterminated double quote in value of B (opened at line 2)\n", stderr)
-	stderr = s.fails(exitError, "A=1\nB=\xff\n", "import", "--namespace", "p")
+	stderr = s.fails(exitUsage, "A=1\nB=\xff\n", "import", "--namespace", "p")
 	assert.Equal(t, "ass: import: envfile: line 2: invalid UTF-8\n", stderr)
 	assert.Empty(t, decodeArray(t, s.ok("", "list", "--json")))
 
@@ -275,10 +275,10 @@ func TestImportParseErrorWritesNothing(t *testing.T) {
 		fmt.Fprintf(&many, "V%04d=x\n", i)
 	}
 	big := many.String() + "HUGE=\"" + strings.Repeat(strings.Repeat("x", 1023)+"\n", 64) + "x\"\n" // 64 KiB + 1, in short lines
-	stderr = s.fails(exitError, big, "import", "--namespace", "p")
+	stderr = s.fails(exitUsage, big, "import", "--namespace", "p")
 	assert.Equal(t, fmt.Sprintf("ass: import: variable HUGE (line %d): value is 65537 bytes, larger than the limit of 65536\n", importChunk+101), stderr)
 	long := many.String() + "L" + strings.Repeat("o", 520) + "NG=1\n"
-	stderr = s.fails(exitError, long, "import", "--namespace", "p")
+	stderr = s.fails(exitUsage, long, "import", "--namespace", "p")
 	assert.Contains(t, stderr, "ass: import: variable Loooo")
 	assert.Contains(t, stderr, fmt.Sprintf("(line %d): invalid path: 525 bytes, longer than 512", importChunk+101))
 	assert.Empty(t, decodeArray(t, s.ok("", "list", "--json")))
@@ -302,7 +302,7 @@ func TestImportUsageErrors(t *testing.T) {
 		{[]string{"import", "--namespace", ""}, `import: invalid --namespace: empty namespace`},
 		{[]string{"import", "--namespace", "/"}, `import: invalid --namespace: empty namespace`},
 		{[]string{"import", "--namespace", "a b"}, `import: invalid --namespace: invalid path: segment 1 "a b" contains ' '`},
-		{[]string{"import", "--namespace", "a", "--namespace", "b"}, "import: invalid --namespace: given more than once"},
+		{[]string{"import", "--namespace", "a", "--namespace", "b"}, "import: flag --namespace given more than once"},
 		{[]string{"import", "a.env", "b.env", "--namespace", "p"}, "import: wrong number of arguments: want [FILE|-]"},
 		{[]string{"import", "--namespace", "p", "--tier-prefix", "DB_"}, `import: invalid --tier-prefix: "DB_" is not PREFIX=VALUE`},
 		{[]string{"import", "--namespace", "p", "--tier-prefix", "=critical"}, `import: invalid --tier-prefix: "=critical" has an empty prefix`},
@@ -540,4 +540,17 @@ func TestImport10k(t *testing.T) {
 	rerun := time.Since(start)
 	assert.Equal(t, "Imported 0 secrets, skipped 10000\n", out)
 	t.Logf("10,000-variable import into the file backend through the CLI: %v (idempotent rerun %v)", first.Round(time.Millisecond), rerun.Round(time.Millisecond))
+}
+
+// TestImportGodotenvEscapes: a .env file written by godotenv.Marshal
+// ('!' as \!, '`' as \`) imports byte-exact (issue 17 item 12).
+func TestImportGodotenvEscapes(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	s.ok("PASSWORD=\"pa\\!ss\"\nTICK=\"a\\`b\\$c\\\\d\"\n", "import", "--namespace", "g")
+	assert.Equal(t, "pa!ss", s.ok("", "get", "g/PASSWORD"))
+	assert.Equal(t, "a`b$c\\d", s.ok("", "get", "g/TICK"))
+	stderr := s.fails(exitUsage, "K='it\\'s'\n", "import", "--namespace", "g")
+	assert.Contains(t, stderr, "inside single quotes a backslash is literal")
 }

@@ -23,7 +23,8 @@ var expiringCommand = &command{
 	withToken: true,
 	args:      "[PREFIX]",
 	summary:   "list secrets that expire soon, or have expired (metadata only)",
-	details: `Lists the secrets under PREFIX (all when omitted) whose expiry is set and at
+	details: `Lists the secrets under PREFIX (all when omitted; whole segments, as in
+list) whose expiry is set and at
 most --within away (default 7d), expired ones included, soonest first, in
 columns PATH TYPE TIER VERSION EXPIRES LEFT, where LEFT is "3d4h", "5h12m"
 or "expired". Prints "nothing expires within 7d" when none do, and exits 0
@@ -50,6 +51,7 @@ without "value", like list --json); [] when none.`,
 			if err != nil {
 				return err
 			}
+			ms = underPrefix(ms, f.Prefix)
 			defer func() {
 				if rerr == nil {
 					rerr = damaged("expiring", bad, "record")
@@ -208,23 +210,34 @@ var lifecycleCommand = &command{
 	summary: "run the scheduler: expiry records, scheduled rotations, version retention",
 	details: `"ass lifecycle run --once" runs one pass and prints what it did:
 "notices sent 0, expired 1, rotated 0, failed 0, pruned 3 versions" (--json:
-the pass's report). Without --once it runs a pass at once and then every
---interval until interrupted (SIGINT or SIGTERM), printing nothing; a pass
-that fails is reported on stderr and retried at the next interval. Any
-number of schedulers may run against one store: each action happens once.
+the pass's report {"expiry","rotation","pruned","pruned_versions"}).
+Without --once it runs a pass at once and then every --interval until
+interrupted (SIGINT or SIGTERM), printing nothing; a pass that fails is
+reported on stderr and retried at the next interval. Any number of
+schedulers may run against one store: each action happens once.
 
 A pass records secret.expired for secrets whose expiry has passed, applies
 the retention policy (inactive versions older than 90 days are pruned; the
 active version and one in its grace period never are), and attempts the
-scheduled rotations that are due. ass registers no rotators and no expiry
-notifiers: scheduled rotations fail (audited, retried hourly) unless the
-application embedding the library does them, and no notices are delivered.
-A pass that fails exits 1 after printing the summary.`,
+scheduled rotations that are due. ass registers no rotators: scheduled
+rotations fail (audited, retried hourly) unless the application embedding
+the library does them. A pass that fails exits 1 after printing the summary.
+
+Expiry notices (7 days and 1 day before a secret expires, and when it has)
+are delivered only with --webhook URL: each is POSTed as JSON, signed with
+HMAC-SHA256 under the secret in the environment variable that
+--webhook-secret-env names (at least 16 bytes; never on the command line,
+where the process list shows it); see agentvault.WebhookNotifier and
+VerifyWebhook for the format. A notice whose delivery fails is retried at the
+next pass. From cron:
+  ASS_HOOK_SECRET=… ass lifecycle run --once --webhook https://hooks.example/ass --webhook-secret-env ASS_HOOK_SECRET`,
 	minArgs: 1, maxArgs: 1,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
 		once := fs.Bool("once", false, "run one pass and exit")
 		interval := durationFlag(agentvault.DefaultSchedulerInterval)
 		fs.Var(&interval, "interval", "pause between passes, `DURATION` (default 1m; not with --once)")
+		hook := fs.String("webhook", "", "deliver expiry notices to `URL` (http or https), signed (needs --webhook-secret-env)")
+		hookSecretEnv := fs.String("webhook-secret-env", "", "the environment variable `VAR` holding the webhook's HMAC secret (at least 16 bytes)")
 		return func(c *cli, args []string) error {
 			if args[0] != "run" {
 				return usagef("unknown lifecycle subcommand %q (want run)", truncate(args[0], 32))
@@ -232,10 +245,14 @@ A pass that fails exits 1 after printing the summary.`,
 			if *once && c.set["interval"] {
 				return usagef("--interval does not apply to --once")
 			}
-			if !*once {
-				return runScheduler(c, time.Duration(interval))
+			notify, err := c.webhookOption(*hook, *hookSecretEnv)
+			if err != nil {
+				return err
 			}
-			s, err := c.open()
+			if !*once {
+				return runScheduler(c, time.Duration(interval), notify...)
+			}
+			s, err := c.open(notify...)
 			if err != nil {
 				return err
 			}
@@ -244,7 +261,7 @@ A pass that fails exits 1 after printing the summary.`,
 			if rep != nil {
 				var werr error
 				if c.g.json {
-					werr = writeJSON(c.stdout, rep)
+					werr = writeJSON(c.stdout, toLifecycleJSON(rep))
 				} else {
 					_, werr = fmt.Fprintln(c.stdout, lifecycleSummary(rep))
 				}
@@ -261,13 +278,14 @@ A pass that fails exits 1 after printing the summary.`,
 }
 
 // runScheduler runs the library's scheduler until SIGINT or SIGTERM.
-func runScheduler(c *cli, interval time.Duration) error {
+func runScheduler(c *cli, interval time.Duration, opts ...openOption) error {
 	ctx, stop := signal.NotifyContext(c.ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	onError := func(err error) {
 		fmt.Fprintf(c.stderr, "ass: lifecycle run: %s\n", oneLine(strings.TrimPrefix(err.Error(), "agentvault: ")))
 	}
-	s, err := c.open(withVaultOptions(agentvault.WithSchedulerInterval(interval), agentvault.WithSchedulerErrors(onError)))
+	opts = append(opts, withVaultOptions(agentvault.WithSchedulerInterval(interval), agentvault.WithSchedulerErrors(onError)))
+	s, err := c.open(opts...)
 	if err != nil {
 		return err
 	}
@@ -276,6 +294,29 @@ func runScheduler(c *cli, interval time.Duration) error {
 		return err
 	}
 	return nil
+}
+
+// webhookOption is the vault option that delivers expiry notices to
+// --webhook, signed with the secret in the variable --webhook-secret-env
+// names; none without --webhook. The URL and the secret are never echoed.
+func (c *cli) webhookOption(url, secretEnv string) ([]openOption, error) {
+	switch {
+	case url == "" && secretEnv == "":
+		return nil, nil
+	case url == "":
+		return nil, usagef("--webhook-secret-env needs --webhook URL")
+	case secretEnv == "":
+		return nil, usagef("--webhook needs --webhook-secret-env VAR: the environment variable holding its HMAC secret")
+	}
+	secret := c.getenv(secretEnv)
+	if secret == "" {
+		return nil, usagef("--webhook-secret-env: the variable %s is unset or empty", truncate(secretEnv, 64))
+	}
+	n, err := agentvault.NewWebhookNotifier(url, []byte(secret))
+	if err != nil {
+		return nil, usagef("--webhook: %s", libReason(err))
+	}
+	return []openOption{withVaultOptions(agentvault.WithExpiryNotifier(n))}, nil
 }
 
 // lifecycleSummary is one line about a scheduler pass.

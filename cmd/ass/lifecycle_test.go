@@ -156,14 +156,15 @@ func TestRotate(t *testing.T) {
 		{[]string{"rotate", "r/x", "--value", canary, "--raw"}, "--raw applies to a value read from stdin"},
 		{[]string{"rotate", "r/x", canary, "--grace", "soon"}, `rotate: invalid --grace: "soon" is not a duration`},
 		{[]string{"rotate", "r/x", canary, "--grace", "0s"}, `rotate: invalid --grace: "0s" is not a positive duration`},
-		{[]string{"rotate", "r/x", canary, "--bogus"}, "rotate: argument 3 is an unknown flag (not shown"},
+		{[]string{"rotate", "r/x", canary, "--bogus"}, "rotate: unknown flag --bogus"},
+		{[]string{"rotate", "r/x", "--bogus"}, "rotate: argument 2 is an unknown flag (not shown"},
 		{[]string{"rotate", "r/x", "--value"}, "rotate: flag --value needs a value"},
 	} {
 		stderr := s.fails(exitUsage, "", tc.args...)
 		assert.Contains(t, stderr, tc.want, "ass %q", tc.args)
 		assert.Contains(t, stderr, `(see "ass help rotate")`)
 	}
-	assert.Contains(t, s.fails(exitError, "", "rotate", canary+"/x!", "v"), "rotate: invalid path: segment 2")
+	assert.Contains(t, s.fails(exitUsage, "", "rotate", canary+"/x!", "v"), "rotate: invalid path: segment 2")
 	assert.Equal(t, "six", s.ok("", "get", "r/x"), "failed rotations changed the secret")
 	assert.Len(t, decodeArray(t, s.ok("", "versions", "r/x", "--json")), 6)
 

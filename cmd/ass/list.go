@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentvault/agentvault"
@@ -13,12 +15,16 @@ var listCommand = &command{
 	withToken: true,
 	args:      "[PREFIX]",
 	summary:   "list secrets (metadata only, never values)",
-	details: `Lists the secrets whose path starts with PREFIX (all when omitted), sorted by
-path, in columns PATH TYPE TIER VERSION UPDATED EXPIRES. Expired secrets are
-listed and marked. Filters combine: every one given must match.
+	details: `Lists the secrets under PREFIX (all when omitted), sorted by path, in
+columns PATH TYPE TIER VERSION UPDATED EXPIRES (a cell wider than 60
+characters is cut in the middle with "…"; --json has it whole). PREFIX
+matches whole segments: "staging" and "staging/" both mean the secret
+staging and everything under staging/, never staging2/…. Expired secrets
+are listed and marked. Filters combine: every one given must match.
 
 With --json, prints an array of metadata objects (the fields of get --json
-without "value"); [] when nothing matches.
+without "value", "expired" true for an expired secret); [] when nothing
+matches.
 
 With --token TOKEN, or $ASS_TOKEN, lists through that scoped token: only the
 secrets a read scope of the token covers and whose tier is within the
@@ -54,12 +60,27 @@ token's. A token that is not usable exits 6.`,
 			if err != nil {
 				return err
 			}
+			ms = underPrefix(ms, f.Prefix)
 			if err := c.writeList(ms); err != nil {
 				return err
 			}
 			return damaged("list", bad, "record")
 		}
 	},
+}
+
+// inPrefix reports whether path is prefix or lies under it: a prefix
+// matches whole segments ("staging" and "staging/" mean staging and
+// staging/…, never staging2/…). The empty prefix matches every path.
+func inPrefix(path, prefix string) bool {
+	prefix = strings.TrimSuffix(prefix, "/")
+	return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// underPrefix keeps the secrets in prefix (see inPrefix). The library's
+// ListFilter.Prefix matches any string prefix; ass lists by segments.
+func underPrefix(ms []agentvault.SecretMetadata, prefix string) []agentvault.SecretMetadata {
+	return slices.DeleteFunc(ms, func(m agentvault.SecretMetadata) bool { return !inPrefix(m.Path, prefix) })
 }
 
 // writeList prints list's output.

@@ -49,7 +49,7 @@ func TestList(t *testing.T) {
 	assert.NotContains(t, js, canary, "list --json printed a value")
 	items := decodeArray(t, js)
 	require.Len(t, items, 3)
-	assert.Equal(t, []string{"created_at", "created_by", "description", "expires_at", "path", "tags", "tier", "type", "updated_at", "version"}, keys(items[0]))
+	assert.Equal(t, []string{"created_at", "created_by", "description", "expired", "expires_at", "path", "tags", "tier", "type", "updated_at", "version"}, keys(items[0]))
 	assert.Equal(t, "production/openai/api-key", items[1]["path"])
 	assert.Equal(t, "v2", items[1]["version"])
 	assert.Nil(t, items[1]["expires_at"])
@@ -58,7 +58,7 @@ func TestList(t *testing.T) {
 	all := []string{"production/db/password", "production/openai/api-key", "staging/openai/api-key"}
 	assert.Equal(t, all, listPaths(t, s))
 	assert.Equal(t, all[:2], listPaths(t, s, "production/"))
-	assert.Equal(t, all[:2], listPaths(t, s, "prod"))
+	assert.Empty(t, listPaths(t, s, "prod"), "a prefix matches whole segments")
 	assert.Equal(t, []string{"production/openai/api-key"}, listPaths(t, s, "production/openai"))
 	assert.Empty(t, listPaths(t, s, "dev/"))
 	assert.Equal(t, []string{"production/openai/api-key", "staging/openai/api-key"}, listPaths(t, s, "--type", "api_key"))
@@ -78,5 +78,55 @@ func TestList(t *testing.T) {
 	}())
 
 	assert.Equal(t, "no secrets\n", s.ok("", "list", "dev/"))
-	assert.Contains(t, s.fails(exitError, "", "list", "bad prefix"), "invalid path")
+	assert.Contains(t, s.fails(exitUsage, "", "list", "bad prefix"), "invalid path")
+}
+
+// TestListPrefixWholeSegments: "staging" and "staging/" mean the namespace,
+// never staging2/… (issue 17 item 4); expiring and audit --path agree.
+func TestListPrefixWholeSegments(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	for _, p := range []string{"staging/a", "staging/b/c", "staging2/x", "stagingx"} {
+		s.ok("v", "set", p, "--expires-in", "1h")
+	}
+	paths := func(args ...string) []string {
+		var out []string
+		for _, m := range decodeArray(t, s.ok("", append(args, "--json")...)) {
+			out = append(out, m["path"].(string))
+		}
+		return out
+	}
+	want := []string{"staging/a", "staging/b/c"}
+	assert.Equal(t, want, paths("list", "staging"))
+	assert.Equal(t, want, paths("list", "staging/"))
+	assert.Equal(t, []string{"staging/b/c"}, paths("list", "staging/b"))
+	assert.Equal(t, want, paths("expiring", "staging"))
+	assert.Equal(t, []string{"stagingx"}, paths("list", "stagingx"), "a prefix that is a secret's path lists it")
+	assert.Len(t, paths("list"), 4)
+	assert.Empty(t, paths("list", "stag"), "a prefix inside a segment matches nothing")
+
+	for _, e := range auditLines(t, s.ok("", "audit", "--path", "staging", "--json")) {
+		assert.True(t, e["path"] == "staging" || strings.HasPrefix(e["path"].(string), "staging/"), "audit --path staging: %v", e["path"])
+	}
+	assert.Len(t, auditLines(t, s.ok("", "audit", "--path", "staging", "--json", "--limit", "1")), 1)
+}
+
+// TestListCapsLongColumns: a long path is cut in the middle in the table,
+// so other rows keep their width; --json has it whole (issue 17 item 9).
+func TestListCapsLongColumns(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	long := "production/" + strings.Repeat("very-long-segment/", 25) + "api-key"
+	s.ok("v", "set", long)
+	s.ok("v", "set", "a/b")
+	out := s.ok("", "list")
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		assert.LessOrEqual(t, len([]rune(l)), 140, "line %q", l)
+	}
+	assert.Contains(t, out, "production/very-long-segment/…ment/very-long-segment/api-key  custom")
+	assert.Equal(t, long, decodeArray(t, s.ok("", "list", "--json"))[1]["path"])
+	assert.Equal(t, "production/…ain/api-key", capCell("production/openai/main/api-key", 23))
+	assert.Equal(t, "short", capCell("short", 23))
 }

@@ -6,41 +6,44 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"github.com/redis/go-redis/v9"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
+	"syscall"
 
 	"golang.org/x/term"
 
 	"github.com/agentvault/agentvault"
+	"github.com/agentvault/agentvault/envfile"
 )
 
 // Exit codes.
 const (
 	exitOK       = 0
 	exitError    = 1 // any failure not listed below
-	exitUsage    = 2 // unknown command or flag, wrong arguments, bad flag value
+	exitUsage    = 2 // unknown command or flag, wrong arguments, bad flag value, path or input
 	exitNotFound = 3 // no such secret or version
 	exitExpired  = 4 // the secret has expired
 	exitApproval = 5 // approval required or pending: the token request waits for approvers
 	exitDenied   = 6 // access denied: token, agent key, scope, tier, IP or approval rules
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3";
-// otherwise the module version from the build information is used.
-var version = ""
-
 func main() {
 	// go-redis logs dial failures on its own; ass reports errors itself, on one line.
 	redis.SetLogger(quietLogger{})
+	// A reader that goes away ("ass list | head -1") makes writes fail with
+	// EPIPE instead of killing ass with SIGPIPE (exit 141); run then exits
+	// 0 quietly. Notify, not Ignore: an ignored signal would stay ignored
+	// in the command ass run starts.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	// No signal handling: an interrupted ass leaves nothing half-written
 	// (the library writes atomically), and locks die with the process.
 	c := &cli{
@@ -72,10 +75,13 @@ type cli struct {
 	stdoutTTY bool
 	stderrTTY bool
 
-	g    globals
-	set  map[string]bool // flags given on the command line
-	cfg  *config
-	cred credentials // --token, ASS_TOKEN, ASS_AGENT_KEY
+	g globals
+	// jsonErrors: --json is on the command line, so an error goes to
+	// stderr as JSON, even one found while parsing the flags.
+	jsonErrors bool
+	set        map[string]bool // flags given on the command line
+	cfg        *config
+	cred       credentials // --token, ASS_TOKEN, ASS_AGENT_KEY
 }
 
 // command is one subcommand.
@@ -116,7 +122,8 @@ func init() {
 		expiringCommand, rotateCommand, lifecycleCommand,
 		importCommand, exportCommand, runCommand, mcpCommand,
 		tokenCommand, approvalsCommand, approversCommand, agentsCommand, auditCommand,
-		rewrapCommand, keyCommand, doctorCommand, helpCommand,
+		rewrapCommand, keyCommand, doctorCommand, completionCommand,
+		versionCommand, helpCommand,
 	}
 }
 
@@ -139,6 +146,13 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// inputError is input that breaks a rule or limit (a value read from
+// stdin, a .env entry): exit code 2 like a bad argument, without the
+// pointer to the help.
+type inputError struct{ error }
+
+func (e inputError) Unwrap() error { return e.error }
+
 // versioned marks an error whose message should name the version involved
 // (one the user asked for: get --version, rollback).
 type versioned struct{ error }
@@ -147,6 +161,10 @@ func (v versioned) Unwrap() error { return v.error }
 
 // run executes one command line and returns the exit code.
 func (c *cli) run(args []string) int {
+	if len(args) > 0 && args[0] == completeCommand {
+		return c.runComplete(args[1:])
+	}
+	c.jsonErrors = wantsJSON(args)
 	i := findCommand(args)
 	if i < 0 {
 		switch {
@@ -155,6 +173,9 @@ func (c *cli) run(args []string) int {
 			return exitOK
 		case wantsHelp(args):
 			fmt.Fprint(c.stdout, mainUsage())
+			return exitOK
+		case len(args) == 0:
+			fmt.Fprint(c.stdout, shortUsage())
 			return exitOK
 		}
 		return c.fail(nil, usagef("no command given"))
@@ -184,7 +205,7 @@ func (c *cli) run(args []string) int {
 		}
 		rest, after = rest[:i], rest[i+1:]
 	}
-	pos, err := parseArgs(fs, rest, cmd.secretArgs)
+	pos, err := parseArgs(fs, rest, cmd.secretArgs, cmd.maxArgs)
 	if err != nil {
 		return c.fail(cmd, &usageError{msg: err.Error()})
 	}
@@ -208,6 +229,9 @@ func (c *cli) run(args []string) int {
 		var st *exitStatus
 		if errors.As(err, &st) && st.err == nil {
 			return st.code // ass run: the child's status, nothing printed
+		}
+		if errors.Is(err, syscall.EPIPE) {
+			return exitOK // the reader of our output went away: nothing to say
 		}
 		return c.fail(cmd, err)
 	}
@@ -243,7 +267,41 @@ func hasFlag(args []string, name string) bool {
 	return false
 }
 
-// fail prints err as one line on stderr and returns its exit code.
+// wantsJSON reports whether args hold --json (or -json, --json=true)
+// before any "--".
+func wantsJSON(args []string) bool {
+	on := false
+	for _, a := range args {
+		switch a {
+		case "--":
+			return on
+		case "-json", "--json", "-json=true", "--json=true":
+			on = true
+		case "-json=false", "--json=false":
+			on = false
+		}
+	}
+	return on
+}
+
+// exitNames name the exit codes in JSON errors.
+var exitNames = map[int]string{
+	exitError: "error", exitUsage: "usage", exitNotFound: "not_found", exitExpired: "expired",
+	exitApproval: "approval_required", exitDenied: "denied", exitDamaged: "damaged",
+}
+
+// errorJSON is an error under --json, on stderr:
+// {"error":{"code":"not_found","exit_code":3,"message":"get a/b: secret not found"}}.
+type errorJSON struct {
+	Error struct {
+		Code     string `json:"code"`
+		ExitCode int    `json:"exit_code"`
+		Message  string `json:"message"`
+	} `json:"error"`
+}
+
+// fail prints err as one line on stderr (a JSON object under --json) and
+// returns its exit code.
 func (c *cli) fail(cmd *command, err error) int {
 	msg := describe(err)
 	var ue *usageError
@@ -258,6 +316,13 @@ func (c *cli) fail(cmd *command, err error) int {
 	if code == exitDenied {
 		msg = "access denied: " + msg
 	}
+	if c.jsonErrors {
+		var out errorJSON
+		out.Error.Code, out.Error.ExitCode, out.Error.Message = firstOf(exitNames[code], "error"), code, oneLine(msg)
+		b, _ := json.Marshal(out)
+		fmt.Fprintf(c.stderr, "%s\n", b)
+		return code
+	}
 	fmt.Fprintf(c.stderr, "ass: %s\n", oneLine(msg))
 	return code
 }
@@ -268,7 +333,13 @@ func exitCode(err error) int {
 	var re *refusedError
 	var de *damagedError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue),
+		// A path, version, value, TTL or description the library refuses
+		// is a bad argument or flag value like any other.
+		errors.Is(err, agentvault.ErrInvalidPath),
+		errors.Is(err, agentvault.ErrInvalidInput),
+		errors.Is(err, envfile.ErrSyntax), errors.Is(err, envfile.ErrTooLarge),
+		errors.As(err, new(inputError)):
 		return exitUsage
 	case errors.As(err, &de):
 		return exitDamaged
@@ -325,17 +396,6 @@ func describe(err error) string {
 // oneLine replaces line breaks so that an error is always one line.
 func oneLine(s string) string {
 	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
-}
-
-func versionString() string {
-	v := version
-	if v == "" {
-		v = "devel"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-	}
-	return v + " (" + runtime.Version() + ")"
 }
 
 // config is where the vault is and who is acting, from flags, environment

@@ -98,9 +98,16 @@ func (s *sandbox) run(stdin string, args ...string) result {
 	assert.NotContains(s.t, r.stderr, canary, "ass %q: stderr holds the canary value", args)
 	if r.code != 0 {
 		assert.NotContains(s.t, r.stdout, canary, "ass %q failed but printed the canary value", args)
-		assert.True(s.t, strings.HasPrefix(r.stderr, "ass: "), "ass %q: stderr %q does not start with \"ass: \"", args, r.stderr)
 		// One error line, after any "ass: warning: " lines (records skipped).
 		lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+		if last := lines[len(lines)-1]; wantsJSON(args) || strings.HasPrefix(last, "{") {
+			// Under --json the error is one JSON object.
+			var e errorJSON
+			assert.NoError(s.t, json.Unmarshal([]byte(last), &e), "ass %q: stderr %q: the last line is not a JSON error", args, r.stderr)
+			assert.Equal(s.t, r.code, e.Error.ExitCode, "ass %q: JSON error %q", args, last)
+		} else {
+			assert.True(s.t, strings.HasPrefix(r.stderr, "ass: "), "ass %q: stderr %q does not start with \"ass: \"", args, r.stderr)
+		}
 		for _, l := range lines[:len(lines)-1] {
 			assert.True(s.t, strings.HasPrefix(l, "ass: warning: "), "ass %q: stderr %q is not one line after warnings", args, r.stderr)
 		}
@@ -118,12 +125,30 @@ func (s *sandbox) ok(stdin string, args ...string) string {
 	return r.stdout
 }
 
-// fails runs ass and requires exit code want; it returns stderr.
+// fails runs ass and requires exit code want; it returns stderr, with a
+// JSON error (under --json; its shape is checked by run) as the text line
+// "ass: MESSAGE" it stands for.
 func (s *sandbox) fails(want int, stdin string, args ...string) string {
 	s.t.Helper()
 	r := s.run(stdin, args...)
 	require.Equal(s.t, want, r.code, "ass %q: exit %d, want %d; stderr %q", args, r.code, want, r.stderr)
-	return r.stderr
+	return textError(r.stderr)
+}
+
+// textError turns a JSON error on the last line of stderr into "ass: MESSAGE".
+func textError(stderr string) string {
+	lines := strings.SplitAfter(stderr, "\n")
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) == 0 {
+		return stderr
+	}
+	var e errorJSON
+	if json.Unmarshal([]byte(lines[len(lines)-1]), &e) != nil || e.Error.Code == "" {
+		return stderr
+	}
+	return strings.Join(lines[:len(lines)-1], "") + "ass: " + e.Error.Message + "\n"
 }
 
 func (s *sandbox) init() {
@@ -203,7 +228,6 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string // in stderr
 	}{
-		{nil, "no command given"},
 		{[]string{"--json"}, "no command given"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"help", "frobnicate"}, `unknown command "frobnicate"`},
@@ -225,7 +249,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"list", "--tga", "x"}, "list: unknown flag --tga"},
 		{[]string{"get", "p/x", "--raw"}, "get: unknown flag --raw"},
 		{[]string{"update", "p/x", "--version", "v1"}, "update: unknown flag --version"},
-		{[]string{"set", "p/x", "v", "--bogus"}, "set: argument 3 is an unknown flag (not shown"},
+		{[]string{"set", "p/x", "v", "--bogus"}, "set: unknown flag --bogus"},
+		{[]string{"set", "p/x", "--bogus"}, "set: argument 2 is an unknown flag (not shown"},
 		{[]string{"get", "p/x", "--version"}, "get: flag --version needs a value"},
 		{[]string{"set", "p/x", "v", "--tag"}, "set: flag --tag needs a value"},
 		{[]string{"set", "p/x", "v", "--tag", "novalue"}, `set: invalid --tag: "novalue" is not KEY=VALUE`},

@@ -13,8 +13,10 @@ import (
 
 // secretJSON is a secret's metadata, and its value for get, in the field
 // names and order of the hosted product's REST API. tags is {} and
-// expires_at null when there are none.
+// expires_at null when there are none; expired says whether expires_at has
+// passed; status is set by set and create: "created" or "updated".
 type secretJSON struct {
+	Status      string            `json:"status,omitempty"`
 	Path        string            `json:"path"`
 	Value       *string           `json:"value,omitempty"`
 	Version     string            `json:"version"`
@@ -26,6 +28,7 @@ type secretJSON struct {
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
 	ExpiresAt   *time.Time        `json:"expires_at"`
+	Expired     bool              `json:"expired"`
 }
 
 func toSecretJSON(m *agentvault.SecretMetadata, value *string) secretJSON {
@@ -40,6 +43,7 @@ func toSecretJSON(m *agentvault.SecretMetadata, value *string) secretJSON {
 	if !m.ExpiresAt.IsZero() {
 		t := m.ExpiresAt.UTC()
 		out.ExpiresAt = &t
+		out.Expired = !time.Now().Before(t)
 	}
 	return out
 }
@@ -80,7 +84,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// writeTable writes aligned columns under a header.
+// maxCell is the widest a table cell may be, in characters, but in the last
+// column: a longer one is cut in the middle with "…" (--json has it whole).
+const maxCell = 60
+
+// writeTable writes aligned columns under a header. Cells but the last
+// column's are capped at maxCell, so one long path does not pad every row.
 func writeTable(w io.Writer, header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, row := range append([][]string{header}, rows...) {
@@ -90,7 +99,11 @@ func writeTable(w io.Writer, header []string, rows [][]string) error {
 					return err
 				}
 			}
-			if _, err := io.WriteString(tw, cleanCell(cell)); err != nil {
+			cell = cleanCell(cell)
+			if i < len(row)-1 {
+				cell = capCell(cell, maxCell)
+			}
+			if _, err := io.WriteString(tw, cell); err != nil {
 				return err
 			}
 		}
@@ -113,6 +126,18 @@ func cleanCell(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// capCell shortens s to n characters by cutting its middle, keeping the
+// start and the end (a path's namespace and its name): "production/ope…/api-key".
+func capCell(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	head := (n - 1) / 2
+	tail := n - 1 - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
 }
 
 // formatTime formats t for tables: RFC 3339 in UTC, to the second.

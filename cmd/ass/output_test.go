@@ -27,7 +27,8 @@ func TestSecretJSON(t *testing.T) {
   "created_by": "me",
   "created_at": "2026-11-26T00:02:03Z",
   "updated_at": "2026-11-26T00:02:03Z",
-  "expires_at": null
+  "expires_at": null,
+  "expired": false
 }
 `, buf.String())
 

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -23,9 +25,18 @@ var runCommand = &command{
 its environment as the variable NAME. Give --namespace more than once to
 combine namespaces; a name defined in two of them is an error naming both
 secrets. Variables already in the environment are replaced, unless
---keep-existing, which lets them win. Secrets in subfolders (NS/a/b) are left
-out; an expired secret, or a value holding a NUL byte, is left out with a
-warning on stderr.
+--keep-existing, which lets them win. An expired secret, or a value holding
+a NUL byte, is left out with a warning on stderr.
+
+Secrets in subfolders (NS/a/b) are left out, with a warning naming them,
+unless another --namespace covers them (--namespace NS --namespace NS/a), or
+--recursive: then NS/REL becomes the variable REL with every "/" replaced by
+"_" (NS/DB/PASSWORD is DB_PASSWORD; NS/db/password is refused as not an
+upper-case name), and a name two secrets map to is an error naming both.
+
+A namespace that injects nothing (no secrets directly under it, or every one
+skipped) is a warning on stderr; with --strict it is an error (exit 3) and
+COMMAND is not started.
 
 Whoever may write a secret into NS must not be able to take over COMMAND. So
 run never injects, and says on stderr which secrets it skipped and why:
@@ -57,6 +68,8 @@ Example:
 		ns := &namespacesFlag{}
 		fs.Var(ns, "namespace", "add the secrets directly under `NS` (repeatable; required)")
 		keep := fs.Bool("keep-existing", false, "variables already in the environment win over secrets")
+		strict := fs.Bool("strict", false, "fail (exit 3) instead of warning when a namespace injects nothing")
+		recursive := fs.Bool("recursive", false, "also inject the secrets in subfolders: NS/DB/PASSWORD as DB_PASSWORD")
 		allow := &allowEnvFlag{}
 		fs.Var(allow, "allow-env", "pass the variable `NAME` even though run refuses it by default (repeatable)")
 		return func(c *cli, args []string) error {
@@ -71,7 +84,7 @@ Example:
 				return err
 			}
 			policy := newEnvPolicy(cfg.kms, allow.list)
-			vars, err := c.secretEnv(ns.list, policy)
+			vars, err := c.secretEnv(ns.list, policy, runOptions{strict: *strict, recursive: *recursive})
 			if err != nil {
 				return err
 			}
@@ -84,14 +97,15 @@ Example:
 // through, warning on stderr about those it does not. A name defined in
 // two namespaces is an error naming both secrets. The vault is closed
 // before the command starts.
-func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]string, error) {
+func (c *cli) secretEnv(namespaces []string, policy envPolicy, opt runOptions) (map[string]string, error) {
 	s, err := c.open()
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
 	vars := map[string]string{}
-	from := map[string]string{} // variable -> the secret it came from
+	injected := map[string]int{} // namespace -> variables it injects
+	from := map[string]string{}  // variable -> the secret it came from
 	refused := refusedNames{}
 	done := map[string]bool{}
 	for _, ns := range namespaces {
@@ -99,11 +113,16 @@ func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]strin
 			continue // given twice: its names are not a clash
 		}
 		done[ns] = true
-		entries, skipped, err := readNamespace(c, s.p, ns, false)
+		entries, paths, skipped, err := readNamespace(c, s.p, ns, false, opt.recursive)
 		if err != nil {
 			return nil, err
 		}
 		skipped.report(c, "run", false)
+		deeper := uncovered(skipped.deeper, namespaces)
+		if len(deeper) > 0 {
+			fmt.Fprintf(c.stderr, "ass: warning: run: skipped %s in subfolders of %s (--recursive injects NS/A/B as A_B, or give --namespace %s): %s\n",
+				plural(len(deeper), "secret"), ns, path.Dir(deeper[0]), oneLine(listSome(deeper)))
+		}
 		if n := len(skipped.unreadable); n > 0 {
 			// Never start the command with some of its secrets missing.
 			clear(vars)
@@ -112,8 +131,8 @@ func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]strin
 		for _, p := range skipped.badName {
 			refused.add(envBadName, p)
 		}
-		for _, e := range entries {
-			path := ns + "/" + e.Key
+		for i, e := range entries {
+			path := paths[i]
 			if prev, ok := from[e.Key]; ok {
 				clear(vars)
 				return nil, fmt.Errorf("run: variable %s is defined twice, by %s and by %s: remove one, or run with one of the namespaces",
@@ -125,6 +144,18 @@ func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]strin
 				continue
 			}
 			vars[e.Key] = e.Value
+			injected[ns]++
+		}
+		if injected[ns] == 0 {
+			msg := fmt.Sprintf("namespace %s injects nothing: no secrets directly under it", ns)
+			if len(entries) > 0 || skipped.skippedDirect() {
+				msg = fmt.Sprintf("namespace %s injects nothing: every secret under it was skipped", ns)
+			}
+			if opt.strict {
+				clear(vars)
+				return nil, &exitStatus{code: exitNotFound, err: fmt.Errorf("run: %s (--strict); nothing was started", msg)}
+			}
+			fmt.Fprintf(c.stderr, "ass: warning: run: %s (--strict makes this an error)\n", msg)
 		}
 	}
 	refused.each(func(n int, why, list string) {
@@ -132,6 +163,31 @@ func (c *cli) secretEnv(namespaces []string, policy envPolicy) (map[string]strin
 			plural(n, "secret"), why, oneLine(list))
 	})
 	return vars, nil
+}
+
+// runOptions are ass run's --strict and --recursive.
+type runOptions struct{ strict, recursive bool }
+
+// uncovered are the paths of deeper that no namespace of namespaces holds
+// directly (those another --namespace injects are not skipped).
+func uncovered(deeper, namespaces []string) []string {
+	var out []string
+	for _, p := range deeper {
+		if !slices.Contains(namespaces, path.Dir(p)) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// listSome lists up to 10 paths, then "and N more".
+func listSome(paths []string) string {
+	const show = 10
+	list := strings.Join(paths[:min(len(paths), show)], ", ")
+	if len(paths) > show {
+		list += fmt.Sprintf(" and %d more", len(paths)-show)
+	}
+	return list
 }
 
 // childEnv is base (KEY=VALUE strings) with vars added: replacing the

@@ -59,8 +59,10 @@ func TestRunPassesSecrets(t *testing.T) {
 	// Names that are not upper-case variable names are skipped with a
 	// warning (see TestRunRefusesHijackVariables).
 	r := s.run("", "run", "--namespace", "prod", "--", "true")
-	assert.Equal(t, "ass: warning: run: skipped 2 secrets whose name is not an upper-case variable name ([A-Z_][A-Z0-9_]*) (--allow-env NAME passes one): prod/1BAD, prod/dotted.name-x\n", r.stderr)
+	assert.Equal(t, "ass: warning: run: skipped 1 secret in subfolders of prod (--recursive injects NS/A/B as A_B, or give --namespace prod/sub): prod/sub/NESTED\n"+
+		"ass: warning: run: skipped 2 secrets whose name is not an upper-case variable name ([A-Z_][A-Z0-9_]*) (--allow-env NAME passes one): prod/1BAD, prod/dotted.name-x\n", r.stderr)
 	s.ok("", "delete", "prod/1BAD")
+	s.ok("", "delete", "prod/sub/NESTED") // see TestRunSubfolders
 
 	// Values arrive byte-exact; ass prints nothing of its own (ok checks
 	// that stderr is empty).
@@ -150,9 +152,10 @@ func TestRunTwoNamespaces(t *testing.T) {
 	// --keep-existing still lets the environment win over both.
 	s.env["B"] = "env-b"
 	assert.Equal(t, "base-a env-b over-c", s.ok("", append([]string{"run", "--namespace", "base", "--namespace", "over", "--keep-existing"}, script...)...))
-	// An empty namespace adds nothing.
+	// An empty namespace adds nothing, with a warning (TestRunEmptyNamespace).
 	s.env["B"] = ""
-	assert.Equal(t, "  ", s.ok("", append([]string{"run", "--namespace", "none"}, script...)...))
+	r := s.run("", append([]string{"run", "--namespace", "none"}, script...)...)
+	assert.Equal(t, "  ", r.stdout)
 }
 
 func TestRunWarnings(t *testing.T) {
@@ -267,4 +270,51 @@ func TestChildEnv(t *testing.T) {
 	assert.Equal(t, []string{"PATH=/bin", "B=env-b", "A=v-a", "C=v-c", "EMPTY=v-empty"}, childEnv(base, vars, false))
 	assert.Equal(t, []string{"PATH=/bin", "A=env-a", "B=env-b", "EMPTY=", "C=v-c"}, childEnv(base, vars, true),
 		"--keep-existing: a variable set to the empty string exists")
+}
+
+// TestRunEmptyNamespace: a namespace that injects nothing is a warning, and
+// with --strict an error that starts nothing (issue 17 item 3).
+func TestRunEmptyNamespace(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	s.ok("", "set", "production/db/PASSWORD", "pw")
+	s.ok("", "set", "other/lower", "x")
+
+	r := s.run("", "run", "--namespace", "nope", "--", "sh", "-c", "printf ran")
+	assert.Equal(t, 0, r.code)
+	assert.Equal(t, "ran", r.stdout)
+	assert.Equal(t, "ass: warning: run: namespace nope injects nothing: no secrets directly under it (--strict makes this an error)\n", r.stderr)
+
+	stderr := s.fails(exitNotFound, "", "run", "--strict", "--namespace", "nope", "--", "sh", "-c", "printf ran")
+	assert.Equal(t, "ass: run: namespace nope injects nothing: no secrets directly under it (--strict); nothing was started\n", stderr)
+	stderr = s.fails(exitNotFound, "", "run", "--strict", "--namespace", "other", "--", "sh", "-c", "printf ran")
+	assert.Contains(t, stderr, "namespace other injects nothing: every secret under it was skipped")
+
+	// Every secret in a subfolder: both warnings.
+	r = s.run("", "run", "--namespace", "production", "--", "sh", "-c", `printf %s "${PASSWORD-unset}"`)
+	assert.Equal(t, "unset", r.stdout)
+	assert.Equal(t, "ass: warning: run: skipped 1 secret in subfolders of production (--recursive injects NS/A/B as A_B, or give --namespace production/db): production/db/PASSWORD\n"+
+		"ass: warning: run: namespace production injects nothing: no secrets directly under it (--strict makes this an error)\n", r.stderr)
+	// Covered by another --namespace: no warning about the subfolder.
+	assert.Equal(t, "pw", s.ok("", "run", "--namespace", "production/db", "--", "sh", "-c", `printf %s "$PASSWORD"`))
+}
+
+// TestRunRecursive: --recursive injects NS/A/B as A_B; a name two secrets
+// map to is an error naming both (issue 17 item 3).
+func TestRunRecursive(t *testing.T) {
+	t.Parallel()
+	s := newSandbox(t)
+	s.init()
+	s.ok("", "set", "production/DB/PASSWORD", "pw")
+	s.ok("", "set", "production/API_KEY", "k")
+	s.ok("", "set", "production/cache/url", "u")
+	r := s.run("", "run", "--recursive", "--namespace", "production", "--", "sh", "-c", `printf '%s|%s|%s' "$DB_PASSWORD" "$API_KEY" "${cache_url-unset}"`)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "pw|k|unset", r.stdout)
+	assert.Contains(t, r.stderr, "production/cache/url", "a mapped name that is not upper case is refused with a warning")
+
+	s.ok("", "set", "production/DB_PASSWORD", "clash")
+	stderr := s.fails(exitError, "", "run", "--recursive", "--namespace", "production", "--", "true")
+	assert.Contains(t, stderr, "variable DB_PASSWORD is defined twice")
 }

@@ -33,7 +33,8 @@ var setCommand = &command{
 	details: `Creates the secret at PATH as v1, or, if it exists, stores VALUE as its next
 version (max+1) and makes that active. Metadata flags apply in both cases;
 --tag adds to (or changes) the existing tags. Prints "created PATH v1" or
-"updated PATH v2".
+"updated PATH v2"; --json prints the metadata of get --json without
+"value", with "status": "created" or "updated".
 
 ` + valueHelp,
 	minArgs: 1, maxArgs: 2, secretArgs: true,
@@ -112,12 +113,14 @@ func defineStore(fs *flag.FlagSet, create bool) func(*cli, []string) error {
 				return err
 			}
 		}
-		if c.g.json {
-			return writeJSON(c.stdout, toSecretJSON(m, nil))
-		}
 		verb := "created"
 		if !created {
 			verb = "updated"
+		}
+		if c.g.json {
+			out := toSecretJSON(m, nil)
+			out.Status = verb
+			return writeJSON(c.stdout, out)
 		}
 		if _, err := fmt.Fprintf(c.stdout, "%s %s %s\n", verb, m.Path, m.Version); err != nil {
 			return err
@@ -211,12 +214,12 @@ func checkPathQuietly(p string) error {
 	if len(p) <= agentvault.MaxPathLen {
 		for i, seg := range strings.Split(p, "/") {
 			if agentvault.ValidatePath(seg) != nil {
-				return fmt.Errorf(`invalid path: segment %d is empty, "." or "..", or has a character other than A-Z a-z 0-9 . _ - (the path is not shown in case it is a value)`, i+1)
+				return inputError{fmt.Errorf(`invalid path: segment %d is empty, "." or "..", or has a character other than A-Z a-z 0-9 . _ - (the path is not shown in case it is a value)`, i+1)}
 			}
 		}
 	}
 	// Too long or too many segments: the library's message shows no path text.
-	return errors.New(strings.TrimPrefix(err.Error(), "agentvault: "))
+	return inputError{errors.New(strings.TrimPrefix(err.Error(), "agentvault: "))}
 }
 
 // readValue reads a secret value from stdin, up to the value size limit:
@@ -243,7 +246,7 @@ func (c *cli) readValue(raw bool) ([]byte, error) {
 		clear(b)
 		return nil, fmt.Errorf("read value from %s: %w", src, err)
 	}
-	tooLarge := fmt.Errorf("value read from %s is larger than the limit of %d bytes", src, limit)
+	tooLarge := inputError{fmt.Errorf("value read from %s is larger than the limit of %d bytes", src, limit)}
 	if len(b) > limit+2 {
 		clear(b)
 		return nil, tooLarge
@@ -320,7 +323,7 @@ version.
 
 With --json, prints the value with the metadata:
 {"path","value","version","type","tier","tags","description","created_by",
-"created_at","updated_at","expires_at"}. A value that is not UTF-8 text
+"created_at","updated_at","expires_at","expired"}. A value that is not UTF-8 text
 cannot be shown in JSON: get it without --json.
 
 ` + tokenHelp,

@@ -99,13 +99,13 @@ func TestStdinLimit(t *testing.T) {
 	assert.Equal(t, full, s.ok("", "get", "big/ok2"))
 
 	for _, stdin := range []string{full + "k", full + "kk\n", full + "\n\n", full + canary + "\n"} {
-		stderr := s.fails(exitError, stdin, "set", "big/no")
+		stderr := s.fails(exitUsage, stdin, "set", "big/no")
 		assert.Equal(t, "ass: set big/no: value read from stdin is larger than the limit of 65536 bytes\n", stderr)
 	}
-	s.fails(exitError, full+"\n", "set", "big/no", "--raw")
+	s.fails(exitUsage, full+"\n", "set", "big/no", "--raw")
 	s.fails(exitNotFound, "", "get", "big/no")
 	// The library enforces the same limit on a VALUE argument.
-	assert.Contains(t, s.fails(exitError, "", "set", "big/no", full+"k"), "larger than the limit of 65536")
+	assert.Contains(t, s.fails(exitUsage, "", "set", "big/no", full+"k"), "larger than the limit of 65536")
 	s.fails(exitNotFound, "", "get", "big/no")
 }
 
@@ -177,7 +177,7 @@ func TestSetFlags(t *testing.T) {
 
 	// --json prints the metadata, never the value.
 	m := decodeObject(t, s.ok("", "set", "j/x", canary, "--json", "--tag", "k=v"))
-	assert.Equal(t, []string{"created_at", "created_by", "description", "expires_at", "path", "tags", "tier", "type", "updated_at", "version"}, keys(m))
+	assert.Equal(t, []string{"created_at", "created_by", "description", "expired", "expires_at", "path", "status", "tags", "tier", "type", "updated_at", "version"}, keys(m))
 	assert.Equal(t, "j/x", m["path"])
 	assert.Equal(t, "v1", m["version"])
 	m = decodeObject(t, s.ok("", "--json", "set", "j/x", canary))
@@ -186,7 +186,7 @@ func TestSetFlags(t *testing.T) {
 	assert.Equal(t, "v1", m["version"])
 
 	// An expiry in the past is refused by create (nothing written).
-	stderr := s.fails(exitError, "", "create", "past/x", canary, "--expires-at", "2020-01-01T00:00:00Z")
+	stderr := s.fails(exitUsage, "", "create", "past/x", canary, "--expires-at", "2020-01-01T00:00:00Z")
 	assert.Contains(t, stderr, "not in the future")
 	s.fails(exitNotFound, "", "get", "past/x")
 }
@@ -200,7 +200,7 @@ func TestGetJSONAndVersions(t *testing.T) {
 	s.ok("two\n", "set", "p/k")
 
 	j := s.getJSON("p/k")
-	assert.Equal(t, []string{"created_at", "created_by", "description", "expires_at", "path", "tags", "tier", "type", "updated_at", "value", "version"}, keys(j))
+	assert.Equal(t, []string{"created_at", "created_by", "description", "expired", "expires_at", "path", "tags", "tier", "type", "updated_at", "value", "version"}, keys(j))
 	assert.Equal(t, "p/k", j["path"])
 	assert.Equal(t, "two", j["value"])
 	assert.Equal(t, "v2", j["version"])
@@ -223,9 +223,9 @@ func TestGetJSONAndVersions(t *testing.T) {
 	assert.Equal(t, "v1", j["version"])
 
 	assert.Equal(t, "ass: get p/k v9: secret not found\n", s.fails(exitNotFound, "", "get", "p/k", "--version", "v9"))
-	assert.Contains(t, s.fails(exitError, "", "get", "p/k", "--version", "latest"), `version "latest" is not of the form v1`)
+	assert.Contains(t, s.fails(exitUsage, "", "get", "p/k", "--version", "latest"), `version "latest" is not of the form v1`)
 	assert.Equal(t, "ass: get p/none: secret not found\n", s.fails(exitNotFound, "", "get", "p/none"))
-	assert.Contains(t, s.fails(exitError, "", "get", "bad//path"), "invalid path")
+	assert.Contains(t, s.fails(exitUsage, "", "get", "bad//path"), "invalid path")
 	assert.Contains(t, s.fails(exitError, "", "get", "p/k", "--kms", "env://NOPE"), "NOPE is not set")
 }
 
@@ -272,7 +272,7 @@ func TestUpdate(t *testing.T) {
 
 	assert.Equal(t, "ass: update u/none: secret not found\n", s.fails(exitNotFound, "", "update", "u/none", "--tag", "a=b"))
 	assert.Equal(t, "ass: update u/none: secret not found\n", s.fails(exitNotFound, "", "update", "u/none", "--tier", "standard"))
-	assert.Contains(t, s.fails(exitError, "", "update", "u/x", "--description", strings.Repeat("d", 1025)), "description is 1025 bytes")
+	assert.Contains(t, s.fails(exitUsage, "", "update", "u/x", "--description", strings.Repeat("d", 1025)), "description is 1025 bytes")
 }
 
 func TestExpired(t *testing.T) {
@@ -338,20 +338,20 @@ func TestCanaryNeverPrinted(t *testing.T) {
 		{"", []string{"create", "c/exists", canary}, exitError},
 		{canary, []string{"create", "c/exists"}, exitError},
 		{canary, []string{"create", "c/exists", "-"}, exitError},
-		{"", []string{"set", canary + " with space", "v"}, exitError},
-		{"", []string{"set", "c/" + canary + "/ä", canary}, exitError},
-		{"", []string{"set", "c//" + canary, canary}, exitError},
-		{"", []string{"create", "/" + canary, canary}, exitError},
+		{"", []string{"set", canary + " with space", "v"}, exitUsage},
+		{"", []string{"set", "c/" + canary + "/ä", canary}, exitUsage},
+		{"", []string{"set", "c//" + canary, canary}, exitUsage},
+		{"", []string{"create", "/" + canary, canary}, exitUsage},
 		{"", []string{"set", "c/x", "-" + canary}, exitUsage},
 		{"", []string{"set", "c/x", "--" + canary}, exitUsage},
 		{"", []string{"set", "c/x", canary, "extra"}, exitUsage},
 		{"", []string{"set", "c/x", canary, "--tier", "bogus"}, exitUsage},
 		{"", []string{"set", "c/x", canary, "--tag", "bad"}, exitUsage},
 		{"", []string{"set", "c/x", canary, "--expires-in", "1h", "--expires-at", "2099-01-01T00:00:00Z"}, exitUsage},
-		{"", []string{"create", "c/y", canary, "--expires-at", "2000-01-01T00:00:00Z"}, exitError},
-		{"", []string{"set", "c/y", canary, "--description", strings.Repeat("x", 2000)}, exitError},
-		{"", []string{"set", "c/y", canary, "--tag", strings.Repeat("k", 200) + "=v"}, exitError},
-		{strings.Repeat(canary, 3000), []string{"set", "c/y"}, exitError},
+		{"", []string{"create", "c/y", canary, "--expires-at", "2000-01-01T00:00:00Z"}, exitUsage},
+		{"", []string{"set", "c/y", canary, "--description", strings.Repeat("x", 2000)}, exitUsage},
+		{"", []string{"set", "c/y", canary, "--tag", strings.Repeat("k", 200) + "=v"}, exitUsage},
+		{strings.Repeat(canary, 3000), []string{"set", "c/y"}, exitUsage},
 		{canary, []string{"set", "c/y", "--kms", "env://UNSET_VAR"}, exitError},
 		{canary, []string{"set", "c/y", "--backend", "redis://:" + canary + "@127.0.0.1:1"}, exitError}, // nothing listens on port 1: refused
 		{"", []string{"get", "c/exists", "--version", "v7"}, exitNotFound},

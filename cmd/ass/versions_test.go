@@ -55,7 +55,7 @@ func TestVersionsAndRollback(t *testing.T) {
 
 	stderr := s.fails(exitNotFound, "", "rollback", "r/x", "v9")
 	assert.True(t, strings.HasPrefix(stderr, "ass: rollback r/x v9: secret not found"), stderr)
-	assert.Contains(t, s.fails(exitError, "", "rollback", "r/x", "latest"), `version "latest" is not of the form`)
+	assert.Contains(t, s.fails(exitUsage, "", "rollback", "r/x", "latest"), `version "latest" is not of the form`)
 	assert.Equal(t, "ass: rollback r/none v1: secret not found\n", s.fails(exitNotFound, "", "rollback", "r/none", "v1"))
 	assert.Equal(t, "ass: versions r/none: secret not found\n", s.fails(exitNotFound, "", "versions", "r/none"))
 	assert.Equal(t, "two", s.ok("", "get", "r/x"), "failed rollbacks changed the active version")

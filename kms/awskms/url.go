@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	awssdkkms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/agentvault/agentvault/kms"
 )
@@ -49,6 +50,11 @@ func WithConfigOptions(opts ...func(*config.LoadOptions) error) Option {
 // parameters are an error wrapping kms.ErrInvalidInput; error messages never
 // repeat the URL.
 //
+// The SDK's own log lines (such as "WARN falling back to IMDSv1" from the
+// instance metadata client) are discarded: a program reports its errors
+// itself, and the SDK's default logger writes to the process's stderr.
+// Pass WithConfigOptions(config.WithLogger(l)) to receive them.
+//
 // OpenURL reads configuration files but makes no call to KMS.
 func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Provider, error) {
 	keyID, loadOpts, clientOpts, err := parseURL(rawURL)
@@ -59,6 +65,7 @@ func OpenURL(ctx context.Context, rawURL string, opts ...Option) (*Provider, err
 	for _, opt := range opts {
 		opt(&o)
 	}
+	loadOpts = append(loadOpts, config.WithLogger(logging.Nop{}))
 	loadOpts = append(loadOpts, o.configOptions...)
 	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
