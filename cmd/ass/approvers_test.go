@@ -102,7 +102,7 @@ func TestCLIApproversManage(t *testing.T) {
 	table := b.ok("", "approvers", "list")
 	assert.Regexp(t, `(?m)^alice\s+sre\s+`+regexp.QuoteMeta(list[0].Keys[0].Fingerprint)+`$`, table)
 
-	stderr := b.fails(exitError, "", "approvers", "add", "dave", "--key", b.alice.Path+".pub")
+	stderr := b.fails(exitUsage, "" /* invalid input: the key is taken */, "approvers", "add", "dave", "--key", b.alice.Path+".pub")
 	assert.Contains(t, stderr, "already belongs to approver alice")
 	b.fails(exitUsage, "", "approvers", "add", "dave")
 	b.fails(exitUsage, "", "approvers", "list", "--key", "x")
