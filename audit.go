@@ -196,23 +196,28 @@ func (e *AuditEvent) scrub() {
 // seal sets e's chain fields for the next sequence number and returns its
 // JSON encoding. The caller leads the batch being written.
 func (st *auditWriterState) seal(e *AuditEvent, key []byte) []byte {
+	return st.appendSealed(make([]byte, 0, 512), e, key)
+}
+
+// appendSealed is seal appending to dst. The hash is the HMAC of the bytes
+// stored, the line up to its hash field; json.Marshal of the sealed event
+// gives the same bytes (Hash is the last field).
+func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) []byte {
 	e.Writer, e.Seq, e.Prev, e.Hash = st.writer, st.seq+1, st.prev, ""
 	e.ID = st.writer + ":" + strconv.FormatUint(e.Seq, 10)
-	body, _ := json.Marshal(e) // cannot fail: strings, numbers, a time
+	start := len(dst)
+	dst = appendEvent(dst, e)
 	if st.mac == nil {
 		st.mac = hmac.New(sha256.New, key)
 	}
 	st.mac.Reset()
 	st.mac.Write(auditDomain)
-	st.mac.Write(body)
+	st.mac.Write(dst[start:])
 	var sum [sha256.Size]byte
-	e.Hash = hex.EncodeToString(st.mac.Sum(sum[:0]))
-	// The same bytes json.Marshal gives with Hash set (it is the last field).
-	line := make([]byte, 0, len(body)+len(e.Hash)+10)
-	line = append(line, body[:len(body)-1]...)
-	line = append(line, `,"hash":"`...)
-	line = append(line, e.Hash...)
-	return append(line, '"', '}')
+	dst = append(dst[:len(dst)-1], auditHashOpen...)
+	dst = hex.AppendEncode(dst, st.mac.Sum(sum[:0]))
+	e.Hash = string(dst[len(dst)-auditHashLen:])
+	return append(dst, '"', '}')
 }
 
 // adopt handles a Put that failed with an error yet wrote the event: if the

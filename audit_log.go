@@ -129,8 +129,11 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 // lines, without moving the chain.
 func (st *auditWriterState) sealBatch(events []*AuditEvent, key []byte, lines [][]byte) {
 	seq, prev := st.seq, st.prev
+	buf := make([]byte, 0, 512*len(events))
 	for i, e := range events {
-		lines[i] = st.seal(e, key)
+		start := len(buf)
+		buf = st.appendSealed(buf, e, key)
+		lines[i] = buf[start:len(buf):len(buf)]
 		st.seq, st.prev = e.Seq, e.Hash
 	}
 	st.seq, st.prev = seq, prev
