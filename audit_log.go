@@ -33,6 +33,14 @@ type auditBatch struct {
 // batch and returns one error per event.
 func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []error) error {
 	st.mu.Lock()
+	if !st.flushing && st.pending == nil {
+		// Nothing in flight: write e alone, without a batch to wait on.
+		st.flushing = true
+		st.mu.Unlock()
+		err := flush([]*AuditEvent{e})[0]
+		st.handOff()
+		return err
+	}
 	b := st.pending
 	if b == nil {
 		b = &auditBatch{done: make(chan struct{}), lead: make(chan struct{})}
@@ -65,13 +73,19 @@ func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []er
 	st.mu.Unlock()
 	b.errs = flush(b.events)
 	close(b.done)
+	st.handOff()
+	return b.errs[i]
+}
+
+// handOff ends a leader's flush: the next batch, if one formed meanwhile,
+// is led by one of its waiters.
+func (st *auditWriterState) handOff() {
 	st.mu.Lock()
 	st.flushing = false
 	if next := st.pending; next != nil {
 		close(next.lead)
 	}
 	st.mu.Unlock()
-	return b.errs[i]
 }
 
 // flushAudit seals and stores one batch; it runs in the leader only.
