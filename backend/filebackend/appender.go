@@ -87,7 +87,7 @@ func (b *Backend) appendLog(ctx context.Context, name string, last []byte, recor
 			return err
 		}
 	}
-	lock, err := openLockFile(filepath.Join(dir, lockName))
+	lock, err := openLogLock(filepath.Join(dir, lockName))
 	if err != nil {
 		return err
 	}
@@ -335,4 +335,25 @@ func lastLineBefore(f *os.File, off int64) ([]byte, int64, error) {
 		}
 	}
 	return nil, 0, nil
+}
+
+// openLogLock opens (creating if needed, mode 0600) a log's lock file,
+// never through a symbolic link, and checks it is a regular file of the
+// current user. Unlike the store's lock file it holds no data and is never
+// chmod-ed after it is created: an inode change per Append would join the
+// fsync of the segment.
+func openLogLock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|syscall.O_NOFOLLOW, fileMode)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkOwnFile(path, fi)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
