@@ -283,3 +283,38 @@ func TestHelperProcessAuditedRead(t *testing.T) {
 	fmt.Printf("value %s\n", s.Value.Reveal())
 	select {} // killed by the parent
 }
+
+// TestAuditLogWriterIDShared: vaults sharing a writer id append to one log
+// concurrently (each Append conditional on the log's last record); the log
+// holds one valid chain with every event exactly once.
+func TestAuditLogWriterIDShared(t *testing.T) {
+	dir := t.TempDir()
+	const instances, each = 4, 15
+	var wg sync.WaitGroup
+	for i := range instances {
+		v, err := agentvault.New(openFile(t, dir), testKey(t), agentvault.WithAuditWriterID("shared"))
+		require.NoError(t, err)
+		defer v.Close()
+		wg.Go(func() {
+			for j := range each {
+				_, err := v.CreateSecret(ctx, agentvault.CreateSecretInput{Path: fmt.Sprintf("s/%d-%d", i, j), Value: agentvault.StringValue("x")})
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	v, err := agentvault.New(openFile(t, dir), testKey(t))
+	require.NoError(t, err)
+	defer v.Close()
+	rep, err := v.VerifyAudit(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, agentvault.AuditReport{Writers: 1, Events: instances * each}, *rep)
+	evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretCreated})
+	require.NoError(t, err)
+	paths := map[string]bool{}
+	for _, e := range evs {
+		paths[e.Path] = true
+	}
+	assert.Len(t, paths, instances*each, "one event per create, none twice")
+	assert.Len(t, evs, instances*each)
+}
