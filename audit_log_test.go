@@ -116,7 +116,9 @@ func TestAuditConcurrentReadsShareWrites(t *testing.T) {
 	evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretRead})
 	require.NoError(t, err)
 	assert.Len(t, evs, goroutines*each)
-	t.Logf("%d events in %d appends", goroutines*each+1, cf.appends.Load())
+	// Deterministic grouping is TestAuditSubmitGroupsWaitingEvents; here,
+	// 8 goroutines each waiting out others' fsyncs share some.
+	assert.Less(t, cf.appends.Load(), int64(goroutines*each+1), "appends for %d events", goroutines*each+1)
 }
 
 // TestAuditLogFailClosed: with the log failing, fail-closed reads return
