@@ -64,9 +64,13 @@ func newAccessState() *accessState {
 // WithAuditWriterID names this vault's audit chain, instead of a random id
 // per AgentVault. The vault continues the chain stored under that id, so
 // short-lived processes (a CLI, a cron job) append to one long chain where
-// removing any but the newest entries is detected. Processes may share an
-// id: each event is appended with a create-only write, and a writer that
-// finds the next sequence number taken chains on from that entry. id is
+// removing any but the newest entries is detected. On a backend with logs
+// (backend.Appender: the file and Redis backends) a new process finds the
+// chain's head by reading the log's last entry, whatever the chain's
+// length. Processes may share an id: each write is conditional on the
+// chain's head (an Append after the last record, or a create-only Put of
+// the next sequence number), and a writer that finds the head moved chains
+// on from the newer entry. id is
 // 1–64 characters of A–Z a–z 0–9 . _ -; New fails on anything else.
 func WithAuditWriterID(id string) Option {
 	return func(o *options) {
@@ -116,7 +120,11 @@ func WithApprovalRule(pattern string, tier AccessTier, rule TierRule) Option {
 }
 
 // WithAudit turns the audit trail in the backend on or off. Default on:
-// every operation appends one event, one backend Put (see AuditEvent).
+// every operation appends one event (see AuditEvent) and returns only once
+// it is durable. On a backend with logs (backend.Appender) each writer's
+// events go to its own append-only log, and the events of concurrent
+// operations share one write (group commit); on others each event is one
+// create-only Put.
 // With it off, events still go to a WithAuditWriter writer if one is set.
 func WithAudit(on bool) Option { return func(o *options) { o.access.auditStore = on } }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -130,14 +131,21 @@ var ErrAuditFailed = errors.New("agentvault: audit event could not be written")
 
 const auditPrefix = "audit/"
 
-// auditWriterState is the chain state of this vault's writer.
+// auditWriterState is the chain state of this vault's writer (see
+// submit in audit_log.go for the group commit).
 type auditWriterState struct {
-	mu     sync.Mutex
+	mu       sync.Mutex // guards pending and flushing
+	pending  *auditBatch
+	flushing bool // a leader is writing a batch
+
+	// The chain, touched only by the leader of the batch being written.
 	writer string
 	resume bool // WithAuditWriterID: continue the stored chain before the first event
 	seq    uint64
 	prev   string
-	mac    hash.Hash // HMAC-SHA256 under the access key, reused under mu
+	last   []byte    // the newest record of the writer's log as stored (backend.Appender)
+	stale  bool      // an Append failed: the log's tail is unknown
+	mac    hash.Hash // HMAC-SHA256 under the access key
 }
 
 type noAuditKey struct{}
@@ -154,48 +162,26 @@ func (v *AgentVault) auditing(ctx context.Context) bool {
 }
 
 // emit appends e to the audit trail. It fills in the time, id and chain
-// fields. It returns ErrAuditFailed (wrapping the cause) when the event could
-// not be written.
+// fields, and returns once e is durable, or ErrAuditFailed (wrapping the
+// cause) when it could not be written. Concurrent events share one write
+// (see submit).
 func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	if !v.auditing(ctx) || !v.gate.enterNested() {
 		return nil // closed, and called outside any operation
 	}
 	defer v.gate.leave()
-	a := &v.opts.access
-	key := v.accessKey()
-	st := &a.st.audit
 	e.scrub()
 	e.Time = v.opts.now().UTC()
 	e.Via = viaFromContext(ctx)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.resume && a.auditStore {
-		if err := st.resumeChain(ctx, v, key); err != nil {
-			return fmt.Errorf("%w: resume chain %s: %w", ErrAuditFailed, st.writer, err)
-		}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrAuditFailed, err)
 	}
-	for attempt := 0; ; attempt++ {
-		line := st.seal(e, key)
-		if a.auditStore {
-			_, err := v.b.Put(ctx, auditKey(st.writer, e.Seq), line, 0)
-			// An earlier Put that reported an error but landed, or another
-			// process sharing this writer id (WithAuditWriterID), got there
-			// first: chain on from its entry.
-			if errors.Is(err, backend.ErrConflict) && attempt < maxAdopt && st.adopt(ctx, v, key) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrAuditFailed, err)
-			}
-		}
-		st.seq, st.prev = e.Seq, e.Hash
-		if a.auditWriter != nil {
-			if _, err := a.auditWriter.Write(append(line, '\n')); err != nil {
-				return fmt.Errorf("%w: %w", ErrAuditFailed, err)
-			}
-		}
-		return nil
-	}
+	// The batch may be written by another operation's call: the write
+	// must not fail because this one's context ends meanwhile.
+	wctx := context.WithoutCancel(ctx)
+	return v.opts.access.st.audit.submit(e, func(events []*AuditEvent) []error {
+		return v.flushAudit(wctx, events)
+	})
 }
 
 // scrub is the last line of defence against recording a credential: any
@@ -214,30 +200,35 @@ func (e *AuditEvent) scrub() {
 }
 
 // seal sets e's chain fields for the next sequence number and returns its
-// JSON encoding. The caller holds st.mu.
+// JSON encoding. The caller leads the batch being written.
 func (st *auditWriterState) seal(e *AuditEvent, key []byte) []byte {
+	return st.appendSealed(make([]byte, 0, 512), e, key)
+}
+
+// appendSealed is seal appending to dst. The hash is the HMAC of the bytes
+// stored, the line up to its hash field; json.Marshal of the sealed event
+// gives the same bytes (Hash is the last field).
+func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) []byte {
 	e.Writer, e.Seq, e.Prev, e.Hash = st.writer, st.seq+1, st.prev, ""
 	e.ID = st.writer + ":" + strconv.FormatUint(e.Seq, 10)
-	body, _ := json.Marshal(e) // cannot fail: strings, numbers, a time
+	start := len(dst)
+	dst = appendEvent(dst, e)
 	if st.mac == nil {
 		st.mac = hmac.New(sha256.New, key)
 	}
 	st.mac.Reset()
 	st.mac.Write(auditDomain)
-	st.mac.Write(body)
+	st.mac.Write(dst[start:])
 	var sum [sha256.Size]byte
-	e.Hash = hex.EncodeToString(st.mac.Sum(sum[:0]))
-	// The same bytes json.Marshal gives with Hash set (it is the last field).
-	line := make([]byte, 0, len(body)+len(e.Hash)+10)
-	line = append(line, body[:len(body)-1]...)
-	line = append(line, `,"hash":"`...)
-	line = append(line, e.Hash...)
-	return append(line, '"', '}')
+	dst = append(dst[:len(dst)-1], auditHashOpen...)
+	dst = hex.AppendEncode(dst, st.mac.Sum(sum[:0]))
+	e.Hash = string(dst[len(dst)-auditHashLen:])
+	return append(dst, '"', '}')
 }
 
 // adopt handles a Put that failed with an error yet wrote the event: if the
 // entry at the next sequence number is ours and authentic, the chain moves
-// past it. The caller holds st.mu.
+// past it. The caller leads the batch being written.
 func (st *auditWriterState) adopt(ctx context.Context, v *AgentVault, key []byte) bool {
 	raw, _, err := v.b.Get(ctx, auditKey(st.writer, st.seq+1))
 	if err != nil {
@@ -256,8 +247,20 @@ func (st *auditWriterState) adopt(ctx context.Context, v *AgentVault, key []byte
 const maxAdopt = 1000
 
 // resumeChain continues the chain stored under this writer id: the next
-// event follows the newest authentic entry. The caller holds st.mu.
-func (st *auditWriterState) resumeChain(ctx context.Context, v *AgentVault, key []byte) error {
+// event follows the newest authentic entry. With a log (app not nil) that
+// is the log's last record, read in O(1); a chain stored only as one key
+// per event (before logs, or on a backend without them) is listed once.
+// The caller leads the batch being written.
+func (st *auditWriterState) resumeChain(ctx context.Context, v *AgentVault, app backend.Appender, key []byte) error {
+	if app != nil {
+		if err := st.syncTail(ctx, app, key); err != nil {
+			return err
+		}
+		if st.last != nil {
+			st.resume = false
+			return nil
+		}
+	}
 	keys, err := v.b.List(ctx, auditPrefix+st.writer+"/")
 	if err != nil {
 		return err
@@ -497,17 +500,28 @@ func (v *AgentVault) QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEvent
 	}
 	key := v.accessKey()
 	var out []AuditEvent
-	for _, it := range items {
-		if it.Value == nil {
-			continue
-		}
-		e, err := parseAuditEvent(it.Value, key)
+	add := func(raw []byte, where string) {
+		e, err := parseAuditEvent(raw, key)
 		if err != nil {
-			bad = append(bad, it.Key) // skipped, reported below
-			continue
+			bad = append(bad, where) // skipped, reported below
+			return
 		}
 		if q.match(e) {
 			out = append(out, *e)
+		}
+	}
+	for _, it := range items {
+		if it.Value != nil {
+			add(it.Value, it.Key)
+		}
+	}
+	logs, records, err := v.readAuditLogs(ctx)
+	if err != nil {
+		return nil, &Error{Op: op, Err: err}
+	}
+	for i, log := range logs {
+		for j, raw := range records[i] {
+			add(raw, auditLogWhere(log, j))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -558,6 +572,11 @@ func (e *AuditIntegrityError) Unwrap() error { return ErrIntegrity }
 // number or chain). Chains are checked one after another, each from its
 // first entry.
 //
+// A chain may be stored one key per event (audit/<writer>/<seq>: on
+// backends without logs, and chains written before logs existed), in the
+// writer's log (backend.Appender), or both: the log then continues the
+// chain the keys hold.
+//
 // Limits: a chain only proves what is linked to it. Deleting the newest
 // entries of a chain, or a whole chain, leaves no gap and is not detected
 // from the backend alone; keep a copy elsewhere (WithAuditWriter to an
@@ -587,6 +606,32 @@ func (v *AgentVault) VerifyAudit(ctx context.Context) (*AuditReport, error) {
 		}
 		if err := c.check(writer, seq, it.Key, it.Value); err != nil {
 			return nil, err
+		}
+	}
+	// The logs continue the chains stored one key per event (if any).
+	logs, records, err := v.readAuditLogs(ctx)
+	if err != nil {
+		return nil, &Error{Op: "audit verify", Err: err}
+	}
+	for i, log := range logs {
+		writer := strings.TrimPrefix(log, auditLogPrefix)
+		seqs := make([]uint64, len(records[i]))
+		for j, raw := range records[i] {
+			seqs[j] = auditSeqOf(raw)
+		}
+		for j, raw := range records[i] {
+			// An entry found later in the log than its place: reordered
+			// (rather than the entries before it deleted).
+			want := uint64(1)
+			if pos := c.next[writer]; pos != nil {
+				want = pos.seq
+			}
+			if seqs[j] > want && slices.Contains(seqs[j+1:], want) {
+				return nil, &AuditIntegrityError{Writer: writer, Seq: want, Key: auditLogWhere(log, j), Problem: "reordered", Detail: "entry out of sequence"}
+			}
+			if err := c.checkNext(writer, auditLogWhere(log, j), raw); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &AuditReport{Writers: len(c.next), Events: c.events}, nil
@@ -621,22 +666,7 @@ func (v *AgentVault) VerifyAuditLog(r io.Reader) (*AuditReport, error) {
 		if len(line) == 0 {
 			continue
 		}
-		var hdr struct {
-			Writer string `json:"writer"`
-			Seq    uint64 `json:"seq"`
-		}
-		if err := json.Unmarshal(line, &hdr); err != nil {
-			return nil, &AuditIntegrityError{Key: "line " + strconv.Itoa(n), Problem: "modified", Detail: "not JSON"}
-		}
-		pos := c.next[hdr.Writer]
-		seq := uint64(1)
-		if pos != nil {
-			seq = pos.seq
-		}
-		if hdr.Seq > seq {
-			seq = hdr.Seq // a gap: check reports the missing entries as deleted
-		}
-		if err := c.check(hdr.Writer, seq, "line "+strconv.Itoa(n), line); err != nil {
+		if err := c.checkNext("", "line "+strconv.Itoa(n), line); err != nil {
 			return nil, err
 		}
 	}
@@ -655,6 +685,39 @@ type chainChecker struct {
 	key    []byte
 	next   map[string]*chainPos
 	events int
+}
+
+// auditSeqOf returns the seq field of an encoded event, 0 if none.
+func auditSeqOf(line []byte) uint64 {
+	var hdr struct {
+		Seq uint64 `json:"seq"`
+	}
+	_ = json.Unmarshal(line, &hdr)
+	return hdr.Seq
+}
+
+// checkNext verifies the next entry of a log: of writer's chain, or, for
+// writer "", of the chain the entry names.
+func (c *chainChecker) checkNext(writer, where string, line []byte) error {
+	var hdr struct {
+		Writer string `json:"writer"`
+		Seq    uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(line, &hdr); err != nil {
+		return &AuditIntegrityError{Writer: writer, Key: where, Problem: "modified", Detail: "not JSON"}
+	}
+	if writer == "" {
+		writer = hdr.Writer
+	}
+	pos := c.next[writer]
+	seq := uint64(1)
+	if pos != nil {
+		seq = pos.seq
+	}
+	if hdr.Seq > seq && hdr.Writer == writer {
+		seq = hdr.Seq // a gap: check reports the missing entries as deleted
+	}
+	return c.check(writer, seq, where, line)
 }
 
 // check verifies the entry found at (writer, seq).

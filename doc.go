@@ -93,10 +93,12 @@
 // Reading the trail itself (QueryAudit, VerifyAudit) is not audited. Events
 // never contain values or raw tokens. QueryAudit filters the trail;
 // VerifyAudit finds the first modified, deleted or reordered entry.
-// WithAuditFailClosed withholds a value whose read could not be audited. An
-// audited read costs one extra backend write (on the file backend, an
-// fsync): turn the store off with WithAudit(false) where that matters and
-// keep a JSON-lines writer instead.
+// WithAuditFailClosed withholds a value whose read could not be audited.
+// Every call returns only after its event is durable. On the file and Redis
+// backends each writer's events go to an append-only log and the events of
+// concurrent calls share one write (group commit: on the file backend one
+// fsync per group), so an audited read costs one append, and a process
+// resuming a chain (WithAuditWriterID) reads only the log's last entry.
 //
 // # Lifecycle: expiry notices, rotation, retention
 //
@@ -169,8 +171,9 @@
 //     may then be sent again), the vault's configuration (New then starts
 //     a new vault on the same storage, in which every earlier record fails
 //     with ErrIntegrity), and audit entries — VerifyAudit detects a
-//     deletion inside a chain, but not of a chain's newest entries nor of a
-//     whole chain (keep a copy with WithAuditWriter and VerifyAuditLog);
+//     deletion inside a chain, but not of a chain's newest entries (a log
+//     cut short) nor of a whole chain (keep a copy with WithAuditWriter
+//     and VerifyAuditLog);
 //   - put back an earlier authentic copy of any record, which is served as
 //     current (a rollback): a secret's whole state returns (a deleted
 //     secret reappears, pruned versions and an earlier active value come

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -65,8 +66,8 @@ func TestCorruptFilesAreIntegrityErrors(t *testing.T) {
 			}
 			return err
 		}},
-		{"audit entry", one("audit/*/*,v"), func() error { _, err := v.QueryAudit(ctx, agentvault.AuditQuery{}); return err }},
-		{"audit entry verified", one("audit/*/*,v"), func() error {
+		{"audit entry", one(".logs/*/*.log"), func() error { _, err := v.QueryAudit(ctx, agentvault.AuditQuery{}); return err }},
+		{"audit entry verified", one(".logs/*/*.log"), func() error {
 			_, err := v.VerifyAudit(ctx)
 			var ie *agentvault.AuditIntegrityError
 			if err != nil && !errors.As(err, &ie) {
@@ -85,6 +86,13 @@ func TestCorruptFilesAreIntegrityErrors(t *testing.T) {
 		orig, err := os.ReadFile(r.file)
 		require.NoError(t, err)
 		for how, corrupt := range corruptions {
+			if strings.HasPrefix(r.name, "audit") && how != "byte garbled" {
+				// A log cut short, or emptied, is a log whose newest
+				// entries were deleted: not detectable from the backend
+				// alone (VerifyAudit's documented limit). A cut line is
+				// a torn write, never acknowledged, and skipped.
+				continue
+			}
 			require.NoError(t, os.WriteFile(r.file, corrupt(append([]byte(nil), orig...)), 0o600))
 			err := r.read()
 			assert.ErrorIs(t, err, agentvault.ErrIntegrity, "%s file %s: err = %v", r.name, how, err)

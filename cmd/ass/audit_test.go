@@ -5,9 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -33,18 +33,18 @@ func auditLines(t *testing.T, out string) []map[string]any {
 	return evs
 }
 
-// auditFiles returns the stored audit entries of a file store, by chain:
-// the file of each entry, in sequence order.
-func auditFiles(t *testing.T, store string) map[string][]string {
+// auditLogs returns the audit log segments of a file store, by chain.
+func auditLogs(t *testing.T, store string) map[string]string {
 	t.Helper()
-	chains := map[string][]string{}
-	dirs, err := os.ReadDir(filepath.Join(store, "audit"))
+	chains := map[string]string{}
+	segs, err := filepath.Glob(filepath.Join(store, ".logs", "*", "*.log"))
 	require.NoError(t, err)
-	for _, d := range dirs {
-		files, err := filepath.Glob(filepath.Join(store, "audit", d.Name(), "*,v"))
+	for _, s := range segs {
+		name, err := url.PathUnescape(filepath.Base(filepath.Dir(s))) // the file backend escapes names
 		require.NoError(t, err)
-		sort.Strings(files)
-		chains[d.Name()] = files
+		if w, ok := strings.CutPrefix(name, "audit."); ok {
+			chains[w] = s
+		}
 	}
 	return chains
 }
@@ -139,39 +139,30 @@ func TestAudit(t *testing.T) {
 	assert.EqualValues(t, len(all), vj["events"])
 
 	store := filepath.Join(b.home, "store")
-	var writer string
-	var chain []string
-	for w, files := range auditFiles(t, store) {
-		if len(files) >= 2 { // the export
-			writer, chain = w, files
+	var writer, seg string
+	var raw []byte
+	for w, file := range auditLogs(t, store) {
+		data, err := os.ReadFile(file)
+		require.NoError(t, err)
+		if bytes.Count(data, []byte("\n")) >= 2 { // the export
+			writer, seg, raw = w, file, data
 			break
 		}
 	}
-	require.NotEmpty(t, chain, "no chain with two entries")
-	key := "audit/" + writer + "/" + strings.TrimSuffix(filepath.Base(chain[0]), ",v")
+	require.NotEmpty(t, seg, "no chain with two entries")
 
-	// Someone with write access to the store rewrites an entry in the
-	// store's own format: the HMAC does not verify.
-	orig := tamper(t, store, key, func(v []byte) []byte {
-		return bytes.Replace(v, []byte(`"outcome":"`), []byte(`"outcome":"x`), 1)
-	})
+	// Someone with write access to the store rewrites an entry: the HMAC
+	// does not verify.
+	altered := bytes.Replace(raw, []byte(`"outcome":"`), []byte(`"outcome":"x`), 1)
+	require.NoError(t, os.WriteFile(seg, altered, 0o600))
 	stderr := b.fails(exitError, "", "audit", "--verify")
-	assert.Regexp(t, `^ass: audit verify: the trail is not intact: chain `+writer+` entry 1 \(audit/`+writer+`/0+1\) modified: hash does not verify\n$`, stderr)
+	assert.Regexp(t, `^ass: audit verify: the trail is not intact: chain `+writer+` entry 1 \(log audit.`+writer+` record 1\) modified: hash does not verify\n$`, stderr)
 	assert.Contains(t, b.fails(exitDamaged, "", "audit"), "integrity check failed") // the rest is listed (TestOneBadRecord)
 	// Restored, it verifies again.
-	tamper(t, store, key, func([]byte) []byte { return orig })
-	assert.Equal(t, ok, b.ok("", "audit", "--verify"))
-	// A byte flipped in the file itself.
-	raw, err := os.ReadFile(chain[0])
-	require.NoError(t, err)
-	flipped := bytes.Replace(raw, []byte(`"outcome":"`), []byte(`"outcome":"X`), 1)
-	require.NotEqual(t, raw, flipped)
-	require.NoError(t, os.WriteFile(chain[0], flipped, 0o600))
-	b.fails(exitError, "", "audit", "--verify")
-	require.NoError(t, os.WriteFile(chain[0], raw, 0o600))
+	require.NoError(t, os.WriteFile(seg, raw, 0o600))
 	assert.Equal(t, ok, b.ok("", "audit", "--verify"))
 	// An entry deleted.
-	require.NoError(t, os.Remove(chain[0]))
+	require.NoError(t, os.WriteFile(seg, raw[bytes.IndexByte(raw, '\n')+1:], 0o600))
 	assert.Regexp(t, `^ass: audit verify: the trail is not intact: chain `+writer+` entry 1 .* deleted: entries 1 to 1 are missing\n$`,
 		b.fails(exitError, "", "audit", "--verify"))
 }

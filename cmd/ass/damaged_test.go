@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -84,16 +85,14 @@ func TestOneBadRecord(t *testing.T) {
 	assert.NotContains(t, r.stdout, "started", "run started the command with a secret missing")
 	assert.Contains(t, r.stderr, "nothing was run")
 
-	// An audit entry.
-	var auditFile string
-	require.NoError(t, filepath.Walk(filepath.Join(p.home, "store", "audit"), func(f string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() && auditFile == "" {
-			auditFile = f
-		}
-		return err
-	}))
-	require.NotEmpty(t, auditFile)
-	flipFileByte(t, auditFile)
+	// An audit entry: one byte of the first line of a log segment.
+	segs, err := filepath.Glob(filepath.Join(p.home, "store", ".logs", "*", "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	raw, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	raw[bytes.IndexByte(raw, '\n')/2] ^= 0x40
+	require.NoError(t, os.WriteFile(segs[0], raw, 0o600))
 	r = p.run("", "audit")
 	assert.Equal(t, exitDamaged, r.code, "audit: %q", r.stderr)
 	assert.Contains(t, r.stdout, "secret.created", "audit prints the readable events")
@@ -157,13 +156,10 @@ func TestOneFlippedByte(t *testing.T) {
 		require.Len(t, w, 1, "ass %q: %q", args, r.stderr)
 		assert.Contains(t, w[0], "a/two")
 	}
-	var auditFile string
-	require.NoError(t, filepath.Walk(filepath.Join(p.home, "store", "audit"), func(f string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() && auditFile == "" {
-			auditFile = f
-		}
-		return err
-	}))
+	segs, err := filepath.Glob(filepath.Join(p.home, "store", ".logs", "*", "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, segs)
+	auditFile := segs[0]
 	raw, err = os.ReadFile(auditFile)
 	require.NoError(t, err)
 	raw[len(raw)-2] ^= 0x01

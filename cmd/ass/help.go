@@ -42,6 +42,7 @@ const globalHelp = `Global flags (before or after the command):
                                   random bytes, e.g. from "head -c32 /dev/urandom | base64"
                     awskms://KEY-ID-OR-ARN?region=R   AWS KMS (default credentials)
                     gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K   GCP Cloud KMS
+                    (the cloud KMS schemes need ass built with -tags cloudkms)
   --actor NAME    who acts: recorded as created_by and in the audit trail, and the
                   requester or approver of tokens [env ASS_ACTOR; default $USER,
                   else "cli"]

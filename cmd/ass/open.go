@@ -16,8 +16,6 @@ import (
 	"github.com/agentvault/agentvault/backend/membackend"
 	"github.com/agentvault/agentvault/backend/redisbackend"
 	"github.com/agentvault/agentvault/kms"
-	"github.com/agentvault/agentvault/kms/awskms"
-	"github.com/agentvault/agentvault/kms/gcpkms"
 	"github.com/agentvault/agentvault/kms/localkms"
 )
 
@@ -242,17 +240,6 @@ func openLocalKMS(o *opener, t target) (kms.KeyProvider, error) {
 // Cluster, Sentinel); see redisbackend.Open. Errors never hold the password.
 func openRedisBackend(_ *opener, t target) (backend.Backend, error) {
 	return redisbackend.Open(t.URL)
-}
-
-// openAWSKMS uses the AWS default credential chain (environment, shared
-// config, instance role); see awskms.OpenURL.
-func openAWSKMS(o *opener, t target) (kms.KeyProvider, error) {
-	return awskms.OpenURL(o.ctx, t.URL)
-}
-
-// openGCPKMS uses Google application default credentials; see gcpkms.OpenURL.
-func openGCPKMS(o *opener, t target) (kms.KeyProvider, error) {
-	return gcpkms.OpenURL(o.ctx, t.URL)
 }
 
 func openEnvKMS(_ *opener, t target) (kms.KeyProvider, error) {
