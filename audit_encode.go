@@ -29,6 +29,8 @@ func appendEvent(dst []byte, e *AuditEvent) []byte {
 	dst = appendOptional(dst, `,"token_accessor":`, e.TokenAccessor)
 	dst = appendOptional(dst, `,"approval_id":`, e.ApprovalID)
 	dst = appendOptional(dst, `,"agent_id":`, e.AgentID)
+	dst = appendOptional(dst, `,"approver":`, e.Approver)
+	dst = appendOptional(dst, `,"fingerprint":`, e.Fingerprint)
 	dst = appendOptional(dst, `,"import_id":`, e.ImportID)
 	dst = appendOptional(dst, `,"via":`, e.Via)
 	dst = append(dst, `,"outcome":`...)

@@ -2,6 +2,7 @@ package agentvault
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -24,6 +25,33 @@ func TestAuditEncodingMatchesJSON(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), string(appendEvent(nil, &e)))
 	}
+}
+
+// TestAuditEncodingCoversEveryField sets every string field of AuditEvent
+// (found by reflection, so a field added later is covered too) and holds
+// the encoder to json.Marshal: a field the encoder forgets fails here.
+func TestAuditEncodingCoversEveryField(t *testing.T) {
+	var e AuditEvent
+	rv := reflect.ValueOf(&e).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		f := rv.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("x-" + rv.Type().Field(i).Name)
+		case reflect.Uint64:
+			f.SetUint(uint64(i))
+		case reflect.Struct:
+			for j := 0; j < f.NumField(); j++ {
+				if f.Field(j).Kind() == reflect.String && f.Field(j).CanSet() {
+					f.Field(j).SetString("y")
+				}
+			}
+		}
+	}
+	e.Time = time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	want, err := json.Marshal(&e)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(appendEvent(nil, &e)))
 }
 
 // FuzzAuditEncoding holds the encoder to json.Marshal on any strings.
