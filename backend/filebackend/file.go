@@ -71,6 +71,7 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filebackend: open %s: lock file: %w", root, err)
 	}
+	sweepTemp(root, int(lock.Fd()))
 	base := root + "/"
 	if root == "/" {
 		base = root
