@@ -230,7 +230,7 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	if err := writeHighRev(b.lock, max(readHighRev(b.lock), cur), true); err != nil {
 		return fmt.Errorf("filebackend: delete %q: %w", key, err)
 	}
-	if err := os.Remove(path); err != nil {
+	if err := sys.remove(path); err != nil {
 		return fmt.Errorf("filebackend: delete %q: %w", key, err)
 	}
 	dir := filepath.Dir(path)
