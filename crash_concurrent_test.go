@@ -195,6 +195,9 @@ func concurrentEpoch(t *testing.T, spec, path string, kills int, rng *rand.Rand)
 	v, b := crashOpen(t, spec)
 	defer b.Close()
 	defer v.Close()
+	if dir, ok := strings.CutPrefix(spec, "file="); ok {
+		require.Empty(t, tempFiles(t, dir), "temporary files of killed writers after Open")
+	}
 	vs, err := v.ListVersions(ctx, path)
 	require.NoError(t, err)
 	stored := map[string]string{}

@@ -71,7 +71,7 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filebackend: open %s: lock file: %w", root, err)
 	}
-	sweepTemp(root, int(lock.Fd()))
+	sweepTemp(root, lock)
 	base := root + "/"
 	if root == "/" {
 		base = root
@@ -189,7 +189,10 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		rev = max(rev, high+1)
 	}
 	header := appendHeader(make([]byte, 0, headerSize), rev, value)
-	if err := writeAtomic(b.root, path, header, value); err != nil {
+	markWriting(b.lock, true)
+	err = writeAtomic(b.root, path, header, value)
+	markWriting(b.lock, false)
+	if err != nil {
 		return 0, fmt.Errorf("filebackend: put %q: %w", key, err)
 	}
 	// Not synced: until the key is deleted its file holds rev durably, and

@@ -21,6 +21,9 @@ func TestOpenRemovesLeftoverTempFiles(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.Put(ctx, "a/b", []byte("kept"), 0)
 	require.NoError(t, err)
+	// What a writer killed mid-write leaves: the lock file's mark, and
+	// its temporary files.
+	markWriting(b.lock, true)
 	require.NoError(t, b.Close())
 
 	leftovers := []string{filepath.Join(dir, ".tmp-123"), filepath.Join(dir, "a", ".tmp-456")}
@@ -40,11 +43,47 @@ func TestOpenRemovesLeftoverTempFiles(t *testing.T) {
 	keys, err := b.List(ctx, "")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"a/b"}, keys)
+
+	// The mark is cleared: the next Open does not walk the store again.
+	var mark [1]byte
+	_, err = b.lock.ReadAt(mark[:], writingOffset)
+	require.NoError(t, err)
+	assert.Equal(t, byte(0), mark[0], "the lock file's write-in-progress mark after the sweep")
+}
+
+// TestPutMarksWriteInProgress: the lock file's mark is set while a Put
+// writes and cleared when it returns, also when it failed.
+func TestPutMarksWriteInProgress(t *testing.T) {
+	ctx := context.Background()
+	b, err := Open(t.TempDir())
+	require.NoError(t, err)
+	defer b.Close()
+	mark := func() byte {
+		var m [1]byte
+		_, _ = b.lock.ReadAt(m[:], writingOffset)
+		return m[0]
+	}
+	var during byte
+	orig := sys
+	t.Cleanup(func() { sys = orig })
+	sys.rename = func(from, to string) error {
+		during = mark()
+		return orig.rename(from, to)
+	}
+	_, err = b.Put(ctx, "k", []byte("v"), 0)
+	require.NoError(t, err)
+	assert.Equal(t, byte(1), during, "mark while writing")
+	assert.Equal(t, byte(0), mark(), "mark after the Put")
+
+	sys.rename = func(from, to string) error { return os.ErrPermission }
+	_, err = b.Put(ctx, "k2", []byte("v"), 0)
+	require.Error(t, err)
+	assert.Equal(t, byte(0), mark(), "mark after a failed Put")
 }
 
 // TestOpenKeepsTempFilesWhileLocked: while another holder has the store's
-// lock (a writer between creating its temporary file and renaming it),
-// Open removes nothing.
+// lock (a writer between creating its temporary file and renaming it, with
+// the mark set), Open removes nothing.
 func TestOpenKeepsTempFilesWhileLocked(t *testing.T) {
 	dir := t.TempDir()
 	holder, err := Open(dir)
@@ -52,6 +91,7 @@ func TestOpenKeepsTempFilesWhileLocked(t *testing.T) {
 	defer holder.Close()
 	require.NoError(t, unix.Flock(holder.lockFD, unix.LOCK_EX))
 	defer funlock(holder.lockFD)
+	markWriting(holder.lock, true)
 	tmp := filepath.Join(dir, ".tmp-789")
 	require.NoError(t, os.WriteFile(tmp, []byte("in progress"), 0o600))
 
