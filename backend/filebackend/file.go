@@ -189,9 +189,9 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		rev = max(rev, high+1)
 	}
 	header := appendHeader(make([]byte, 0, headerSize), rev, value)
-	markWriting(b.lock, true)
+	end := beginWrite(b.lock)
 	err = writeAtomic(b.root, path, header, value)
-	markWriting(b.lock, false)
+	end()
 	if err != nil {
 		return 0, fmt.Errorf("filebackend: put %q: %w", key, err)
 	}

@@ -23,7 +23,7 @@ func TestOpenRemovesLeftoverTempFiles(t *testing.T) {
 	require.NoError(t, err)
 	// What a writer killed mid-write leaves: the lock file's mark, and
 	// its temporary files.
-	markWriting(b.lock, true)
+	writeMark(b.lock, markWriting)
 	require.NoError(t, b.Close())
 
 	leftovers := []string{filepath.Join(dir, ".tmp-123"), filepath.Join(dir, "a", ".tmp-456")}
@@ -45,10 +45,7 @@ func TestOpenRemovesLeftoverTempFiles(t *testing.T) {
 	assert.Equal(t, []string{"a/b"}, keys)
 
 	// The mark is cleared: the next Open does not walk the store again.
-	var mark [1]byte
-	_, err = b.lock.ReadAt(mark[:], writingOffset)
-	require.NoError(t, err)
-	assert.Equal(t, byte(0), mark[0], "the lock file's write-in-progress mark after the sweep")
+	assert.Equal(t, byte(markIdle), readMark(b.lock), "the lock file's mark after the sweep")
 }
 
 // TestPutMarksWriteInProgress: the lock file's mark is set while a Put
@@ -58,11 +55,7 @@ func TestPutMarksWriteInProgress(t *testing.T) {
 	b, err := Open(t.TempDir())
 	require.NoError(t, err)
 	defer b.Close()
-	mark := func() byte {
-		var m [1]byte
-		_, _ = b.lock.ReadAt(m[:], writingOffset)
-		return m[0]
-	}
+	mark := func() byte { return readMark(b.lock) }
 	var during byte
 	orig := sys
 	t.Cleanup(func() { sys = orig })
@@ -81,6 +74,30 @@ func TestPutMarksWriteInProgress(t *testing.T) {
 	assert.Equal(t, byte(0), mark(), "mark after a failed Put")
 }
 
+// TestLeftoverMarkSurvivesLaterWrites: when a writer died mid-write (the
+// mark still says writing), the next Put does not clear it, so the next
+// Open still sweeps the leftover.
+func TestLeftoverMarkSurvivesLaterWrites(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(dir)
+	require.NoError(t, err)
+	writeMark(b.lock, markWriting) // a writer killed mid-write
+	tmp := filepath.Join(dir, ".tmp-1")
+	require.NoError(t, os.WriteFile(tmp, []byte("half"), 0o600))
+	_, err = b.Put(ctx, "k", []byte("v"), 0)
+	require.NoError(t, err)
+	assert.Equal(t, byte(markDied), readMark(b.lock), "mark after a Put that found a dead writer's")
+	require.NoError(t, b.Close())
+
+	b, err = Open(dir)
+	require.NoError(t, err)
+	defer b.Close()
+	_, err = os.Stat(tmp)
+	assert.ErrorIs(t, err, os.ErrNotExist, "the leftover after Open")
+	assert.Equal(t, byte(markIdle), readMark(b.lock))
+}
+
 // TestOpenKeepsTempFilesWhileLocked: while another holder has the store's
 // lock (a writer between creating its temporary file and renaming it, with
 // the mark set), Open removes nothing.
@@ -91,7 +108,7 @@ func TestOpenKeepsTempFilesWhileLocked(t *testing.T) {
 	defer holder.Close()
 	require.NoError(t, unix.Flock(holder.lockFD, unix.LOCK_EX))
 	defer funlock(holder.lockFD)
-	markWriting(holder.lock, true)
+	writeMark(holder.lock, markWriting)
 	tmp := filepath.Join(dir, ".tmp-789")
 	require.NoError(t, os.WriteFile(tmp, []byte("in progress"), 0o600))
 
