@@ -161,28 +161,27 @@ func (s *Session) ImportEnv(ctx context.Context, r io.Reader, opts ImportOptions
 		return nil, opErr("import", "", "", err)
 	}
 	defer s.v.leave()
-	res, err := s.importEnv(ctx, r, opts)
+	res, imported, err := s.importEnv(ctx, r, opts)
+	if imported {
+		return res, err // audited, and wrapped, by AgentVault.ImportEnv
+	}
 	if err != nil {
-		// A refusal before the import; the import's own failures are
-		// already audited, and wrapped, by AgentVault.ImportEnv.
-		var ae *Error
-		if errors.As(err, &ae) && ae.Op == "import" {
-			return res, err
-		}
 		return nil, s.finish(ctx, "import", EventSecretImported, opts.Namespace, nil, err)
 	}
 	return res, nil
 }
 
-func (s *Session) importEnv(ctx context.Context, r io.Reader, opts ImportOptions) (*ImportResult, error) {
+// importEnv checks the import and runs it; imported reports whether
+// AgentVault.ImportEnv ran (and audited the outcome).
+func (s *Session) importEnv(ctx context.Context, r io.Reader, opts ImportOptions) (_ *ImportResult, imported bool, _ error) {
 	tok, scopes, err := s.check(ctx, "", "")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	// Read the input once: plan it to check it, then import the same bytes.
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("read import input: %w", err)
+		return nil, false, fmt.Errorf("read import input: %w", err)
 	}
 	defer clear(data)
 	if opts.Tier == "" && tok.Tier == TierStandard {
@@ -190,31 +189,32 @@ func (s *Session) importEnv(ctx context.Context, r io.Reader, opts ImportOptions
 	}
 	plan, _, err := s.v.planImport(bytes.NewReader(data), opts)
 	if err != nil {
-		return nil, opErr("import", opts.Namespace, "", err)
+		return nil, false, err
 	}
 	for _, p := range plan {
 		if !allowedBy(scopes, ActionWrite, p.path) {
-			return nil, fmt.Errorf("%w: no scope of token %s allows write on %s", ErrScopeDenied, tok.Accessor, p.path)
+			return nil, false, fmt.Errorf("%w: no scope of token %s allows write on %s", ErrScopeDenied, tok.Accessor, p.path)
 		}
 		if !tok.ceilingAllows(ActionWrite, p.path) {
-			return nil, fmt.Errorf("%w: the current ceiling of agent %s does not allow write on %s", ErrScopeDenied, tok.IssuedTo.ID, p.path)
+			return nil, false, fmt.Errorf("%w: the current ceiling of agent %s does not allow write on %s", ErrScopeDenied, tok.IssuedTo.ID, p.path)
 		}
 		if err := tierAllowed(tok, p.tier); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if !opts.Overwrite {
 			continue
 		}
 		if err := s.secretTier(ctx, tok, p.path); err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if !opts.DryRun {
 		if err := s.use(ctx, tok); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return s.v.ImportEnv(s.actingCtx(ctx), bytes.NewReader(data), opts)
+	res, err := s.v.ImportEnv(s.actingCtx(ctx), bytes.NewReader(data), opts)
+	return res, true, err
 }
 
 // actingCtx is the context of a vault call that writes its own audit

@@ -51,6 +51,8 @@ func TestSessionOps(t *testing.T) {
 	assert.ErrorIs(t, err, agentvault.ErrTierDenied, "ImportEnv overwriting a critical secret")
 	_, err = v.GetMetadata(ctx, "app/new")
 	assert.ErrorIs(t, err, agentvault.ErrNotFound, "a refused import writes nothing")
+	_, err = w.ImportEnv(ctx, strings.NewReader("1BAD=x\n"), agentvault.ImportOptions{Namespace: "app"})
+	assert.ErrorIs(t, err, agentvault.ErrInvalidInput, "ImportEnv of a bad .env file")
 
 	// In scope: allowed.
 	m, err := w.GetMetadata(ctx, "app/a")

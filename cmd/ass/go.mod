@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/agentvault/agentvault v0.0.0
+	github.com/agentvault/agentvault/backend/pgbackend v0.0.0
 	github.com/agentvault/agentvault/kms/awskms v0.0.0
 	github.com/agentvault/agentvault/kms/gcpkms v0.0.0
 	github.com/agentvault/agentvault/mcpserver v0.0.0
@@ -47,10 +48,13 @@ require (
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
-	github.com/gobwas/glob v0.2.3 // indirect
 	github.com/google/s2a-go v0.1.11 // indirect
 	github.com/googleapis/enterprise-certificate-proxy v0.3.25 // indirect
 	github.com/googleapis/gax-go/v2 v2.27.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.67.0 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.69.0 // indirect
@@ -80,5 +84,7 @@ replace github.com/agentvault/agentvault => ../..
 replace github.com/agentvault/agentvault/kms/awskms => ../../kms/awskms
 
 replace github.com/agentvault/agentvault/kms/gcpkms => ../../kms/gcpkms
+
+replace github.com/agentvault/agentvault/backend/pgbackend => ../../backend/pgbackend
 
 replace github.com/agentvault/agentvault/mcpserver => ../../mcpserver

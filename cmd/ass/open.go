@@ -33,6 +33,8 @@ var (
 		{name: "rediss+cluster", form: "rediss+cluster://…", open: openRedisBackend},
 		{name: "redis+sentinel", form: "redis+sentinel://host:port?master=NAME…", open: openRedisBackend},
 		{name: "rediss+sentinel", form: "rediss+sentinel://…", open: openRedisBackend},
+		{name: "postgres", form: "postgres://user@host:port/db?sslmode=… (password: PGPASSWORD)", open: openPostgresBackend},
+		{name: "postgresql", form: "postgresql://…", open: openPostgresBackend},
 	}
 	kmsSchemes = []scheme[kms.KeyProvider]{
 		{name: "local", form: "local://FILE", open: openLocalKMS},
@@ -397,27 +399,21 @@ func checkKeyFile(o *opener) error {
 	if _, err := os.Stat(file); !errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if dir, ok := strings.CutPrefix(o.cfg.backend, "file://"); ok {
-		// Look without opening: opening a file store makes its lock file.
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if e.Name() != ".lock" {
-				return &keyMissingError{file: file, url: redactURL(o.cfg.backend)}
-			}
+	dir, ok := strings.CutPrefix(o.cfg.backend, "file://")
+	if !ok {
+		// Other stores are not opened just to look (a database may create
+		// its table): a key that cannot open their vault fails later,
+		// with nothing created (see openVault).
+		return nil
+	}
+	// Look without opening: opening a file store makes its lock file.
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() != ".lock" {
+			return &keyMissingError{file: file, url: redactURL(o.cfg.backend)}
 		}
-		return nil
 	}
-	peek := &opener{ctx: o.ctx, cfg: o.cfg} // creates nothing
-	b, err := openBackend(peek, o.cfg.backend)
-	if err != nil {
-		return nil // no store either: reported as no vault
-	}
-	defer b.Close()
-	names, err := b.List(o.ctx, "")
-	if err != nil || len(names) == 0 {
-		return nil
-	}
-	return &keyMissingError{file: file, url: redactURL(o.cfg.backend)}
+	return nil
 }
 
 // openPreviousKMS opens a --from-kms URL. It never creates anything: a

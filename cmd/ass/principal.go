@@ -99,8 +99,12 @@ func (c *cli) admit(cmd *command, args []string) error {
 		if cmd.withToken {
 			return nil
 		}
-		return &refusedError{msg: fmt.Sprintf("ass %s cannot run with a token (%s is set): a token only reads and writes secrets within its scopes (%s); unset %s to act as the vault's key holder",
-			name, c.cred.tokenFrom, tokenCommands(), c.cred.tokenFrom)}
+		drop := "unset ASS_TOKEN"
+		if c.cred.tokenFrom == "--token" {
+			drop = "drop --token"
+		}
+		return &refusedError{msg: fmt.Sprintf("ass %s cannot run with a token (%s is set): a token only reads and writes secrets within its scopes (%s); %s to act as the vault's key holder",
+			name, c.cred.tokenFrom, tokenCommands(), drop)}
 	case c.cred.agentKey != "":
 		if cmd.withAgentKey != nil && cmd.withAgentKey(args) {
 			return nil
@@ -121,8 +125,8 @@ func tokenCommands() string {
 	return strings.Join(names, " ")
 }
 
-// principal returns what secret commands act as: the token's Session when
-// a token is given, else the vault.
+// principalFor returns what secret commands act as: the token's Session
+// when a token is given, else the vault.
 func (s *session) principalFor(c *cli) principal {
 	if c.cred.token != "" {
 		return s.vault.Session(c.cred.token)

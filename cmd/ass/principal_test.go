@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -229,4 +231,56 @@ func TestTokenImportCheckedWhole(t *testing.T) {
 	assert.Contains(t, r.stderr, "sb/Z")
 	p.env = map[string]string{}
 	assert.Equal(t, "no secrets\n", p.ok("", "list", "sb/"), "a refused import wrote nothing")
+}
+
+// TestImportAuditedPerSecret: ass import leaves one audit event per
+// created or updated secret, at its path, naming the import; through a
+// token, with the token as actor.
+func TestImportAuditedPerSecret(t *testing.T) {
+	t.Parallel()
+	p := newInProc(t)
+	p.ok("", "init")
+	p.ok("DB_PASSWORD=pw\nAPI_KEY=k\n", "import", "-", "--namespace", "staging", "--tier", "standard")
+	tok := p.token("--scope", "secrets:write:sandbox/*")
+	p.env = map[string]string{"ASS_TOKEN": tok}
+	p.ok("DB_PASSWORD=pw2\n", "import", "-", "--namespace", "sandbox", "--tier", "standard")
+	p.env = map[string]string{}
+	p.ok("DB_PASSWORD=pw3\n", "import", "-", "--namespace", "staging", "--overwrite")
+
+	events := func(path string) []map[string]any {
+		var out []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(p.ok("", "audit", "--json", "--path", path, "--event", "secret.imported")), "\n") {
+			var e map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &e), "audit line %q", line)
+			if e["path"] == path && e["outcome"] == "allowed" {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	assert.Len(t, events("staging/DB_PASSWORD"), 2, "created, then updated")
+	assert.Len(t, events("staging/API_KEY"), 1)
+	sb := events("sandbox/DB_PASSWORD")
+	require.Len(t, sb, 1)
+	assert.Equal(t, map[string]any{"kind": "token", "id": sb[0]["token_accessor"]}, sb[0]["actor"], "imported through the token")
+}
+
+// TestSecretOpsOnlyThroughPrincipal: no command reaches a secret through
+// the vault directly; every secret operation goes through session.p, the
+// token's Session when a token is given.
+func TestSecretOpsOnlyThroughPrincipal(t *testing.T) {
+	t.Parallel()
+	direct := regexp.MustCompile(`\.vault\.(GetSecret|GetMetadata|ListSecrets|CreateSecret|UpdateSecret|DeleteSecret|RotateSecret|Rollback|ListVersions|ImportEnv)\(`)
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for i, line := range strings.Split(string(src), "\n") {
+			assert.False(t, direct.MatchString(line), "%s:%d reaches a secret past the token: %s", f, i+1, strings.TrimSpace(line))
+		}
+	}
 }
