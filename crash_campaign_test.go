@@ -202,7 +202,10 @@ func crashRun(t *testing.T, spec string, run int, seed uint64, raw string, delay
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
+	_, err = cmd.StdinPipe() // closed by Wait, or by the kernel if this process dies (see exitWithParent)
+	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill() // a failure below leaves no child running
 
 	var mu sync.Mutex
 	var acked []crashLine

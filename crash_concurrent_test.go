@@ -45,6 +45,7 @@ func TestHelperCrashWriter(t *testing.T) {
 	}
 	id := os.Getenv("AGENTVAULT_CRASHW_ID")
 	path := os.Getenv("AGENTVAULT_CRASHW_PATH")
+	exitWithParent()
 	say := func(l crashLine) {
 		b, _ := json.Marshal(l)
 		if _, err := os.Stdout.Write(append([]byte(crashLinePrefix), append(b, '\n')...)); err != nil {
@@ -84,6 +85,8 @@ func startCrashWriter(t *testing.T, spec, path string, id int) *crashWriter {
 	w.cmd.Env = append(os.Environ(), "AGENTVAULT_CRASHW_BACKEND="+spec, "AGENTVAULT_CRASHW_ID="+strconv.Itoa(id), "AGENTVAULT_CRASHW_PATH="+path)
 	w.cmd.Stderr = &w.stderr
 	out, err := w.cmd.StdoutPipe()
+	require.NoError(t, err)
+	_, err = w.cmd.StdinPipe() // closed by Wait, or by the kernel if this process dies
 	require.NoError(t, err)
 	require.NoError(t, w.cmd.Start())
 	go func() {
@@ -163,6 +166,13 @@ func concurrentEpoch(t *testing.T, spec, path string, kills int, rng *rand.Rand)
 		b.Close()
 	}
 	running := make([]*crashWriter, writers)
+	t.Cleanup(func() { // a failed check leaves no writer running
+		for _, w := range running {
+			if w != nil {
+				_ = w.cmd.Process.Kill()
+			}
+		}
+	})
 	next := 0
 	for i := range running {
 		running[i] = startCrashWriter(t, spec, path, next)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -71,6 +72,16 @@ func openCrashBackend(spec string) (backend.Backend, error) {
 	return redisbackend.Open(where)
 }
 
+// exitWithParent ends a campaign child when its parent dies: the parent
+// holds the write end of the child's stdin, which the kernel closes when
+// the parent exits (a failed campaign leaves no writer running forever).
+func exitWithParent() {
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(4)
+	}()
+}
+
 // TestHelperCrashWorkload is the child of the kill -9 campaign; it does
 // nothing in a normal test run. It runs until killed (or until it has done
 // AGENTVAULT_CRASH_OPS operations).
@@ -85,6 +96,7 @@ func TestHelperCrashWorkload(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, uint64(run)))
 	raw := os.Getenv("AGENTVAULT_CRASH_TOKEN")
 
+	exitWithParent()
 	say := func(l crashLine) {
 		b, _ := json.Marshal(l)
 		// One write(2) per line, unbuffered: once it returns the line is in
