@@ -130,6 +130,7 @@ func (b *Backend) decide(op Op, key string) *Fault {
 	return f
 }
 
+// Get returns the active fault's error for a matching call, else the wrapped Get's result.
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	if f := b.decide(OpGet, key); f != nil {
 		return nil, 0, f.Err
@@ -137,6 +138,8 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	return b.inner.Get(ctx, key)
 }
 
+// Put fails a matching call with the fault's error, before or (After) after
+// the wrapped Put; other calls pass through.
 func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev int64) (int64, error) {
 	if f := b.decide(OpPut, key); f != nil {
 		if !f.After {
@@ -150,6 +153,7 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	return b.inner.Put(ctx, key, value, expectedRev)
 }
 
+// Delete fails a matching call like Put.
 func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) error {
 	if f := b.decide(OpDelete, key); f != nil {
 		if !f.After {
@@ -163,6 +167,7 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	return b.inner.Delete(ctx, key, expectedRev)
 }
 
+// List returns the active fault's error for a matching call, else the wrapped List's result.
 func (b *Backend) List(ctx context.Context, prefix string) ([]string, error) {
 	if f := b.decide(OpList, prefix); f != nil {
 		return nil, f.Err
@@ -199,6 +204,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 	return out, nil
 }
 
+// Close closes the wrapped Backend.
 func (b *Backend) Close() error { return b.inner.Close() }
 
 func isNotFound(err error) bool { return errors.Is(err, backend.ErrNotFound) }
