@@ -169,7 +169,11 @@ func (v *AgentVault) wouldPrune(rec *record.Secret, now time.Time) bool {
 }
 
 // auditPruned writes one secret.version_pruned event per pruned version.
+// They are written even when the operation that pruned is itself audited
+// by its caller (ImportEnv's and a Session's inner writes run under
+// withoutAudit): nobody else writes them.
 func (v *AgentVault) auditPruned(ctx context.Context, path string, pruned []prunedVersion) {
+	ctx = context.WithValue(ctx, noAuditKey{}, nil)
 	for _, p := range pruned {
 		e := v.lifecycleEvent(ctx, EventSecretVersionPruned, path)
 		e.Version = FormatVersion(p.number)

@@ -333,9 +333,10 @@ func (s *Session) createSecret(ctx context.Context, in CreateSecretInput) (*Secr
 }
 
 // innerCtx is the context of the vault call a Session makes: unaudited
-// (the Session writes the event) and acting as the token.
+// (the Session writes the event) and acting as the token, which the
+// events written beneath it anyway (secret.version_pruned) name as actor.
 func (s *Session) innerCtx(ctx context.Context) context.Context {
-	return ContextWithActor(withoutAudit(ctx), "token:"+s.accessor)
+	return s.actingCtx(withoutAudit(ctx))
 }
 
 // UpdateSecret updates a secret if a write scope covers path and both its

@@ -16,7 +16,8 @@
 // renamed over the target; then the directory is synced, and so are the
 // parents of any directory the Put created. A crash leaves either the old
 // or the new value, never a mix, plus possibly a temporary file (".tmp-…"),
-// which Get and List ignore. Directories are created with mode 0700 and
+// which Get and List ignore and the next Open removes (when no other
+// process is writing to the store). Directories are created with mode 0700 and
 // files with mode 0600, whatever the umask.
 //
 // # Ownership and symbolic links

@@ -71,6 +71,7 @@ func Open(dir string, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filebackend: open %s: lock file: %w", root, err)
 	}
+	sweepTemp(root, lock)
 	base := root + "/"
 	if root == "/" {
 		base = root
@@ -188,7 +189,10 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		rev = max(rev, high+1)
 	}
 	header := appendHeader(make([]byte, 0, headerSize), rev, value)
-	if err := writeAtomic(b.root, path, header, value); err != nil {
+	end := beginWrite(b.lock)
+	err = writeAtomic(b.root, path, header, value)
+	end()
+	if err != nil {
 		return 0, fmt.Errorf("filebackend: put %q: %w", key, err)
 	}
 	// Not synced: until the key is deleted its file holds rev durably, and
@@ -229,7 +233,7 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	if err := writeHighRev(b.lock, max(readHighRev(b.lock), cur), true); err != nil {
 		return fmt.Errorf("filebackend: delete %q: %w", key, err)
 	}
-	if err := os.Remove(path); err != nil {
+	if err := sys.remove(path); err != nil {
 		return fmt.Errorf("filebackend: delete %q: %w", key, err)
 	}
 	dir := filepath.Dir(path)

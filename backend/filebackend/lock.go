@@ -19,6 +19,7 @@ import (
 //	offset  size  field
 //	0       8     magic "AVLOCK\x00\x01"
 //	8       8     highest revision, big-endian int64
+//	16      1     writes in progress, or left unfinished (see writingOffset)
 //
 // A lock file that is empty or unreadable counts as highest revision 0; it
 // is rewritten by the next Put or Delete. The file must never be deleted

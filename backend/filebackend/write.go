@@ -23,13 +23,13 @@ const (
 // rename it removes the temporary file; the old file, if any, is untouched.
 func writeAtomic(root, path string, header, value []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tmpPattern)
+	f, err := sys.createTemp(dir, tmpPattern)
 	var created []string
 	if errors.Is(err, fs.ErrNotExist) {
 		if created, err = mkdirs(root, dir); err != nil {
 			return err
 		}
-		f, err = os.CreateTemp(dir, tmpPattern)
+		f, err = sys.createTemp(dir, tmpPattern)
 	}
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func writeAtomic(root, path string, header, value []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := sys.rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -61,15 +61,19 @@ func writeAtomic(root, path string, header, value []byte) error {
 func writeSyncClose(f *os.File, header, value []byte) error {
 	err := f.Chmod(fileMode)
 	if err == nil {
-		_, err = f.Write(header)
+		_, err = sys.write(f, header)
 	}
 	if err == nil {
-		_, err = f.Write(value)
+		_, err = sys.write(f, value)
 	}
 	if err == nil {
-		err = f.Sync()
+		// Never retried: after a failed fsync the kernel may have dropped
+		// the dirty pages and a second fsync would report success for
+		// data that is not on disk. The Put fails; the next one writes a
+		// new temporary file from the start.
+		err = sys.sync(f)
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := sys.close(f); err == nil {
 		err = cerr
 	}
 	return err
@@ -109,7 +113,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = sys.sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
