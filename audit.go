@@ -56,6 +56,8 @@ const (
 	EventAgentListed  = "agent.listed" // ListAgents
 
 	EventVaultRewrapped = "vault.rewrapped" // Rewrap; Reason holds the counts
+	// EventOrphansRemoved: RemoveOrphans; Reason holds the count.
+	EventOrphansRemoved = "vault.orphans_removed"
 )
 
 // Outcome says how an audited operation ended.

@@ -34,6 +34,7 @@ func TestEveryOperationIsAudited(t *testing.T) {
 		{agentvault.EventApprovalListed, func() error { _, err := v.ListApprovals(actx); return err }},
 		{agentvault.EventAgentListed, func() error { _, err := v.ListAgents(actx); return err }},
 		{agentvault.EventVaultRewrapped, func() error { _, err := v.Rewrap(actx, agentvault.RewrapOptions{}); return err }},
+		{agentvault.EventOrphansRemoved, func() error { _, err := v.RemoveOrphans(actx); return err }},
 	}
 	for _, c := range calls {
 		require.NoError(t, c.call(), c.event)

@@ -145,6 +145,7 @@ func TestClosedVaultRefusesEveryOperation(t *testing.T) {
 		"CheckExpirations": func() error { _, err := v.CheckExpirations(ctx); return err },
 		"PruneVersions":    func() error { _, err := v.PruneVersions(ctx, "a/b"); return err },
 		"RunOnce":          func() error { _, err := v.RunOnce(ctx); return err },
+		"RemoveOrphans":    func() error { _, err := v.RemoveOrphans(ctx); return err },
 		"Rewrap":           func() error { _, err := v.Rewrap(ctx, agentvault.RewrapOptions{}); return err },
 		"ImportEnv": func() error {
 			_, err := v.ImportEnv(ctx, strings.NewReader("A=1\n"), agentvault.ImportOptions{Namespace: "imp"})

@@ -107,10 +107,15 @@ type LifecycleReport struct {
 	Expiry   *ExpiryReport   `json:"expiry"`
 	Rotation *RotationReport `json:"rotation"`
 	Pruned   []PruneResult   `json:"pruned,omitempty"` // secrets whose versions this pass pruned
+	// ClaimsRemoved counts the lifecycle claims this pass deleted because
+	// they can no longer matter (their secret is gone, its expiry or
+	// rotation schedule moved on; see RemoveOrphans).
+	ClaimsRemoved int `json:"claims_removed,omitempty"`
 }
 
-// RunOnce runs one scheduler pass: CheckExpirations, RotateDue, then the
-// retention policy on every secret. It goes on after a failure in one part
+// RunOnce runs one scheduler pass: CheckExpirations, RotateDue, the
+// retention policy on every secret, then the removal of lifecycle claims
+// that can no longer matter. It goes on after a failure in one part
 // and returns the parts' errors joined. Safe to call from any number of
 // processes at once: each notice and rotation happens once.
 func (v *AgentVault) RunOnce(ctx context.Context) (*LifecycleReport, error) {
@@ -125,6 +130,11 @@ func (v *AgentVault) RunOnce(ctx context.Context) (*LifecycleReport, error) {
 	}
 	if rep.Pruned, err = v.pruneAll(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if removed, err := v.sweepClaimsEntered(ctx); err != nil {
+		errs = append(errs, opErr("sweep claims", "", "", err))
+	} else {
+		rep.ClaimsRemoved = len(removed)
 	}
 	return rep, errors.Join(errs...)
 }

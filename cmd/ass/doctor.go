@@ -18,23 +18,33 @@ chain verifies (as "ass audit --verify"). Values are decrypted in memory and
 wiped at once; nothing is printed of them, nothing is written, and the check
 is not audited.
 
+With --repair it then removes what provably belongs to nothing — lifecycle
+claims (expiry notices, scheduled rotations) of deleted secrets, of an
+expiry a secret no longer has or of a rotation already past — and lists
+each key it removed ("removed: KEY"); a claim in progress or one whose
+secret cannot be read is kept. Damaged records are never removed: restore
+them from a backup. The repair is audited (vault.orphans_removed).
+
 Prints a summary, one line per problem found, and exits 0 only when all is
 sound; otherwise 7 (or 1 when the vault cannot be opened at all). --json
 prints {"secrets","versions","problems":[{"path","version","problem"}],
-"audit_events","audit_chains","audit_error","sound"}.`,
+"audit_events","audit_chains","audit_error","sound"} and, with --repair,
+"removed":[KEY…].`,
 	maxArgs: 0,
-	define: func(*flag.FlagSet) func(*cli, []string) error {
-		return runDoctor
+	define: func(fs *flag.FlagSet) func(*cli, []string) error {
+		repair := fs.Bool("repair", false, "also remove what provably belongs to nothing (stale lifecycle claims) and list it")
+		return func(c *cli, args []string) error { return runDoctor(c, *repair) }
 	},
 }
 
 // doctorJSON is "ass doctor --json".
 type doctorJSON struct {
 	*agentvault.DoctorReport
-	Sound bool `json:"sound"`
+	Sound   bool     `json:"sound"`
+	Removed []string `json:"removed,omitempty"` // --repair
 }
 
-func runDoctor(c *cli, _ []string) error {
+func runDoctor(c *cli, repair bool) error {
 	s, err := c.open()
 	if errors.Is(err, agentvault.ErrIntegrity) {
 		return &damagedError{op: "doctor", n: 1, what: "record", stopped: true, detail: "the configuration and the key do not belong together: " + describe(err)}
@@ -47,12 +57,30 @@ func runDoctor(c *cli, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if c.g.json {
-		if err := writeJSON(c.stdout, doctorJSON{DoctorReport: rep, Sound: rep.Sound()}); err != nil {
+	var removed []string
+	if repair {
+		if removed, err = s.vault.RemoveOrphans(c.ctx); err != nil {
 			return err
 		}
-	} else if err := writeDoctor(c, s, rep); err != nil {
-		return err
+	}
+	if c.g.json {
+		if err := writeJSON(c.stdout, doctorJSON{DoctorReport: rep, Sound: rep.Sound(), Removed: removed}); err != nil {
+			return err
+		}
+	} else {
+		if err := writeDoctor(c, s, rep); err != nil {
+			return err
+		}
+		if repair {
+			if _, err := fmt.Fprintf(c.stdout, "repair: removed %s\n", plural(len(removed), "orphan")); err != nil {
+				return err
+			}
+			for _, k := range removed {
+				if _, err := fmt.Fprintln(c.stdout, "removed: "+k); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if rep.Sound() {
 		return nil
