@@ -170,6 +170,8 @@ func FuzzParseSecret(f *testing.F) {
 	v3.Versions[1].Tier = 1
 	f.Add(withMAC(v3.MarshalBody()))
 	f.Add([]byte("AVSR\x03"))
+	f.Add(withMAC(sampleV4().MarshalBody()))
+	f.Add([]byte("AVSR\x04"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, body, _, err := ParseSecret(b)
 		if err != nil {
