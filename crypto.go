@@ -43,8 +43,13 @@ func (v *AgentVault) seal(ctx context.Context, path string, n uint32, value []by
 	return ver, aead, nil
 }
 
-// open decrypts one version of the record at path.
-func (v *AgentVault) open(ctx context.Context, path string, ver *record.Version) ([]byte, error) {
+// open decrypts version ver of rec, the record at path, reading its
+// version record first when its envelope is not in rec.
+func (v *AgentVault) open(ctx context.Context, path string, rec *record.Secret, ver *record.Version) ([]byte, error) {
+	ver, err := v.envelope(ctx, path, rec, ver)
+	if err != nil {
+		return nil, err
+	}
 	k, err := v.dekFor(ctx, path, ver)
 	if err != nil {
 		return nil, err

@@ -364,7 +364,7 @@ func (v *AgentVault) activeValueEquals(ctx context.Context, path string, val Sec
 		return false, "", err
 	}
 	ver := rec.Find(rec.Active)
-	pt, err := v.open(ctx, path, ver)
+	pt, err := v.open(ctx, path, rec, ver)
 	if err != nil {
 		return false, "", err
 	}

@@ -107,10 +107,14 @@ type LifecycleReport struct {
 	Expiry   *ExpiryReport   `json:"expiry"`
 	Rotation *RotationReport `json:"rotation"`
 	Pruned   []PruneResult   `json:"pruned,omitempty"` // secrets whose versions this pass pruned
+	// OrphansRemoved counts the orphan version records (see
+	// DoctorReport.OrphanVersions) this pass deleted.
+	OrphansRemoved int `json:"orphans_removed,omitempty"`
 }
 
-// RunOnce runs one scheduler pass: CheckExpirations, RotateDue, then the
-// retention policy on every secret. It goes on after a failure in one part
+// RunOnce runs one scheduler pass: CheckExpirations, RotateDue, the
+// retention policy on every secret, then the removal of orphan version
+// records older than 15 minutes. It goes on after a failure in one part
 // and returns the parts' errors joined. Safe to call from any number of
 // processes at once: each notice and rotation happens once.
 func (v *AgentVault) RunOnce(ctx context.Context) (*LifecycleReport, error) {
@@ -125,6 +129,9 @@ func (v *AgentVault) RunOnce(ctx context.Context) (*LifecycleReport, error) {
 	}
 	if rep.Pruned, err = v.pruneAll(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if rep.OrphansRemoved, err = v.removeOrphans(ctx); err != nil {
+		errs = append(errs, opErr("orphans", "", "", err))
 	}
 	return rep, errors.Join(errs...)
 }

@@ -207,6 +207,9 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 		ExpiresAt: expiryNanos(in.ExpiresAt, in.ExpiresIn, now), Active: 1, MaxVersion: 1,
 		Versions: []record.Version{ver},
 	}
+	if _, err := rand.Read(rec.SecretID[:]); err != nil {
+		return nil, opErr(op, in.Path, "", err)
+	}
 	raw := v.encode(rec)
 	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
 		if errors.Is(err, backend.ErrConflict) {
@@ -284,7 +287,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	}
 	want := ver.Number
 	vs := FormatVersion(want)
-	pt, err := v.open(ctx, path, ver)
+	pt, err := v.open(ctx, path, rec, ver)
 	if err != nil {
 		return nil, opErr(op, path, vs, err)
 	}
@@ -559,7 +562,9 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) (low
 // modify runs a read-change-write cycle on the record at path, retrying
 // when another writer changed it in between. change edits a private copy of
 // the record; it may return the AEAD and envelope of a version it added, to
-// warm the cache once the write lands.
+// warm the cache once the write lands. The record is written as a format
+// version 4 head: the version records it needs are written first (see
+// storeVersions), those of versions it dropped deleted after.
 func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
 	if _, err := v.ctxActor(ctx); err != nil {
 		return err
@@ -581,13 +586,22 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 		if err != nil {
 			return err
 		}
+		var addedDEK string
+		var addedN uint32
+		if added != nil {
+			addedDEK, addedN = string(added.WrappedDEK), added.Number
+		}
+		if err := v.storeVersions(ctx, path, rec); err != nil {
+			return err
+		}
 		out := v.encode(rec)
 		_, err = v.b.Put(ctx, secretPrefix+path, out, rev)
 		if err == nil {
 			if added != nil {
-				v.cache.putDEK(string(added.WrappedDEK), v.newDataKey(aead, path, added.Number))
+				v.cache.putDEK(addedDEK, v.newDataKey(aead, path, addedN))
 			}
 			v.cache.putRecord(path, out, rec)
+			v.dropVersions(ctx, path, cur, rec)
 			return nil
 		}
 		if !errors.Is(err, backend.ErrConflict) {
@@ -641,12 +655,44 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 	if _, err := v.ctxActor(ctx); err != nil {
 		return opErr(op, path, "", err)
 	}
-	err := v.b.Delete(ctx, secretPrefix+path, 0)
+	err := v.deleteSecret(ctx, path)
 	v.cache.forget(path)
-	if errors.Is(err, backend.ErrNotFound) {
-		err = ErrNotFound
-	}
 	return opErr(op, path, "", err)
+}
+
+// deleteSecret deletes the head at path, then the version records of the
+// incarnation it named. A crash in between leaves orphans (RunOnce removes
+// them), never a head without its versions. A head that cannot be
+// authenticated is deleted too; its version records become orphans.
+func (v *AgentVault) deleteSecret(ctx context.Context, path string) error {
+	for attempt := 0; ; attempt++ {
+		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+		if err != nil && !errors.Is(err, ErrIntegrity) {
+			if errors.Is(err, backend.ErrNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var rec *record.Secret
+		if err == nil {
+			rec, _ = v.decode(path, raw)
+		} else {
+			rev = 0 // unreadable to the backend itself: delete whatever is there
+		}
+		err = v.b.Delete(ctx, secretPrefix+path, rev)
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+			return ErrNotFound
+		case errors.Is(err, backend.ErrConflict) && attempt < v.opts.maxRetries:
+			continue // changed meanwhile: read the newer head
+		case err != nil:
+			return err
+		}
+		if rec != nil && rec.IsV4() {
+			v.deleteVersions(ctx, path, rec.SecretID)
+		}
+		return nil
+	}
 }
 
 // ListSecrets returns the metadata (never the values) of the secrets that

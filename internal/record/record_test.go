@@ -46,7 +46,7 @@ func TestParseRejects(t *testing.T) {
 		"empty":          nil,
 		"short":          []byte("AVSR"),
 		"wrong magic":    withMAC(append([]byte("XXXX"), good[4:]...)),
-		"unknown format": withMAC(append(append([]byte("AVSR"), 4), good[5:]...)),
+		"unknown format": withMAC(append(append([]byte("AVSR"), 5), good[5:]...)),
 		"v3 without v3":  withMAC(append(append(append([]byte("AVSR"), 3), good[5:]...), make([]byte, v2Len+2)...)),
 		"v3 truncated":   withMAC(append(append(append([]byte("AVSR"), 3), good[5:]...), append(make([]byte, v2Len), 1)...)),
 		"v2 without v2":  withMAC(append(append(append([]byte("AVSR"), 2), good[5:]...), make([]byte, v2Len)...)),
