@@ -21,7 +21,12 @@ is not audited.
 Prints a summary, one line per problem found, and exits 0 only when all is
 sound; otherwise 7 (or 1 when the vault cannot be opened at all). --json
 prints {"secrets","versions","problems":[{"path","version","problem"}],
-"audit_events","audit_chains","audit_error","sound"}.`,
+"orphan_versions","audit_events","audit_chains","audit_error","sound"}.
+
+Orphan version records (left by a crash between writing a version and its
+secret's record, or by an interrupted delete) are listed but do not make
+the vault unsound: they hold nothing readable, and the lifecycle scheduler
+("ass lifecycle run") removes them once they are 15 minutes old.`,
 	maxArgs: 0,
 	define: func(*flag.FlagSet) func(*cli, []string) error {
 		return runDoctor
@@ -81,6 +86,12 @@ func writeDoctor(c *cli, s *session, rep *agentvault.DoctorReport) error {
 		lines = append(lines, fmt.Sprintf("audit:    ok: %s in %s", plural(rep.AuditEvents, "event"), plural(rep.AuditChains, "chain")))
 	} else {
 		lines = append(lines, "audit:    DAMAGED: "+oneLine(rep.AuditError))
+	}
+	if n := len(rep.OrphanVersions); n > 0 {
+		lines = append(lines, fmt.Sprintf("orphans:  %s no secret references (removed by the scheduler after 15 minutes)", plural(n, "version record")))
+		for _, k := range rep.OrphanVersions {
+			lines = append(lines, "  orphan "+k)
+		}
 	}
 	for _, p := range rep.Problems {
 		where := p.Path
