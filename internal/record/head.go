@@ -9,10 +9,15 @@ import (
 //
 // The head (magic "AVSR", format byte 4) holds the secret's metadata, its
 // lifecycle fields (always present), a random SecretID naming this
-// incarnation of the path, the version table (each stored version's
-// number, creation time, tier floor and creator; a creator equal to the
-// previous entry's is written as the length 0xFFFF and no bytes) and the
-// active version's envelope inline. Every other stored version's envelope
+// incarnation of the path, the version table and the active version's
+// envelope inline. The table is a list of runs, each of consecutively
+// numbered stored versions with the same tier floor and creator: first
+// number, count, floor, creator (a 16-bit length and bytes; the length
+// 0xFFFF and no bytes for the previous run's creator), the first version's
+// creation time, and for each further version its creation time as a
+// signed varint difference from the one before. Runs are maximal (two
+// adjacent runs could not be one), so a table has one encoding, and its
+// size grows by a few bytes per version. Every other stored version's envelope
 // lives in its own version record (magic "AVSV", format byte 4), whose
 // body names the path, the version number and the SecretID, so that the
 // MAC the caller appends binds it to exactly one version of one
@@ -26,11 +31,11 @@ import (
 // WrappedDEK and Ciphertext, and a zero Nonce (Detached reports this).
 
 const (
-	formatV4      = 4
-	versionMagic  = "AVSV"
-	sameActor     = 0xFFFF // a version-table creator equal to the previous entry's
-	SecretIDLen   = 16
-	versionHeadSz = 4 + 8 + 1 + 2 // number, created_at, tier, creator length
+	formatV4     = 4
+	versionMagic = "AVSV"
+	sameActor    = 0xFFFF // a version-table creator equal to the previous entry's
+	SecretIDLen  = 16
+	runHeadSz    = 4 + 4 + 1 + 2 + 8 // first, count, tier, creator length, created_at
 )
 
 // Detached reports whether ver's envelope is not in memory: a non-active
@@ -48,9 +53,7 @@ func (s *Secret) marshalV4() []byte {
 	for _, t := range s.Tags {
 		n += 1 + len(t.Key) + 2 + len(t.Value)
 	}
-	for i := range s.Versions {
-		n += versionHeadSz + len(s.Versions[i].CreatedBy)
-	}
+	n += 4 + len(s.Versions)*3
 	act := s.Find(s.Active)
 	if act != nil {
 		n += envelopeLen(act)
@@ -79,18 +82,7 @@ func (s *Secret) marshalV4() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(s.RotationGrace))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.NextRotation))
 	b = append(b, s.SecretID[:]...)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Versions)))
-	for i := range s.Versions {
-		v := &s.Versions[i]
-		b = binary.BigEndian.AppendUint32(b, v.Number)
-		b = binary.BigEndian.AppendUint64(b, uint64(v.CreatedAt))
-		b = append(b, v.Tier)
-		if i > 0 && v.CreatedBy == s.Versions[i-1].CreatedBy {
-			b = binary.BigEndian.AppendUint16(b, sameActor)
-		} else {
-			b = put16(b, v.CreatedBy)
-		}
-	}
+	b = appendTable(b, s.Versions)
 	if act != nil {
 		b = appendEnvelope(b, act)
 	}
@@ -143,35 +135,13 @@ func parseV4(r *reader) *Secret {
 	if r.err == nil && !s.IsV4() {
 		r.fail("format version 4 with a zero secret id")
 	}
-	nv := r.u32()
-	if nv == 0 || nv > MaxVersions || uint64(nv)*versionHeadSz > uint64(r.remaining()) {
-		r.fail("bad version count %d", nv)
-	}
+	s.Versions = r.table()
 	if r.err != nil {
 		return nil
 	}
-	s.Versions = make([]Version, nv)
-	for i := range s.Versions {
-		v := &s.Versions[i]
-		v.Number = r.u32()
-		v.CreatedAt = int64(r.u64())
-		v.Tier = r.u8()
-		if n := r.u16(); n == sameActor && i > 0 {
-			v.CreatedBy = s.Versions[i-1].CreatedBy
-		} else {
-			by := r.limited("version created_by", int(n), MaxActorLen)
-			if r.err == nil && i > 0 && string(by) == s.Versions[i-1].CreatedBy {
-				r.fail("version creator repeated (must be written as the previous one's)")
-			}
-			v.CreatedBy = string(by)
-		}
-		if r.err != nil {
-			return nil
-		}
-		if v.Number == 0 || v.Number > s.MaxVersion || (i > 0 && v.Number <= s.Versions[i-1].Number) {
-			r.fail("version numbers out of order")
-			return nil
-		}
+	if s.Versions[len(s.Versions)-1].Number > s.MaxVersion {
+		r.fail("version numbers out of order")
+		return nil
 	}
 	act := s.Find(s.Active)
 	if act == nil {
@@ -237,4 +207,107 @@ func ParseVersionRecord(b []byte) (vr *VersionRecord, body []byte, mac []byte, e
 		return nil, nil, nil, r.err
 	}
 	return vr, body, mac, nil
+}
+
+// sameRun reports whether b can follow a in one run of the version table.
+func sameRun(a, b *Version) bool {
+	return b.Number == a.Number+1 && b.Tier == a.Tier && b.CreatedBy == a.CreatedBy
+}
+
+func appendTable(b []byte, vs []Version) []byte {
+	nrunsAt := len(b)
+	b = append(b, 0, 0, 0, 0)
+	runs := uint32(0)
+	for i := 0; i < len(vs); {
+		j := i + 1
+		for j < len(vs) && sameRun(&vs[j-1], &vs[j]) {
+			j++
+		}
+		v := &vs[i]
+		b = binary.BigEndian.AppendUint32(b, v.Number)
+		b = binary.BigEndian.AppendUint32(b, uint32(j-i))
+		b = append(b, v.Tier)
+		if i > 0 && v.CreatedBy == vs[i-1].CreatedBy {
+			b = binary.BigEndian.AppendUint16(b, sameActor)
+		} else {
+			b = put16(b, v.CreatedBy)
+		}
+		b = binary.BigEndian.AppendUint64(b, uint64(v.CreatedAt))
+		for k := i + 1; k < j; k++ {
+			b = binary.AppendVarint(b, vs[k].CreatedAt-vs[k-1].CreatedAt)
+		}
+		runs++
+		i = j
+	}
+	binary.BigEndian.PutUint32(b[nrunsAt:], runs)
+	return b
+}
+
+// varint reads a signed varint in its shortest encoding.
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	x, n := binary.Varint(r.b[r.off:])
+	if n <= 0 || n != len(binary.AppendVarint(nil, x)) {
+		r.fail("bad varint at offset %d", r.off)
+		return 0
+	}
+	r.off += n
+	return x
+}
+
+func (r *reader) table() []Version {
+	nruns := r.u32()
+	if nruns == 0 || nruns > MaxVersions || uint64(nruns)*runHeadSz > uint64(r.remaining()) {
+		r.fail("bad version run count %d", nruns)
+		return nil
+	}
+	var vs []Version
+	for i := uint32(0); i < nruns && r.err == nil; i++ {
+		first, count, tier := r.u32(), r.u32(), r.u8()
+		var by string
+		if n := r.u16(); n == sameActor && len(vs) > 0 {
+			by = vs[len(vs)-1].CreatedBy
+		} else {
+			p := r.limited("version created_by", int(n), MaxActorLen)
+			if r.err == nil && len(vs) > 0 && string(p) == vs[len(vs)-1].CreatedBy {
+				r.fail("version creator repeated (must be written as the previous run's)")
+			}
+			by = string(p)
+		}
+		at := int64(r.u64())
+		if r.err != nil {
+			break
+		}
+		if count == 0 || uint64(len(vs))+uint64(count) > MaxVersions || uint64(count-1) > uint64(r.remaining()) ||
+			first == 0 || uint64(first)+uint64(count)-1 > uint64(^uint32(0)) {
+			r.fail("bad version run (%d versions from %d)", count, first)
+			break
+		}
+		if len(vs) > 0 {
+			last := &vs[len(vs)-1]
+			if first <= last.Number {
+				r.fail("version numbers out of order")
+				break
+			}
+			if sameRun(last, &Version{Number: first, Tier: tier, CreatedBy: by}) {
+				r.fail("version runs not maximal")
+				break
+			}
+		}
+		if vs == nil {
+			vs = make([]Version, 0, count)
+		}
+		for k := uint32(0); k < count && r.err == nil; k++ {
+			if k > 0 {
+				at += r.varint()
+			}
+			vs = append(vs, Version{Number: first + k, CreatedAt: at, CreatedBy: by, Tier: tier})
+		}
+	}
+	if r.err != nil {
+		return nil
+	}
+	return vs
 }

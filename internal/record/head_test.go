@@ -118,3 +118,33 @@ func FuzzParseVersionRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestVersionTableRuns: consecutive versions with one floor and creator
+// share a run, so a long history costs a few bytes per version; runs
+// split where number, floor or creator change, and parse back exactly.
+func TestVersionTableRuns(t *testing.T) {
+	s := sampleV4()
+	s.Versions = nil
+	for n := uint32(1); n <= 1000; n++ {
+		v := Version{Number: n, CreatedAt: 1_700_000_000_000_000_000 + int64(n)*3_600_000_000_000, CreatedBy: "ci", Tier: 3}
+		switch {
+		case n > 600:
+			v.Tier = 0 // after a lowering
+		case n == 10:
+			v.CreatedBy = "alice"
+		case n == 11:
+			v.CreatedAt -= 7 // a clock that went back
+		}
+		if n != 500 { // pruned
+			s.Versions = append(s.Versions, v)
+		}
+	}
+	s.Active, s.MaxVersion = 1000, 1000
+	s.Versions[len(s.Versions)-1].KeyID, s.Versions[len(s.Versions)-1].WrappedDEK = "k", []byte("w")
+	s.Versions[len(s.Versions)-1].Ciphertext = bytes.Repeat([]byte{1}, 16)
+	body := s.MarshalBody()
+	assert.Less(t, len(body), 1000*8, "a 1,000-version head stays small")
+	got, _, _, err := ParseSecret(withMAC(body))
+	require.NoError(t, err)
+	assert.Equal(t, s, got)
+}
