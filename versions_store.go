@@ -193,12 +193,19 @@ func (v *AgentVault) putVersion(ctx context.Context, path string, id [record.Sec
 // and rec no longer does (pruned), once rec's head is written. A failure
 // leaves an orphan, which RunOnce removes later.
 func (v *AgentVault) dropVersions(ctx context.Context, path string, prev, rec *record.Secret) {
-	if !prev.IsV4() {
+	if !prev.IsV4() || rec.SecretID != prev.SecretID {
 		return
 	}
+	j := 0 // both tables are sorted: walk them together
 	for i := range prev.Versions {
 		n := prev.Versions[i].Number
-		if rec.Find(n) == nil && rec.SecretID == prev.SecretID {
+		for j < len(rec.Versions) && rec.Versions[j].Number < n {
+			j++
+		}
+		if j < len(rec.Versions) && rec.Versions[j].Number == n {
+			continue
+		}
+		if n != prev.Active { // an active version may have no record
 			_ = v.b.Delete(ctx, versionKey(path, n), 0)
 		}
 	}
