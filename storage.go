@@ -19,8 +19,9 @@ type storage struct {
 }
 
 var (
-	_ backend.Backend = storage{}
-	_ backend.Batcher = storage{}
+	_ backend.Backend      = storage{}
+	_ backend.Batcher      = storage{}
+	_ backend.SharedGetter = storage{}
 )
 
 func integrityErr(err error) error {
@@ -33,6 +34,16 @@ func integrityErr(err error) error {
 func (s storage) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	v, rev, err := s.b.Get(ctx, key)
 	return v, rev, integrityErr(err)
+}
+
+// GetShared reads without a copy when the backend can (the slice must not
+// be modified), else like Get.
+func (s storage) GetShared(ctx context.Context, key string) ([]byte, int64, error) {
+	if sg, ok := s.b.(backend.SharedGetter); ok {
+		v, rev, err := sg.GetShared(ctx, key)
+		return v, rev, integrityErr(err)
+	}
+	return s.Get(ctx, key)
 }
 
 func (s storage) Put(ctx context.Context, key string, value []byte, expectedRev int64) (int64, error) {

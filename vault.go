@@ -356,14 +356,14 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 	if _, err := v.ctxActor(ctx); err != nil {
 		return nil, 0, err
 	}
-	raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+	raw, rev, err := v.b.GetShared(ctx, secretPrefix+path)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return nil, 0, ErrNotFound
 		}
 		return nil, 0, err
 	}
-	rec, err := v.decode(path, raw)
+	rec, err := v.decodeRaw(path, raw, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -570,14 +570,14 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+		raw, rev, err := v.b.GetShared(ctx, secretPrefix+path)
 		if err != nil {
 			if errors.Is(err, backend.ErrNotFound) {
 				return ErrNotFound
 			}
 			return err
 		}
-		cur, err := v.decode(path, raw)
+		cur, err := v.decodeRaw(path, raw, true)
 		if err != nil {
 			return err
 		}

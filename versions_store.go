@@ -98,7 +98,7 @@ func (v *AgentVault) envelope(ctx context.Context, path string, rec *record.Secr
 	if !ver.Detached() {
 		return ver, nil
 	}
-	raw, _, err := v.b.Get(ctx, versionKey(path, ver.Number))
+	raw, _, err := v.b.GetShared(ctx, versionKey(path, ver.Number))
 	if errors.Is(err, backend.ErrNotFound) {
 		return nil, fmt.Errorf("%w: the version record of %s is missing", ErrIntegrity, FormatVersion(ver.Number))
 	}

@@ -3,6 +3,7 @@ package agentvault_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -202,4 +203,35 @@ func TestRewrapVersionRecords(t *testing.T) {
 	for ver, want := range map[string]string{"v1": "one", "v2": "two", "v3": "three"} {
 		assert.Equal(t, want, get(t, v, "w/key", agentvault.AtVersion(ver)).Value.Reveal(), ver)
 	}
+}
+
+// TestWarmMemoryReadCopiesNothing: a warm GetSecret on the memory backend
+// neither copies nor compares the stored head (GetShared and a cache that
+// recognises the immutable slice): what it allocates does not depend on
+// the head's size.
+func TestWarmMemoryReadCopiesNothing(t *testing.T) {
+	v, b := newVault(t, agentvault.WithAudit(false))
+	tags := map[string]string{}
+	for i := range 60 {
+		tags[strings.Repeat("k", 10)+string(rune('A'+i))] = strings.Repeat("v", 500)
+	}
+	_, err := v.CreateSecret(ctx, agentvault.CreateSecretInput{Path: "big/head", Value: agentvault.StringValue("x"),
+		Tags: tags, Description: strings.Repeat("d", 1000)})
+	require.NoError(t, err)
+	head, _, err := b.Get(ctx, "s/big/head")
+	require.NoError(t, err)
+	require.Greater(t, len(head), 30_000)
+	get(t, v, "big/head") // warm
+	get(t, v, "big/head") // adopt the shared slice
+	const n = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range n {
+		if _, err := v.GetSecret(ctx, "big/head"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	perRead := (after.TotalAlloc - before.TotalAlloc) / n
+	assert.Less(t, perRead, uint64(len(head)/2), "bytes allocated per warm read of a %d-byte head", len(head))
 }

@@ -35,7 +35,7 @@
 // # Optional capabilities
 //
 // Extra capabilities are separate interfaces found by type assertion (see
-// Batcher), never extra methods on Backend.
+// Batcher and SharedGetter), never extra methods on Backend.
 package backend
 
 import (
@@ -119,6 +119,18 @@ type Batcher interface {
 	// GetMany returns one Item per key, in the order given. A missing key is
 	// not an error: its Item has a nil Value and Rev 0.
 	GetMany(ctx context.Context, keys []string) ([]Item, error)
+}
+
+// SharedGetter is an optional capability: a Backend that can return a
+// stored value without copying it. agentvault uses it on its read path
+// when the Backend offers it.
+type SharedGetter interface {
+	// GetShared is Get, except that the returned slice may be shared with
+	// the Backend and with other callers: the caller must not modify it,
+	// and the Backend never modifies it either (a later Put stores a new
+	// slice). Two calls that return the same revision of a key may return
+	// the same slice.
+	GetShared(ctx context.Context, key string) (value []byte, rev int64, err error)
 }
 
 // ValidateKey reports whether key is acceptable to every Backend, returning

@@ -64,5 +64,6 @@ func cases() []testCase {
 	all = append(all, lifecycleCases()...)
 	all = append(all, concurrencyCases()...)
 	all = append(all, batchCases()...)
+	all = append(all, sharedCases()...)
 	return all
 }

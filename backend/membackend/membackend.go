@@ -22,7 +22,8 @@ import (
 // Backend stores values in a map guarded by a read-write mutex. Revisions
 // come from one counter shared by all keys, so they increase on every Put and
 // are never handed out twice, even across Delete and re-create. Values are
-// copied on the way in and on the way out.
+// copied on the way in and, except by GetShared, on the way out; a stored
+// value is never modified, so GetShared can hand it out as it is.
 //
 // A Backend is safe for concurrent use by multiple goroutines. It cannot be
 // shared between processes. The zero value is an empty, open Backend ready
@@ -40,8 +41,9 @@ type entry struct {
 }
 
 var (
-	_ backend.Backend = (*Backend)(nil)
-	_ backend.Batcher = (*Backend)(nil)
+	_ backend.Backend      = (*Backend)(nil)
+	_ backend.Batcher      = (*Backend)(nil)
+	_ backend.SharedGetter = (*Backend)(nil)
 )
 
 // New returns an empty Backend. It is equivalent to new(Backend).
@@ -62,6 +64,24 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("membackend: get %q: %w", key, backend.ErrNotFound)
 	}
 	return clone(e.value), e.rev, nil
+}
+
+// GetShared returns the value stored at key, not a copy, and its
+// revision: the caller must not modify it (see backend.SharedGetter).
+func (b *Backend) GetShared(ctx context.Context, key string) ([]byte, int64, error) {
+	if err := check(ctx, "get", key); err != nil {
+		return nil, 0, err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, 0, fmt.Errorf("membackend: get %q: %w", key, backend.ErrClosed)
+	}
+	e, ok := b.entries[key]
+	if !ok {
+		return nil, 0, fmt.Errorf("membackend: get %q: %w", key, backend.ErrNotFound)
+	}
+	return e.value, e.rev, nil
 }
 
 // Put stores a copy of value at key if the key's revision is expectedRev
