@@ -65,5 +65,6 @@ func cases() []testCase {
 	all = append(all, concurrencyCases()...)
 	all = append(all, batchCases()...)
 	all = append(all, sharedCases()...)
+	all = append(all, batchWriteCases()...)
 	return all
 }

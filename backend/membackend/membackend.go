@@ -44,6 +44,7 @@ var (
 	_ backend.Backend      = (*Backend)(nil)
 	_ backend.Batcher      = (*Backend)(nil)
 	_ backend.SharedGetter = (*Backend)(nil)
+	_ backend.BatchWriter  = (*Backend)(nil)
 )
 
 // New returns an empty Backend. It is equivalent to new(Backend).
@@ -105,6 +106,51 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	b.lastRev++
 	b.entries[key] = entry{value: clone(value), rev: b.lastRev}
 	return b.lastRev, nil
+}
+
+// PutMany applies each write as Put would, under one lock hold.
+func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backend.WriteResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("membackend: put many: %w", err)
+	}
+	if err := distinctKeys(writes); err != nil {
+		return nil, fmt.Errorf("membackend: put many: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("membackend: put many: %w", backend.ErrClosed)
+	}
+	out := make([]backend.WriteResult, len(writes))
+	for i, w := range writes {
+		if err := backend.ValidateKey(w.Key); err != nil {
+			out[i].Err = fmt.Errorf("membackend: put: %w", err)
+			continue
+		}
+		e, ok := b.entries[w.Key]
+		if e.rev != w.ExpectedRev {
+			out[i].Err = conflict("put", w.Key, w.ExpectedRev, e.rev, ok)
+			continue
+		}
+		if b.entries == nil {
+			b.entries = make(map[string]entry)
+		}
+		b.lastRev++
+		b.entries[w.Key] = entry{value: clone(w.Value), rev: b.lastRev}
+		out[i].Rev = b.lastRev
+	}
+	return out, nil
+}
+
+func distinctKeys(writes []backend.Write) error {
+	seen := make(map[string]struct{}, len(writes))
+	for _, w := range writes {
+		if _, dup := seen[w.Key]; dup {
+			return fmt.Errorf("key %q twice in one batch: %w", w.Key, backend.ErrInvalidKey)
+		}
+		seen[w.Key] = struct{}{}
+	}
+	return nil
 }
 
 // Delete removes key if its revision is expectedRev, or whatever its
