@@ -22,6 +22,7 @@ var (
 	_ backend.Backend      = storage{}
 	_ backend.Batcher      = storage{}
 	_ backend.SharedGetter = storage{}
+	_ backend.BatchWriter  = storage{}
 )
 
 func integrityErr(err error) error {
@@ -77,4 +78,22 @@ func (s storage) GetMany(ctx context.Context, keys []string) ([]backend.Item, er
 		items[i] = backend.Item{Key: k, Value: val, Rev: rev}
 	}
 	return items, nil
+}
+
+// PutMany writes in one batch when the backend can, else one Put each (a
+// cancelled ctx fails the writes not yet made).
+func (s storage) PutMany(ctx context.Context, writes []backend.Write) ([]backend.WriteResult, error) {
+	if bw, ok := s.b.(backend.BatchWriter); ok {
+		res, err := bw.PutMany(ctx, writes)
+		for i := range res {
+			res[i].Err = integrityErr(res[i].Err)
+		}
+		return res, integrityErr(err)
+	}
+	res := make([]backend.WriteResult, len(writes))
+	for i, w := range writes {
+		rev, err := s.b.Put(ctx, w.Key, w.Value, w.ExpectedRev)
+		res[i] = backend.WriteResult{Rev: rev, Err: integrityErr(err)}
+	}
+	return res, nil
 }

@@ -182,6 +182,39 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 	if err := v.check(in.Path); err != nil {
 		return nil, opErr(op, safePath(in.Path, err), "", err)
 	}
+	rec, raw, aead, err := v.newSecret(ctx, in)
+	if err != nil {
+		return nil, opErr(op, in.Path, errVersion(err), err)
+	}
+	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
+		if errors.Is(err, backend.ErrConflict) {
+			err = ErrAlreadyExists
+		}
+		return nil, opErr(op, in.Path, "", err)
+	}
+	v.created(in.Path, rec, raw, aead)
+	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
+}
+
+// sealError marks a failure to seal a new secret's value (named "v1" in
+// the operation's error).
+type sealError struct{ err error }
+
+func (e *sealError) Error() string { return e.err.Error() }
+func (e *sealError) Unwrap() error { return e.err }
+
+func errVersion(err error) string {
+	var se *sealError
+	if errors.As(err, &se) {
+		return "v1"
+	}
+	return ""
+}
+
+// newSecret checks in and seals its value as version v1: the record to
+// store at secretPrefix+in.Path (format 4, create only), its encoding, and
+// the data key's AEAD for the cache.
+func (v *AgentVault) newSecret(ctx context.Context, in CreateSecretInput) (*record.Secret, []byte, cipher.AEAD, error) {
 	now := v.opts.now()
 	typ, tier := in.Type, in.Tier
 	if typ == "" {
@@ -191,15 +224,15 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 		tier = TierSensitive
 	}
 	if err := v.validateCreate(in, typ, tier, now); err != nil {
-		return nil, opErr(op, in.Path, "", err)
+		return nil, nil, nil, err
 	}
 	actor, err := v.actor(ctx)
 	if err != nil {
-		return nil, opErr(op, in.Path, "", err)
+		return nil, nil, nil, err
 	}
 	ver, aead, err := v.seal(ctx, in.Path, 1, in.Value.b, now, actor)
 	if err != nil {
-		return nil, opErr(op, in.Path, "v1", err)
+		return nil, nil, nil, &sealError{err}
 	}
 	rec := &record.Secret{
 		Path: in.Path, Type: string(typ), Tier: tierRanks[tier], Description: in.Description,
@@ -208,18 +241,16 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 		Versions: []record.Version{ver},
 	}
 	if _, err := rand.Read(rec.SecretID[:]); err != nil {
-		return nil, opErr(op, in.Path, "", err)
+		return nil, nil, nil, err
 	}
-	raw := v.encode(rec)
-	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
-		if errors.Is(err, backend.ErrConflict) {
-			err = ErrAlreadyExists
-		}
-		return nil, opErr(op, in.Path, "", err)
-	}
-	v.cache.putDEK(string(ver.WrappedDEK), v.newDataKey(aead, in.Path, 1))
-	v.cache.putRecord(in.Path, raw, rec)
-	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
+	return rec, v.encode(rec), aead, nil
+}
+
+// created warms the cache with a secret just written by newSecret's
+// record.
+func (v *AgentVault) created(path string, rec *record.Secret, raw []byte, aead cipher.AEAD) {
+	v.cache.putDEK(string(rec.Versions[0].WrappedDEK), v.newDataKey(aead, path, 1))
+	v.cache.putRecord(path, raw, rec)
 }
 
 func (v *AgentVault) validateCreate(in CreateSecretInput, typ SecretType, tier AccessTier, now time.Time) error {
