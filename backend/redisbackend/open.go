@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +33,10 @@ import (
 // go-redis's: dial_timeout, read_timeout, write_timeout (a number of seconds
 // or a Go duration such as 500ms), max_retries, pool_size, skip_verify and
 // the others that redis.ParseURL, redis.ParseClusterURL and
-// redis.ParseFailoverURL accept; unknown parameters are an error. Timeouts
+// redis.ParseFailoverURL accept; unknown parameters are an error. Two
+// parameters are this package's: wait (a replica count, or "auto") and
+// wait_timeout (a Go duration such as 500ms), which override WithWait and
+// WithWaitTimeout; wait=0 turns waiting for replicas off. Timeouts
 // the URL does not set come from WithDialTimeout, WithReadTimeout and
 // WithWriteTimeout; TLS settings beyond the system roots (a private CA, a
 // client certificate) from WithTLSConfig. The client honours context
@@ -48,6 +52,10 @@ func Open(rawURL string, opts ...Option) (*Backend, error) {
 		return nil, err
 	}
 	secrets := urlPasswords(rawURL)
+	rawURL, err = waitParams(rawURL, &o)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("redisbackend: open: %w", err), secrets)
+	}
 	ep, err := parseURL(rawURL, o)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("redisbackend: open: %w", err), secrets)
@@ -282,4 +290,41 @@ func scrub(err error, secrets []string) error {
 		return err
 	}
 	return errors.New(msg)
+}
+
+// waitParams removes the wait and wait_timeout parameters from rawURL's
+// query, textually (the userinfo is not re-encoded), and applies them to o.
+func waitParams(rawURL string, o *options) (string, error) {
+	base, query, ok := strings.Cut(rawURL, "?")
+	if !ok {
+		return rawURL, nil
+	}
+	var kept []string
+	for _, kv := range strings.Split(query, "&") {
+		name, val, _ := strings.Cut(kv, "=")
+		switch name {
+		case "wait":
+			if val == "auto" {
+				o.wait = WaitAuto
+				continue
+			}
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 || n > MaxWaitReplicas {
+				return "", fmt.Errorf("parameter wait=%q: want a replica count 0 to %d, or auto", val, MaxWaitReplicas)
+			}
+			o.wait = n
+		case "wait_timeout":
+			d, err := time.ParseDuration(val)
+			if err != nil || d <= 0 {
+				return "", fmt.Errorf("parameter wait_timeout=%q: want a positive duration such as 500ms", val)
+			}
+			o.waitTimeout = d
+		default:
+			kept = append(kept, kv)
+		}
+	}
+	if len(kept) == 0 {
+		return base, nil
+	}
+	return base + "?" + strings.Join(kept, "&"), nil
 }

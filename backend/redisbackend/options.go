@@ -21,7 +21,18 @@ const (
 	DefaultReadTimeout = 3 * time.Second
 	// DefaultWriteTimeout is Open's write timeout without WithWriteTimeout.
 	DefaultWriteTimeout = 3 * time.Second
+	// DefaultWaitTimeout is how long a write waits for its replicas without
+	// WithWaitTimeout.
+	DefaultWaitTimeout = time.Second
+	// MaxWaitReplicas is the largest replica count WithWait accepts.
+	MaxWaitReplicas = 16
 )
+
+// WaitAuto is the default replica count of WithWait: wait for one replica
+// on every master that has, or was once seen by this Backend to have, a
+// connected replica, and for none on a master that never had one. See the
+// package documentation, "Replication and failover".
+const WaitAuto = -1
 
 // maxPrefixLen bounds the key prefix, in bytes.
 const maxPrefixLen = 128
@@ -37,6 +48,9 @@ type options struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	tlsConfig    *tls.Config
+	wait         int           // replicas each write waits for; WaitAuto; 0 off
+	waitTimeout  time.Duration // how long a write waits for them
+	noMarks      bool          // tests: no lost-write detection (the old behaviour)
 }
 
 func newOptions(opts []Option) (options, error) {
@@ -46,6 +60,8 @@ func newOptions(opts []Option) (options, error) {
 		dialTimeout:  DefaultDialTimeout,
 		readTimeout:  DefaultReadTimeout,
 		writeTimeout: DefaultWriteTimeout,
+		wait:         WaitAuto,
+		waitTimeout:  DefaultWaitTimeout,
 	}
 	for _, opt := range opts {
 		if opt != nil {
@@ -61,6 +77,12 @@ func newOptions(opts []Option) (options, error) {
 	if o.dialTimeout <= 0 || o.readTimeout <= 0 || o.writeTimeout <= 0 {
 		return o, fmt.Errorf("redisbackend: timeouts must be positive (dial %v, read %v, write %v)",
 			o.dialTimeout, o.readTimeout, o.writeTimeout)
+	}
+	if o.wait < WaitAuto || o.wait > MaxWaitReplicas {
+		return o, fmt.Errorf("redisbackend: wait for %d replicas: want 0 to %d, or WaitAuto", o.wait, MaxWaitReplicas)
+	}
+	if o.waitTimeout <= 0 {
+		return o, fmt.Errorf("redisbackend: wait timeout must be positive, got %v", o.waitTimeout)
 	}
 	return o, nil
 }
@@ -119,3 +141,22 @@ func WithWriteTimeout(d time.Duration) Option { return func(o *options) { o.writ
 // Open fails if it is given with a URL that does not use TLS. Default: the
 // system's roots, TLS 1.2 or later.
 func WithTLSConfig(cfg *tls.Config) Option { return func(o *options) { o.tlsConfig = cfg } }
+
+// WithWait sets how many replicas must confirm a Put or Delete before it
+// returns success: the write and a WAIT replicas timeout go to the key's
+// master in one round trip, and if fewer replicas confirm within the wait
+// timeout (WithWaitTimeout) the call returns an error wrapping
+// ErrNotReplicated, never success (the write may or may not have been
+// applied, and may or may not survive a failover). 0 turns waiting off:
+// a write is acknowledged as soon as the master applied it, and a failover
+// can lose it. WaitAuto waits for one replica on masters that have (or had)
+// replicas and for none on masters that never had one. A wait parameter in
+// Open's URL takes precedence. 0 to MaxWaitReplicas, or WaitAuto; default
+// WaitAuto.
+func WithWait(replicas int) Option { return func(o *options) { o.wait = replicas } }
+
+// WithWaitTimeout sets how long a write waits for its replicas (see
+// WithWait). Keep it below the client's read timeout, or the socket read
+// gives up first (also an error, never a success). A wait_timeout parameter
+// in Open's URL takes precedence. Default DefaultWaitTimeout (1s).
+func WithWaitTimeout(d time.Duration) Option { return func(o *options) { o.waitTimeout = d } }

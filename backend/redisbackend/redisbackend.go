@@ -35,6 +35,8 @@ type Backend struct {
 	nstr   string   // shards, in decimal, as the scripts compare it
 	tags   []string // tags[s] is the hash tag of shard s
 	idx    []string // idx[s] is the index key of shard s
+	repl   replication
+	marks  *marks // acknowledged writes, for ErrLostWrite; nil: no detection
 	closed atomic.Bool
 }
 
@@ -46,7 +48,10 @@ type Backend struct {
 //
 // New does no I/O. Timeouts, retries and TLS come from the client's
 // options; set ContextTimeoutEnabled in them so that context deadlines
-// also bound socket reads.
+// also bound socket reads. Writes wait for replicas as WithWait says
+// (WaitAuto by default); with a client other than *redis.Client and
+// *redis.ClusterClient (a Ring) they cannot, WaitAuto means no wait, and
+// WithWait(N) for N > 0 is an error.
 func New(client redis.UniversalClient, opts ...Option) (*Backend, error) {
 	if client == nil {
 		return nil, errors.New("redisbackend: new: nil client")
@@ -55,10 +60,16 @@ func New(client redis.UniversalClient, opts ...Option) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.wait > 0 && !waitSupported(client) {
+		return nil, fmt.Errorf("redisbackend: new: WithWait(%d) needs a *redis.Client or *redis.ClusterClient, not %T", o.wait, client)
+	}
 	return newBackend(client, false, describeClient(client), o), nil
 }
 
 func newBackend(client redis.UniversalClient, owned bool, desc string, o options) *Backend {
+	if o.wait == WaitAuto && !waitSupported(client) {
+		o.wait = 0
+	}
 	b := &Backend{
 		client: client,
 		owned:  owned,
@@ -68,6 +79,10 @@ func newBackend(client redis.UniversalClient, owned bool, desc string, o options
 		nstr:   strconv.Itoa(o.shards),
 		tags:   make([]string, o.shards),
 		idx:    make([]string, o.shards),
+		repl:   replication{want: o.wait, timeout: o.waitTimeout},
+	}
+	if !o.noMarks {
+		b.marks = newMarks(o.shards)
 	}
 	for s := range o.shards {
 		b.tags[s] = tag(o.prefix, s)
@@ -130,12 +145,16 @@ func (b *Backend) check(ctx context.Context, key string) error {
 }
 
 // Get returns the value stored at key and its revision, or an error
-// wrapping backend.ErrNotFound. It costs one GET.
+// wrapping backend.ErrNotFound. It costs one GET. It returns an error
+// wrapping ErrLostWrite, and no value, if the record contradicts a write
+// this Backend acknowledged (see ErrLostWrite).
 func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	if err := b.check(ctx, key); err != nil {
 		return nil, 0, opErr("get", key, err)
 	}
-	rec, err := b.client.Get(ctx, b.dataKey(key)).Result()
+	s := shardOf(key, b.shards)
+	sent := b.marksNow()
+	rec, err := b.client.Get(ctx, dataKey(b.tags[s], key)).Result()
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
 			return nil, 0, opErr("get", key, backend.ErrNotFound)
@@ -143,6 +162,9 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 		return nil, 0, opErr("get", key, err)
 	}
 	value, rev, err := parseRecord(rec)
+	if err == nil {
+		err = b.checkMark(ctx, s, key, rev, value, sent)
+	}
 	if err != nil {
 		return nil, 0, opErr("get", key, err)
 	}
@@ -152,12 +174,15 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 // Put stores value at key if the key's revision is expectedRev (0: only if
 // the key does not exist) and returns the new revision. A stale revision
 // writes nothing and returns an error wrapping backend.ErrConflict. It
-// costs one EVALSHA (the data key, the index and the shard clock are
-// updated by one Lua script, atomically).
+// costs one round trip: an EVALSHA (the data key, the index and the shard
+// clock are updated by one Lua script, atomically), pipelined with the
+// WAIT for replicas and the ROLE that WithWait calls for.
 //
 // A Put that returns nil is as durable as the server's persistence
 // settings make it (appendonly yes with appendfsync always for every
-// write; see the package documentation).
+// write) and confirmed by the replicas WithWait asks for; one that too few
+// replicas confirmed returns an error wrapping ErrNotReplicated. See the
+// package documentation, "Replication and failover".
 func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev int64) (int64, error) {
 	if err := b.check(ctx, key); err != nil {
 		return 0, opErr("put", key, err)
@@ -166,11 +191,16 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	t := b.tags[s]
 	var id [8]byte
 	putUint64(id[:], rand.Uint64())
-	res, err := putScript.Run(ctx, b.client,
+	res, err := b.runWrite(ctx, putScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), value, hex.EncodeToString(id[:]), key, b.nstr,
-	).Slice()
+	)
 	if err != nil {
+		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
+			if st, rev, perr := scriptResult(res); perr == nil && st == statusOK {
+				b.marks.unconfirmed(s, key, rev)
+			}
+		}
 		return 0, opErr("put", key, b.scriptErr(err))
 	}
 	status, rev, err := scriptResult(res)
@@ -179,6 +209,12 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 	switch status {
 	case statusOK:
+		// Creates are not remembered: a lost create cannot be told from
+		// a key deleted elsewhere, and write-once keys (audit entries)
+		// would crowd out the others.
+		if b.marks != nil && expectedRev != 0 {
+			b.marks.put(s, key, rev, value)
+		}
 		return rev, nil
 	case statusConflict:
 		return 0, conflictErr("put", key, expectedRev, rev)
@@ -190,7 +226,8 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 // Delete removes key if its revision is expectedRev, or whatever its
 // revision when expectedRev is 0. It returns an error wrapping
 // backend.ErrNotFound when the key does not exist and backend.ErrConflict
-// on a revision mismatch. It costs one EVALSHA.
+// on a revision mismatch. It costs one round trip, and waits for replicas
+// as Put does (ErrNotReplicated).
 //
 // If go-redis retries a Delete whose first attempt was applied but whose
 // reply was lost, the retry reports ErrNotFound.
@@ -200,10 +237,10 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	s := shardOf(key, b.shards)
 	t := b.tags[s]
-	res, err := deleteScript.Run(ctx, b.client,
+	res, err := b.runWrite(ctx, deleteScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), key, b.nstr,
-	).Slice()
+	)
 	if err != nil {
 		return opErr("delete", key, b.scriptErr(err))
 	}
@@ -213,6 +250,9 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	switch status {
 	case statusOK:
+		if b.marks != nil {
+			b.marks.deleted(s, key, rev)
+		}
 		return nil
 	case statusNotFound:
 		return opErr("delete", key, backend.ErrNotFound)
@@ -278,6 +318,7 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 		return items, nil
 	}
 	cmds := make([]*redis.StringCmd, len(keys))
+	sent := b.marksNow()
 	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			cmds[i] = p.Get(ctx, b.dataKey(k))
@@ -299,8 +340,39 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 		if items[i].Value, items[i].Rev, err = parseRecord(rec); err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
+		if err := b.checkMark(ctx, shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value, sent); err != nil {
+			return nil, opErr("get many", keys[i], err)
+		}
 	}
 	return items, nil
+}
+
+// checkMark returns an error wrapping ErrLostWrite if a record read from
+// Redis contradicts a write this Backend acknowledged. A record this
+// Backend wrote but its replicas did not confirm (its Put returned
+// ErrNotReplicated) is served only once they do: otherwise a caller could
+// build on a write that a failover then discards.
+func (b *Backend) checkMark(ctx context.Context, s int, key string, rev int64, value []byte, sent int64) error {
+	if b.marks == nil {
+		return nil
+	}
+	res, err := b.marks.check(s, key, rev, value, sent)
+	if err != nil || res != markConfirm {
+		return err
+	}
+	if err := b.confirm(ctx, dataKey(b.tags[s], key), metaKey(b.tags[s])); err != nil {
+		return fmt.Errorf("record written by this process is not confirmed by replicas: %w", err)
+	}
+	b.marks.confirmed(s, key, rev)
+	return nil
+}
+
+// marksNow returns the marks clock a read takes before it is sent.
+func (b *Backend) marksNow() int64 {
+	if b.marks == nil {
+		return 0
+	}
+	return b.marks.now()
 }
 
 // dataKey returns the Redis key of key's record.

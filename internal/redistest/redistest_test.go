@@ -99,3 +99,20 @@ func TestRequired(t *testing.T) {
 	t.Setenv(redistest.EnvRequire, "1")
 	assert.True(t, redistest.Required(), "Required with "+redistest.EnvRequire+"=1")
 }
+
+func TestStartFailover(t *testing.T) {
+	t.Parallel()
+	f := redistest.StartFailover(t)
+	f.DemoteAfter = time.Second
+	require.Equal(t, f.Servers[0], f.Master(), "initial master")
+	old, new := f.ForceFailover()
+	assert.Equal(t, f.Servers[0], old, "ForceFailover old master")
+	assert.NotEqual(t, old, new, "ForceFailover promotes another server")
+	assert.Equal(t, new, f.Master(), "sentinels report the promoted server")
+	killed, next := f.KillMaster()
+	assert.Equal(t, new, killed, "KillMaster kills the current master")
+	assert.NotEqual(t, killed, next, "KillMaster promotes another server")
+	role, err := killed.Do("ROLE")
+	require.NoError(t, err, "ROLE on the restarted server")
+	assert.Equal(t, "slave", role.([]any)[0], "the killed master comes back as a replica")
+}
