@@ -21,7 +21,16 @@ import (
 //	{P:S}:meta      hash     clock: the last revision handed out in the shard
 //	                         shards: N, to catch processes configured with another N
 //
-// shard(key) = FNV-1a-64(key) mod N. A record is
+// shard(key) = FNV-1a-64(key) mod N. A record (layout 2) is a hash:
+//
+//	r   the revision, decimal
+//	w   the write id, 16 lowercase hex digits
+//	v   the value bytes
+//
+// so that a write sets the value as it came, never copying or
+// concatenating it inside the script. Layout 1, written by earlier
+// versions and still read (and replaced by layout 2 on the key's next
+// Put), is a string:
 //
 //	"1 " <revision, decimal> " " <write id, 16 lowercase hex digits> " " <value bytes>
 //
@@ -126,18 +135,17 @@ const (
 // If the record already carries this call's write id, an earlier attempt of
 // the same Put has been applied (go-redis retried after losing the reply):
 // its revision is returned as success instead of a false conflict.
-var putScript = redis.NewScript(`
+var putScript = redis.NewScript(headerLua + `
 local meta = redis.call('HMGET', KEYS[3], 'clock', 'shards')
 if meta[2] and meta[2] ~= ARGV[5] then
   return redis.error_reply('AVLAYOUT ' .. meta[2])
 end
-local hdr = redis.call('GETRANGE', KEYS[1], 0, 63)
+local rev, id, legacy = header(KEYS[1])
+if rev == nil then
+  return redis.error_reply('AVMALFORMED stored record has no valid header')
+end
 local old = false
-if hdr ~= '' then
-  local rev, id = string.match(hdr, '^1 (%d+) (%x+) ')
-  if not rev then
-    return redis.error_reply('AVMALFORMED stored record has no valid header')
-  end
+if rev then
   if id == ARGV[3] then
     return {0, rev}
   end
@@ -149,7 +157,7 @@ elseif ARGV[1] ~= '0' then
   return {1, '0'}
 end
 local t = redis.call('TIME')
-local rev = tonumber(t[1]) * 1000000 + tonumber(t[2])
+rev = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local clock = tonumber(meta[1])
 if clock and clock >= rev then
   rev = clock + 1
@@ -161,11 +169,42 @@ if rev >= 9007199254740992 then
   return redis.error_reply('AVEXHAUSTED revisions reached 2^53')
 end
 local revs = string.format('%.0f', rev)
-redis.call('SET', KEYS[1], '1 ' .. revs .. ' ' .. ARGV[3] .. ' ' .. ARGV[2])
+if legacy then
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], 'r', revs, 'w', ARGV[3], 'v', ARGV[2])
 redis.call('HSET', KEYS[3], 'clock', revs, 'shards', ARGV[5])
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 return {0, revs}
 `)
+
+// headerLua defines header(key): the revision and write id of the record
+// at key, and whether it has layout 1 (a string, see parseRecord); false
+// when the key does not exist, nil when the record is malformed. It reads
+// the header only, never the value.
+const headerLua = `
+local function header(key)
+  local f = redis.pcall('HMGET', key, 'r', 'w')
+  if f['err'] then
+    local hdr = redis.call('GETRANGE', key, 0, 63)
+    local rev, id = string.match(hdr, '^1 (%d+) (%x+) ')
+    if not rev then
+      return nil
+    end
+    return rev, id, true
+  end
+  if not f[1] then
+    if f[2] or redis.call('EXISTS', key) == 1 then
+      return nil -- a hash that is not a record
+    end
+    return false
+  end
+  if not string.match(f[1], '^[1-9]%d*$') or not f[2] then
+    return nil
+  end
+  return f[1], f[2], false
+end
+`
 
 // deleteScript removes a record and its index entry if the key's revision
 // is the expected one.
@@ -175,18 +214,17 @@ return {0, revs}
 //
 // The shard clock is left alone: it is already at least the deleted
 // revision, so the key's next revision is larger.
-var deleteScript = redis.NewScript(`
+var deleteScript = redis.NewScript(headerLua + `
 local shards = redis.call('HGET', KEYS[3], 'shards')
 if shards and shards ~= ARGV[3] then
   return redis.error_reply('AVLAYOUT ' .. shards)
 end
-local hdr = redis.call('GETRANGE', KEYS[1], 0, 63)
-if hdr == '' then
-  return {2, '0'}
-end
-local rev = string.match(hdr, '^1 (%d+) ')
-if not rev then
+local rev = header(KEYS[1])
+if rev == nil then
   return redis.error_reply('AVMALFORMED stored record has no valid header')
+end
+if not rev then
+  return {2, '0'}
 end
 if ARGV[1] ~= '0' and rev ~= ARGV[1] then
   return {1, rev}
@@ -217,4 +255,26 @@ func lexRange(prefix string) (lo, hi string) {
 	}
 	end[len(end)-1]++
 	return lo, "(" + string(end)
+}
+
+// parseHash turns the fields r, w, v of a layout 2 record (HMGET order)
+// into its value and revision; ok is false when the key does not exist.
+func parseHash(f []any) (value []byte, rev int64, ok bool, err error) {
+	if len(f) != 3 {
+		return nil, 0, false, errMalformed
+	}
+	if f[0] == nil && f[1] == nil && f[2] == nil {
+		return nil, 0, false, nil // missing, or a hash of other fields (see Get)
+	}
+	revs, ok1 := f[0].(string)
+	id, ok2 := f[1].(string)
+	val, ok3 := f[2].(string)
+	if !ok1 || !ok2 || !ok3 || len(id) != 16 || revs == "" || revs[0] == '0' || len(revs) > 19 {
+		return nil, 0, false, errMalformed
+	}
+	rev, perr := strconv.ParseInt(revs, 10, 64)
+	if perr != nil || rev <= 0 {
+		return nil, 0, false, errMalformed
+	}
+	return []byte(val), rev, true, nil
 }

@@ -168,12 +168,56 @@ func TestMalformedRecord(t *testing.T) {
 	assert.ErrorIs(t, err, backend.ErrCorrupt, "a malformed record is backend.ErrCorrupt")
 	assert.False(t, errors.Is(err, backend.ErrNotFound), "malformed is not ErrNotFound")
 
-	// A key of another type is reported, not misread.
+	// A hash that is not a record, and a key of another type, are
+	// reported, not misread.
 	require.NoError(t, client.HSet(ctx, b.dataKey("h"), "f", "v").Err(), "HSET")
 	_, _, err = b.Get(ctx, "h")
-	assert.ErrorContains(t, err, "WRONGTYPE", "Get of a hash")
+	assert.ErrorIs(t, err, errMalformed, "Get of a foreign hash")
+	_, err = b.GetMany(ctx, []string{"h"})
+	assert.ErrorIs(t, err, errMalformed, "GetMany of a foreign hash")
 	_, err = b.Put(ctx, "h", []byte("v"), 0)
-	assert.ErrorContains(t, err, "WRONGTYPE", "Put over a hash")
+	assert.ErrorIs(t, err, errMalformed, "Put over a foreign hash")
+	require.NoError(t, client.RPush(ctx, b.dataKey("l"), "x").Err(), "RPUSH")
+	_, _, err = b.Get(ctx, "l")
+	assert.ErrorContains(t, err, "WRONGTYPE", "Get of a list")
+	_, err = b.Put(ctx, "l", []byte("v"), 0)
+	assert.ErrorContains(t, err, "WRONGTYPE", "Put over a list")
+}
+
+// TestLayout1RecordsUpgrade: a record of layout 1 (a string, written by
+// earlier versions) is read, and replaced by a layout 2 hash on its next
+// Put, keeping revisions increasing; Delete removes it.
+func TestLayout1RecordsUpgrade(t *testing.T) {
+	t.Parallel()
+	client := redistest.StartServer(t).Client(t)
+	ctx := t.Context()
+	b, err := New(client, WithPrefix("old"))
+	require.NoError(t, err, "New")
+	require.NoError(t, client.Set(ctx, b.dataKey("k"), "1 1700000000000000 0123456789abcdef old value", 0).Err(), "SET")
+	require.NoError(t, client.Set(ctx, b.dataKey("d"), "1 1700000000000001 0123456789abcdef gone", 0).Err(), "SET")
+	val, rev, err := b.Get(ctx, "k")
+	require.NoError(t, err, "Get of a layout 1 record")
+	assert.Equal(t, "old value", string(val))
+	assert.EqualValues(t, 1700000000000000, rev)
+	items, err := b.GetMany(ctx, []string{"k", "missing"})
+	require.NoError(t, err, "GetMany of a layout 1 record")
+	assert.Equal(t, "old value", string(items[0].Value))
+	assert.Nil(t, items[1].Value)
+	_, err = b.Put(ctx, "k", []byte("new"), 42)
+	assert.ErrorIs(t, err, backend.ErrConflict, "Put with a stale revision")
+	rev2, err := b.Put(ctx, "k", []byte("new"), rev)
+	require.NoError(t, err, "Put over a layout 1 record")
+	assert.Greater(t, rev2, rev)
+	typ, err := client.Type(ctx, b.dataKey("k")).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "hash", typ, "rewritten as layout 2")
+	val, got, err := b.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(val))
+	assert.Equal(t, rev2, got)
+	require.NoError(t, b.Delete(ctx, "d", 1700000000000001), "Delete of a layout 1 record")
+	_, _, err = b.Get(ctx, "d")
+	assert.ErrorIs(t, err, backend.ErrNotFound)
 }
 
 func TestStringHasNoPassword(t *testing.T) {
