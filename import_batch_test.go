@@ -3,6 +3,8 @@ package agentvault_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -63,5 +65,47 @@ func TestImportWritesNewSecretsInBatches(t *testing.T) {
 	assert.Len(t, perPath, 599)
 	for p, n := range perPath {
 		require.Equal(t, 2, n, "events for %s", p)
+	}
+}
+
+// unbatched hides a backend's optional capabilities: the import writes
+// one secret per Put, as before BatchWriter.
+type unbatched struct{ backend.Backend }
+
+// BenchmarkImportBatched imports 10,000 variables with audit off (the
+// secret writes alone) through the batched path and, in the same run, the
+// one-Put-per-secret path (the backend's BatchWriter hidden). IMPORT_N
+// overrides the count (for counting fsyncs with strace).
+func BenchmarkImportBatched(b *testing.B) {
+	count := 10000
+	if n, err := strconv.Atoi(os.Getenv("IMPORT_N")); err == nil && n > 0 {
+		count = n
+	}
+	var env strings.Builder
+	for i := 0; i < count; i++ {
+		fmt.Fprintf(&env, "SERVICE_%05d_API_KEY=sk-%032d\n", i, i)
+	}
+	data := env.String()
+	for _, bk := range benchBackends(b) {
+		for _, mode := range []string{"batched", "one-by-one"} {
+			b.Run(bk.name+"/"+mode, func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					be := bk.open(b)
+					if mode == "one-by-one" {
+						be = unbatched{be}
+					}
+					v, err := agentvault.New(be, testKey(b), agentvault.WithAudit(false))
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+					res, err := v.ImportEnv(ctx, strings.NewReader(data), agentvault.ImportOptions{Namespace: "production"})
+					if err != nil || res.Created != count {
+						b.Fatalf("ImportEnv: %v, created %d", err, res.Created)
+					}
+				}
+			})
+		}
 	}
 }
