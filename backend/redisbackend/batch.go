@@ -2,11 +2,8 @@ package redisbackend
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,11 +41,12 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		return out, nil
 	}
 	type call struct {
-		i    int
-		s    int
-		keys []string
-		args []any
-		cmd  *redis.Cmd
+		i     int
+		s     int
+		keys  []string
+		args  []any
+		stage func(redis.Pipeliner)
+		cmd   *redis.Cmd
 	}
 	calls := make([]*call, 0, len(writes))
 	for i, w := range writes {
@@ -57,11 +55,8 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 			continue
 		}
 		s := shardOf(w.Key, b.shards)
-		t := b.tags[s]
-		var id [8]byte
-		putUint64(id[:], rand.Uint64())
-		calls = append(calls, &call{i: i, s: s, keys: []string{dataKey(t, w.Key), b.idx[s], metaKey(t)},
-			args: []any{strconv.FormatInt(w.ExpectedRev, 10), w.Value, hex.EncodeToString(id[:]), w.Key, b.nstr}})
+		keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
+		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage})
 	}
 	if len(calls) == 0 {
 		return out, nil
@@ -78,6 +73,7 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		pipe = b.client.Pipeline()
 	}
 	for _, c := range calls {
+		c.stage(pipe)
 		c.cmd = putScript.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	var wait, role *redis.Cmd
@@ -92,7 +88,10 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
 			// The script cache was flushed: load it (Run does) and go on
 			// one by one; the write id keeps a resent write idempotent.
-			c.cmd = putScript.Run(ctx, b.client, c.keys, c.args...)
+			res, err := stagedRun(ctx, b.client, c.stage, putScript, c.keys, c.args)
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetVal(res)
+			c.cmd.SetErr(err)
 		}
 	}
 	var replErr error

@@ -154,21 +154,14 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	}
 	s := shardOf(key, b.shards)
 	sent := b.marksNow()
-	dk := dataKey(b.tags[s], key)
-	f, err := b.client.HMGet(ctx, dk, "r", "w", "v").Result()
-	var value []byte
-	var rev int64
-	switch {
-	case isWrongType(err):
-		value, rev, err = b.getLegacy(ctx, dk)
-	case err == nil:
-		var ok bool
-		if value, rev, ok, err = parseHash(f); err == nil && !ok {
-			if value, rev, ok, err = b.reread(ctx, dk); err == nil && !ok {
-				err = backend.ErrNotFound
-			}
+	rec, err := b.client.Get(ctx, dataKey(b.tags[s], key)).Result()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, 0, opErr("get", key, backend.ErrNotFound)
 		}
+		return nil, 0, opErr("get", key, err)
 	}
+	value, rev, err := parseRecord(rec)
 	if err == nil {
 		err = b.checkMark(ctx, s, key, rev, value, sent)
 	}
@@ -176,51 +169,6 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 		return nil, 0, opErr("get", key, err)
 	}
 	return value, rev, nil
-}
-
-// getLegacy reads a layout 1 record (a string).
-func (b *Backend) getLegacy(ctx context.Context, dk string) ([]byte, int64, error) {
-	rec, err := b.client.Get(ctx, dk).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, 0, backend.ErrNotFound
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return parseRecord(rec)
-}
-
-// reread reads dk again after an HMGET found none of a record's fields:
-// HMGET and EXISTS in one transaction, so a key created in between is
-// read, not mistaken for a hash of other fields (malformed). ok is false
-// when the key does not exist.
-func (b *Backend) reread(ctx context.Context, dk string) (value []byte, rev int64, ok bool, err error) {
-	var hm *redis.SliceCmd
-	var ex *redis.IntCmd
-	_, err = b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		hm = p.HMGet(ctx, dk, "r", "w", "v")
-		ex = p.Exists(ctx, dk)
-		return nil
-	})
-	if isWrongType(err) {
-		value, rev, err = b.getLegacy(ctx, dk)
-		return value, rev, err == nil, err
-	}
-	if err != nil {
-		return nil, 0, false, err
-	}
-	if value, rev, ok, err = parseHash(hm.Val()); err != nil || ok {
-		return value, rev, ok, err
-	}
-	if ex.Val() > 0 {
-		return nil, 0, false, errMalformed
-	}
-	return nil, 0, false, nil
-}
-
-// isWrongType reports a WRONGTYPE reply: the key holds a layout 1 record.
-func isWrongType(err error) bool {
-	return err != nil && redis.HasErrorPrefix(err, "WRONGTYPE")
 }
 
 // Put stores value at key if the key's revision is expectedRev (0: only if
@@ -240,13 +188,8 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		return 0, opErr("put", key, err)
 	}
 	s := shardOf(key, b.shards)
-	t := b.tags[s]
-	var id [8]byte
-	putUint64(id[:], rand.Uint64())
-	res, err := b.runWrite(ctx, putScript,
-		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
-		strconv.FormatInt(expectedRev, 10), value, hex.EncodeToString(id[:]), key, b.nstr,
-	)
+	keys, args, stage := b.putCall(ctx, s, key, value, expectedRev)
+	res, err := b.runWrite(ctx, stage, putScript, keys, args...)
 	if err != nil {
 		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
 			if st, rev, perr := scriptResult(res); perr == nil && st == statusOK {
@@ -275,6 +218,20 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 }
 
+// putCall returns the keys and arguments of putScript for one Put, and
+// the staging of its record (sent before the script, in one pipeline).
+func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) ([]string, []any, func(redis.Pipeliner)) {
+	t := b.tags[s]
+	var raw [8]byte
+	putUint64(raw[:], rand.Uint64())
+	id := hex.EncodeToString(raw[:])
+	staging := stagingKey(t, id)
+	rec := stagedRecord(id, value)
+	keys := []string{dataKey(t, key), b.idx[s], metaKey(t), staging}
+	args := []any{strconv.FormatInt(expectedRev, 10), "", id, key, b.nstr}
+	return keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, rec, stagingTTL) }
+}
+
 // Delete removes key if its revision is expectedRev, or whatever its
 // revision when expectedRev is 0. It returns an error wrapping
 // backend.ErrNotFound when the key does not exist and backend.ErrConflict
@@ -289,7 +246,7 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	s := shardOf(key, b.shards)
 	t := b.tags[s]
-	res, err := b.runWrite(ctx, deleteScript,
+	res, err := b.runWrite(ctx, nil, deleteScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), key, b.nstr,
 	)
@@ -369,39 +326,28 @@ func (b *Backend) GetMany(ctx context.Context, keys []string) ([]backend.Item, e
 	if len(keys) == 0 {
 		return items, nil
 	}
-	cmds := make([]*redis.SliceCmd, len(keys))
+	cmds := make([]*redis.StringCmd, len(keys))
 	sent := b.marksNow()
 	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			cmds[i] = p.HMGet(ctx, b.dataKey(k), "r", "w", "v")
+			cmds[i] = p.Get(ctx, b.dataKey(k))
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("redisbackend: get many: %w", err)
 	}
 	for i, c := range cmds {
 		items[i].Key = keys[i]
-		f, err := c.Result()
-		var ok bool
-		switch {
-		case isWrongType(err):
-			items[i].Value, items[i].Rev, err = b.getLegacy(ctx, b.dataKey(keys[i]))
-			ok = err == nil
-			if errors.Is(err, backend.ErrNotFound) {
-				err = nil
-			}
-		case err == nil:
-			items[i].Value, items[i].Rev, ok, err = parseHash(f)
-			if err == nil && !ok {
-				items[i].Value, items[i].Rev, ok, err = b.reread(ctx, b.dataKey(keys[i]))
-			}
+		rec, err := c.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
 		}
 		if err != nil {
 			return nil, opErr("get many", keys[i], err)
 		}
-		if !ok {
-			continue
+		if items[i].Value, items[i].Rev, err = parseRecord(rec); err != nil {
+			return nil, opErr("get many", keys[i], err)
 		}
 		if err := b.checkMark(ctx, shardOf(keys[i], b.shards), keys[i], items[i].Rev, items[i].Value, sent); err != nil {
 			return nil, opErr("get many", keys[i], err)

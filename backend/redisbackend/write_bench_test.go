@@ -13,17 +13,27 @@ import (
 // BenchmarkPutVsRawSET alternates blocks of Backend Puts with raw SETs of
 // the same value, so that drifting load hits both alike, and reports their
 // ratio (put/raw): a 64 KiB update (a conditional Put over an existing
-// key) and a small create. The Backend runs with its defaults (WaitAuto:
-// the Put pipelines a ROLE; the server has no replicas).
+// key) and a small create, with the Backend's defaults (WaitAuto: the Put
+// pipelines a ROLE; the server has no replicas; lost-write detection on)
+// and with WithWait(0) and WithoutLostWriteDetection ("nowait").
 func BenchmarkPutVsRawSET(b *testing.B) {
-	for _, c := range []struct {
+	type setup struct {
 		name   string
 		size   int
 		update bool
-	}{{"update-64KiB", 64 << 10, true}, {"create-small", 64, false}} {
+		opts   []Option
+	}
+	var cases []setup
+	for _, o := range []struct {
+		name string
+		opts []Option
+	}{{"default", nil}, {"nowait", []Option{WithWait(0), WithoutLostWriteDetection()}}} {
+		cases = append(cases, setup{"update-64KiB/" + o.name, 64 << 10, true, o.opts}, setup{"create-small/" + o.name, 64, false, o.opts})
+	}
+	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			client := redistest.StartServer(b).Client(b)
-			be, err := New(client)
+			be, err := New(client, c.opts...)
 			if err != nil {
 				b.Fatal(err)
 			}
