@@ -176,7 +176,8 @@
 // breaks the invariants above); on Sentinel or Cluster, see "Replication
 // and failover". Requires Redis 5 or later. With ACLs, the user needs PING,
 // GET, SET, EVALSHA, EVAL, ZRANGEBYLEX, WAIT, ROLE and HSET, plus
-// GETRANGE, HGET, HMGET, TIME, EXISTS, SETRANGE, RENAME, ZADD, DEL and ZREM
+// GETRANGE, HGET, HMGET, TIME, EXISTS, SETRANGE, RENAME, PERSIST, ZADD, DEL
+// and ZREM
 // (called by the scripts), on the keys {PREFIX:*.
 //
 // A Put sends its record with a SET to a staging key ({PREFIX:SS}:t:<write

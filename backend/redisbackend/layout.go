@@ -27,7 +27,8 @@ import (
 // The client builds it (revision zero) and SETs it, with an expiry, at the
 // staging key {P:S}:t:<write id>, in the same pipeline as the script: the
 // script checks the revision, writes the new one into the staged record in
-// place (SETRANGE) and RENAMEs it over the data key. The value never passes
+// place (SETRANGE), RENAMEs it over the data key and removes the expiry it
+// carried over (PERSIST). The value never passes
 // through Lua (a 64 KiB script argument alone costs several times a SET),
 // and is never copied or concatenated on the server. Layout 1, written by
 // earlier versions, is read as well and replaced on the key's next Put:
@@ -206,6 +207,7 @@ end
 local revs = string.format('%.0f', rev)
 redis.call('SETRANGE', KEYS[4], 2, string.format('%019.0f', rev))
 redis.call('RENAME', KEYS[4], KEYS[1])
+redis.call('PERSIST', KEYS[1])
 redis.call('HSET', KEYS[3], 'clock', revs, 'shards', ARGV[5])
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 return {0, revs}

@@ -102,7 +102,9 @@ func TestWriteIDMakesRetriedPutIdempotent(t *testing.T) {
 	keys := []string{dataKey(b.tags[s], "k"), b.idx[s], metaKey(b.tags[s])}
 	run := func(expected, value, id string) []any {
 		t.Helper()
-		res, err := putScript.Run(ctx, client, keys, expected, value, id, "k", b.nstr).Slice()
+		staging := stagingKey(b.tags[s], id)
+		require.NoError(t, client.Set(ctx, staging, stagedRecord(id, []byte(value)), stagingTTL).Err(), "stage")
+		res, err := putScript.Run(ctx, client, append(keys, staging), expected, "", id, "k", b.nstr).Slice()
 		require.NoError(t, err, "putScript")
 		return res
 	}
@@ -274,6 +276,9 @@ func TestStagedWrites(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("2 %019d ", rev), rec[:22], "layout 2 header")
 	assert.True(t, strings.HasSuffix(rec, " value"), "value stored as given")
+	ttl, err := client.PTTL(ctx, b.dataKey("k")).Result()
+	require.NoError(t, err)
+	assert.Equal(t, time.Duration(-1), ttl, "the record keeps no expiry from its staging key")
 	_, err = b.Put(ctx, "k", []byte("stale"), rev+1)
 	assert.ErrorIs(t, err, backend.ErrConflict, "Put with a wrong revision")
 	_, err = b.Put(ctx, "k", []byte("again"), 0)
