@@ -341,7 +341,7 @@ func (im *importer) createMany(batch []importItem, done func(importItem, ImportA
 	for i, p := range batch {
 		rec, raw, aead, err := v.newSecret(ctx, CreateSecretInput{Path: p.path, Value: StringValue(p.entry.Value), Type: p.typ, Tier: p.tier})
 		if err != nil {
-			return p, err
+			return p, opErr("create", p.path, errVersion(err), err) // as CreateSecret words it
 		}
 		preps[i] = prepared{rec, raw, aead}
 		writes[i] = backend.Write{Key: secretPrefix + p.path, Value: raw}
@@ -363,7 +363,7 @@ func (im *importer) createMany(batch []importItem, done func(importItem, ImportA
 		for _, p := range batch {
 			_ = im.event(p, ImportCreated, "v1", false, err)
 		}
-		return batch[0], err
+		return batch[0], opErr("create", batch[0].path, "", err)
 	}
 	var firstErr error
 	var failed importItem
@@ -386,7 +386,7 @@ func (im *importer) createMany(batch []importItem, done func(importItem, ImportA
 			}
 			done(p, action, version)
 		case firstErr == nil:
-			firstErr, failed = err, p
+			firstErr, failed = opErr("create", p.path, "", err), p
 		}
 	}
 	if firstErr == nil && stop != nil {
