@@ -43,8 +43,13 @@ func (v *AgentVault) seal(ctx context.Context, path string, n uint32, value []by
 	return ver, aead, nil
 }
 
-// open decrypts one version of the record at path.
-func (v *AgentVault) open(ctx context.Context, path string, ver *record.Version) ([]byte, error) {
+// open decrypts version ver of rec, the record at path, reading its
+// version record first when its envelope is not in rec.
+func (v *AgentVault) open(ctx context.Context, path string, rec *record.Secret, ver *record.Version) ([]byte, error) {
+	ver, err := v.envelope(ctx, path, rec, ver)
+	if err != nil {
+		return nil, err
+	}
 	k, err := v.dekFor(ctx, path, ver)
 	if err != nil {
 		return nil, err
@@ -119,7 +124,13 @@ func (v *AgentVault) encode(s *record.Secret) []byte {
 // decode parses and authenticates the raw record stored for path. Records
 // already authenticated are served from the cache when the bytes match.
 func (v *AgentVault) decode(path string, raw []byte) (*record.Secret, error) {
-	if s := v.cache.record(path, raw); s != nil {
+	return v.decodeRaw(path, raw, false)
+}
+
+// decodeRaw is decode; shared says raw came from GetShared (immutable, so
+// the cache may keep it and recognise it by identity, without comparing).
+func (v *AgentVault) decodeRaw(path string, raw []byte, shared bool) (*record.Secret, error) {
+	if s := v.cache.record(path, raw, shared); s != nil {
 		return s, nil
 	}
 	s, body, mac, err := record.ParseSecret(raw)
@@ -140,7 +151,8 @@ func (v *AgentVault) decode(path string, raw []byte) (*record.Secret, error) {
 }
 
 // cache holds authenticated records (keyed by path, valid only for the exact
-// bytes they were parsed from) and unwrapped data keys (keyed by the
+// bytes they were parsed from, recognised by identity when those bytes are
+// a backend's immutable shared slice) and unwrapped data keys (keyed by the
 // wrapped key, valid for maxAge). Both are bounded; eviction is arbitrary.
 // Records hold no plaintext.
 type cache struct {
@@ -168,17 +180,35 @@ func newCache(size int, maxAge time.Duration, now func() time.Time) *cache {
 		recs: make(map[string]recEntry), deks: make(map[string]dekEntry)}
 }
 
-func (c *cache) record(path string, raw []byte) *record.Secret {
+// record returns the cached record of path if it was parsed from raw's
+// bytes. A raw read by GetShared is immutable: when the entry holds that
+// very slice (the same stored revision) no byte is compared, and after one
+// comparison the entry keeps it, so that warm reads of a large record cost
+// no copy and no comparison.
+func (c *cache) record(path string, raw []byte, shared bool) *record.Secret {
 	if c.size <= 0 {
 		return nil
 	}
 	c.mu.RLock()
 	e, ok := c.recs[path]
 	c.mu.RUnlock()
-	if ok && string(e.raw) == string(raw) {
+	if !ok || len(e.raw) != len(raw) {
+		return nil
+	}
+	if len(raw) > 0 && &e.raw[0] == &raw[0] {
 		return e.rec
 	}
-	return nil
+	if string(e.raw) != string(raw) {
+		return nil
+	}
+	if shared {
+		c.mu.Lock()
+		if cur, ok := c.recs[path]; ok && cur.rec == e.rec {
+			c.recs[path] = recEntry{raw: raw, rec: e.rec}
+		}
+		c.mu.Unlock()
+	}
+	return e.rec
 }
 
 func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {

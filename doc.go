@@ -272,4 +272,16 @@
 // The storage format is versioned and frozen: records written by this
 // version stay readable by later ones (frozen test vectors check it). An
 // unknown format version is an error, never a guess.
+//
+// A secret is stored as a small head (record format 4: its metadata, its
+// version table with each version's tier floor, and the active version's
+// envelope) plus one record per other stored version, so reading the
+// active version costs one backend read, and reading or updating does not
+// slow down as versions accumulate. Records of formats 1 to 3 (every
+// version in one record) stay readable and are rewritten as format 4 on
+// their next write; a process of an older release cannot read format 4.
+// Version records are authenticated and bound to their secret, version
+// and incarnation (a secret deleted and created again); a crash between
+// writing a version record and its head leaves at most an orphan record,
+// which Doctor reports and RunOnce removes.
 package agentvault

@@ -20,6 +20,13 @@ type DoctorReport struct {
 	// sorted by path then version.
 	Problems []RecordProblem `json:"problems"`
 
+	// OrphanVersions lists the backend keys of version records that no
+	// secret references (left by a crash between writing a version and
+	// its secret's head, or by an interrupted delete or prune). They hold
+	// no readable data and do not make the vault unsound; RunOnce removes
+	// them once they are older than 15 minutes.
+	OrphanVersions []string `json:"orphan_versions,omitempty"`
+
 	AuditEvents int `json:"audit_events"` // audit entries checked
 	AuditChains int `json:"audit_chains"` // audit chains checked
 	// AuditError is the first break in the audit chains (see VerifyAudit),
@@ -73,7 +80,7 @@ func (v *AgentVault) Doctor(ctx context.Context) (*DoctorReport, error) {
 		rep.Secrets++
 		for i := range rec.Versions {
 			ver := &rec.Versions[i]
-			pt, err := v.open(ctx, path, ver)
+			pt, err := v.open(ctx, path, rec, ver)
 			clear(pt)
 			if err != nil {
 				if ctx.Err() != nil {
@@ -84,6 +91,13 @@ func (v *AgentVault) Doctor(ctx context.Context) (*DoctorReport, error) {
 			}
 			rep.Versions++
 		}
+	}
+	orphans, err := v.orphanVersions(ctx)
+	if err != nil {
+		return nil, opErr(op, "", "", err)
+	}
+	for _, o := range orphans {
+		rep.OrphanVersions = append(rep.OrphanVersions, o.key)
 	}
 	if v.opts.access.auditStore {
 		ar, err := v.VerifyAudit(ctx)

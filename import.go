@@ -2,6 +2,7 @@ package agentvault
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/agentvault/agentvault/backend"
 	"github.com/agentvault/agentvault/envfile"
+	"github.com/agentvault/agentvault/internal/record"
 )
 
 // ImportOptions controls ImportEnv.
@@ -137,14 +140,9 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 	}
 	res.DryRun, res.ImportID = opts.DryRun, id
 	imp := importer{v: v, ctx: ctx, actx: actx, id: id, opts: opts}
-	for _, p := range plan {
-		item := ImportedSecret{Variable: p.entry.Key, Line: p.entry.Line, Path: p.path, Type: p.typ, Tier: p.tier}
-		action, version, err := imp.one(p, existing[p.path])
-		if err != nil {
-			return res, opErr(op, p.path, "", fmt.Errorf("variable %s (line %d): %w; %d of %d variables done, run the import again to finish",
-				p.entry.Key, p.entry.Line, err, len(res.Secrets), len(plan)))
-		}
-		item.Action, item.Version = action, version
+	done := func(p importItem, action ImportAction, version string) {
+		item := ImportedSecret{Variable: p.entry.Key, Line: p.entry.Line, Path: p.path, Type: p.typ, Tier: p.tier,
+			Action: action, Version: version}
 		switch action {
 		case ImportCreated:
 			res.Created++
@@ -157,6 +155,28 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 		if opts.Progress != nil {
 			opts.Progress(len(res.Secrets), len(plan))
 		}
+	}
+	fail := func(p importItem, err error) error {
+		return opErr(op, p.path, "", fmt.Errorf("variable %s (line %d): %w; %d of %d variables done, run the import again to finish",
+			p.entry.Key, p.entry.Line, err, len(res.Secrets), len(plan)))
+	}
+	for i := 0; i < len(plan); {
+		// New secrets go in batches (one backend round trip, on the file
+		// backend one directory sync, per batch); the rest one by one.
+		if n := imp.creatable(plan[i:], existing); n > 0 {
+			if p, err := imp.createMany(plan[i:i+n], done); err != nil {
+				return res, fail(p, err)
+			}
+			i += n
+			continue
+		}
+		p := plan[i]
+		action, version, err := imp.one(p, existing[p.path])
+		if err != nil {
+			return res, fail(p, err)
+		}
+		done(p, action, version)
+		i++
 	}
 	return res, nil
 }
@@ -287,6 +307,94 @@ type importer struct {
 	opts      ImportOptions
 }
 
+// importBatch is the most new secrets an import writes in one batch.
+const importBatch = 256
+
+// creatable returns how many items at the start of plan are new secrets
+// to create in one batch (0 in a dry run).
+func (im *importer) creatable(plan []importItem, existing map[string]bool) int {
+	if im.opts.DryRun {
+		return 0
+	}
+	n := 0
+	for n < len(plan) && n < importBatch && !existing[plan[n].path] {
+		n++
+	}
+	return n
+}
+
+// createMany creates the secrets of batch with one PutMany. Each one's
+// write-ahead audit event is stored before the batch is written, and its
+// outcome event after, so the audit stays exact per secret. A secret
+// created concurrently since the listing goes the single-write way (skip,
+// or update with Overwrite). On failure it returns the item that failed;
+// every item reported to done before it was written.
+func (im *importer) createMany(batch []importItem, done func(importItem, ImportAction, string)) (importItem, error) {
+	v, ctx := im.v, im.ctx
+	type prepared struct {
+		rec  *record.Secret
+		raw  []byte
+		aead cipher.AEAD
+	}
+	preps := make([]prepared, len(batch))
+	writes := make([]backend.Write, len(batch))
+	for i, p := range batch {
+		rec, raw, aead, err := v.newSecret(ctx, CreateSecretInput{Path: p.path, Value: StringValue(p.entry.Value), Type: p.typ, Tier: p.tier})
+		if err != nil {
+			return p, opErr("create", p.path, errVersion(err), err) // as CreateSecret words it
+		}
+		preps[i] = prepared{rec, raw, aead}
+		writes[i] = backend.Write{Key: secretPrefix + p.path, Value: raw}
+	}
+	var stop error
+	var stopAt importItem
+	for i, p := range batch {
+		if err := im.event(p, ImportCreated, "", true, nil); err != nil {
+			// Write the ones whose event is stored, then stop here.
+			stop, stopAt, batch, writes = err, p, batch[:i], writes[:i]
+			break
+		}
+	}
+	if len(batch) == 0 {
+		return stopAt, stop
+	}
+	res, err := v.b.PutMany(ctx, writes)
+	if err != nil {
+		for _, p := range batch {
+			_ = im.event(p, ImportCreated, "v1", false, err)
+		}
+		return batch[0], opErr("create", batch[0].path, "", err)
+	}
+	var firstErr error
+	var failed importItem
+	for i, p := range batch {
+		err := res[i].Err
+		if errors.Is(err, backend.ErrConflict) {
+			err = ErrAlreadyExists
+		}
+		_ = im.event(p, ImportCreated, "v1", false, err)
+		switch {
+		case err == nil:
+			v.created(p.path, preps[i].rec, preps[i].raw, preps[i].aead)
+			done(p, ImportCreated, "v1")
+		case errors.Is(err, ErrAlreadyExists) && firstErr == nil:
+			// Created concurrently since the listing: treat as existing.
+			action, version, err := im.one(p, true)
+			if err != nil {
+				firstErr, failed = err, p
+				continue
+			}
+			done(p, action, version)
+		case firstErr == nil:
+			firstErr, failed = opErr("create", p.path, "", err), p
+		}
+	}
+	if firstErr == nil && stop != nil {
+		return stopAt, stop
+	}
+	return failed, firstErr
+}
+
 func (im *importer) one(p importItem, exists bool) (ImportAction, string, error) {
 	v, ctx := im.v, im.ctx
 	value := StringValue(p.entry.Value)
@@ -364,7 +472,7 @@ func (v *AgentVault) activeValueEquals(ctx context.Context, path string, val Sec
 		return false, "", err
 	}
 	ver := rec.Find(rec.Active)
-	pt, err := v.open(ctx, path, ver)
+	pt, err := v.open(ctx, path, rec, ver)
 	if err != nil {
 		return false, "", err
 	}

@@ -92,7 +92,9 @@ func TestImportStopsWhenAuditFails(t *testing.T) {
 	fb.failAfter.Store(1 << 30)
 	v, err := agentvault.New(fb, testKey(t))
 	require.NoError(t, err)
-	fb.failAfter.Store(5) // pending+outcome for two secrets, then the third's pending
+	// New secrets are written in batches, each secret's write-ahead event
+	// stored before the batch: A, B and C's events are, D's fails.
+	fb.failAfter.Store(3)
 	res, err := v.ImportEnv(ctx, strings.NewReader("A=1\nB=2\nC=3\nD=4\n"), agentvault.ImportOptions{Namespace: "ns"})
 	require.ErrorIs(t, err, agentvault.ErrAuditFailed)
 	require.NotNil(t, res)

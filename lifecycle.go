@@ -111,11 +111,15 @@ type LifecycleReport struct {
 	// they can no longer matter (their secret is gone, its expiry or
 	// rotation schedule moved on; see RemoveOrphans).
 	ClaimsRemoved int `json:"claims_removed,omitempty"`
+	// OrphansRemoved counts the orphan version records (see
+	// DoctorReport.OrphanVersions) this pass deleted.
+	OrphansRemoved int `json:"orphans_removed,omitempty"`
 }
 
 // RunOnce runs one scheduler pass: CheckExpirations, RotateDue, the
 // retention policy on every secret, then the removal of lifecycle claims
-// that can no longer matter. It goes on after a failure in one part
+// that can no longer matter and of orphan version records older than 15
+// minutes (RemoveOrphans). It goes on after a failure in one part
 // and returns the parts' errors joined. Safe to call from any number of
 // processes at once: each notice and rotation happens once.
 func (v *AgentVault) RunOnce(ctx context.Context) (*LifecycleReport, error) {
@@ -135,6 +139,11 @@ func (v *AgentVault) RunOnce(ctx context.Context) (*LifecycleReport, error) {
 		errs = append(errs, opErr("sweep claims", "", "", err))
 	} else {
 		rep.ClaimsRemoved = len(removed)
+	}
+	if removed, err := v.removeOrphans(ctx); err != nil {
+		errs = append(errs, opErr("orphans", "", "", err))
+	} else {
+		rep.OrphansRemoved = len(removed)
 	}
 	return rep, errors.Join(errs...)
 }

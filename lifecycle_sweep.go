@@ -146,9 +146,11 @@ func (v *AgentVault) sweepClaims(ctx context.Context) ([]string, error) {
 // RemoveOrphans removes what provably belongs to nothing and returns the
 // backend keys it removed: lifecycle claims (expiry notices, scheduled
 // rotations) of secrets that no longer exist, of an expiry a secret no
-// longer has, or of a rotation due time its schedule has passed. A claim
-// in progress (its lease not passed) or one whose secret cannot be read is
-// kept. RunOnce does the same on every pass; `ass doctor --repair` calls
+// longer has, or of a rotation due time its schedule has passed; and
+// authenticated orphan version records (DoctorReport.OrphanVersions) older
+// than 15 minutes. A claim in progress (its lease not passed), one whose
+// secret cannot be read, and a version record that does not authenticate
+// are kept. RunOnce does the same on every pass; `ass doctor --repair` calls
 // this. Audited as vault.orphans_removed.
 func (v *AgentVault) RemoveOrphans(ctx context.Context) (removed []string, err error) {
 	const op = "remove orphans"
@@ -168,10 +170,12 @@ func (v *AgentVault) RemoveOrphans(ctx context.Context) (removed []string, err e
 		return nil, opErr(op, "", "", err)
 	}
 	removed, err = v.sweepClaims(ctx)
+	versions, verr := v.removeOrphans(ctx)
+	removed = append(removed, versions...)
 	if removed == nil {
 		removed = []string{}
 	}
-	if err != nil {
+	if err = errors.Join(err, verr); err != nil {
 		return removed, opErr(op, "", "", err)
 	}
 	return removed, nil

@@ -68,8 +68,14 @@ func TestRedisRoundTrips(t *testing.T) {
 			}
 			assert.EqualValues(t, 1+extra, count("CreateSecret", func() { create(t, v, "rt/new", "v") }))
 			assert.EqualValues(t, 1+extra, count("GetSecret", func() { get(t, v, "rt/k0") }))
-			assert.EqualValues(t, 2+extra, count("UpdateSecret", func() { update(t, v, "rt/k0", "v2") }))
+			// An update reads the head, writes the displaced version's record,
+			// then swaps the head (record format 4).
+			assert.EqualValues(t, 3+extra, count("UpdateSecret", func() { update(t, v, "rt/k0", "v2") }))
 			assert.EqualValues(t, 1+extra, count("GetSecret after update", func() { get(t, v, "rt/k0") }))
+			assert.EqualValues(t, 2+extra, count("GetSecret of an older version", func() {
+				_, err := v.GetSecret(ctx, "rt/k0", agentvault.AtVersion("v1"))
+				require.NoError(t, err)
+			}))
 			assert.EqualValues(t, 2+extra, count("ListSecrets", func() {
 				list, err := v.ListSecrets(ctx, agentvault.ListFilter{Prefix: "rt/"})
 				require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/cipher"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/agentvault/agentvault/internal/record"
@@ -79,6 +80,12 @@ func (p RetentionPolicy) prune(rec *record.Secret, now time.Time, lease time.Dur
 		}
 		return false
 	}
+	// A version is at least MaxAge old when now - CreatedAt >= MaxAge, that
+	// is CreatedAt <= now - MaxAge (saturating like time.Time.Sub).
+	ageCut := now.UnixNano() - int64(p.MaxAge)
+	if ageCut > now.UnixNano() {
+		ageCut = math.MinInt64
+	}
 	keep := make([]bool, len(rec.Versions))
 	kept := 0
 	for i := range rec.Versions {
@@ -94,7 +101,7 @@ func (p RetentionPolicy) prune(rec *record.Secret, now time.Time, lease time.Dur
 			continue
 		}
 		switch {
-		case p.MaxAge > 0 && now.Sub(time.Unix(0, ver.CreatedAt)) >= p.MaxAge:
+		case p.MaxAge > 0 && ver.CreatedAt <= ageCut:
 			out = append(out, prunedVersion{ver.Number, "retention_age"})
 		case p.MaxVersions > 0 && kept >= p.MaxVersions:
 			out = append(out, prunedVersion{ver.Number, "retention_count"})

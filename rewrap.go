@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/agentvault/agentvault/backend"
 	"github.com/agentvault/agentvault/internal/record"
 	"github.com/agentvault/agentvault/kms"
 )
@@ -120,6 +121,9 @@ func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (res *Rewra
 			rewrapped, current = 0, 0
 			for j := range rec.Versions {
 				ver := &rec.Versions[j]
+				if ver.Detached() {
+					continue // in its version record: rewrapVersions
+				}
 				if ver.KeyID == target {
 					current++
 					continue
@@ -142,6 +146,14 @@ func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (res *Rewra
 			}
 			return nil, nil, nil
 		})
+		if err == nil || errors.Is(err, errNothingToDo) {
+			var r, c int
+			r, c, err = v.rewrapVersions(ctx, path)
+			rewrapped, current = rewrapped+r, current+c
+			if err == nil && rewrapped == 0 {
+				err = errNothingToDo
+			}
+		}
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// deleted meanwhile
@@ -171,6 +183,59 @@ func (v *AgentVault) Rewrap(ctx context.Context, opts RewrapOptions) (res *Rewra
 }
 
 var errNothingToDo = errors.New("nothing to do")
+
+// rewrapVersions re-wraps the data keys in the version records of the
+// secret at path (its non-active versions, format version 4), each record
+// rewritten by a conditional write. It returns how many it re-wrapped and
+// how many were already current.
+func (v *AgentVault) rewrapVersions(ctx context.Context, path string) (rewrapped, current int, err error) {
+	rec, _, err := v.load(ctx, path)
+	if err != nil {
+		return 0, 0, err
+	}
+	target := v.kp.KeyID()
+	for i := range rec.Versions {
+		ver := &rec.Versions[i]
+		if !ver.Detached() {
+			continue
+		}
+		key := versionKey(path, ver.Number)
+		raw, rev, err := v.b.Get(ctx, key)
+		if err != nil {
+			if errors.Is(err, backend.ErrNotFound) {
+				err = fmt.Errorf("%w: the version record of %s is missing", ErrIntegrity, FormatVersion(ver.Number))
+			}
+			return rewrapped, current, err
+		}
+		vr, err := v.decodeVersion(path, rec.SecretID, ver.Number, raw)
+		if err != nil {
+			return rewrapped, current, err
+		}
+		if vr.Version.KeyID == target {
+			current++
+			continue
+		}
+		aad := record.AAD(record.PurposeDEK, v.id[:], path, ver.Number)
+		dek, err := v.providerFor(vr.Version.KeyID).Decrypt(ctx, vr.Version.WrappedDEK, aad)
+		if err != nil {
+			return rewrapped, current, fmt.Errorf("%s: unwrap data key (key %s): %w", FormatVersion(ver.Number), vr.Version.KeyID, err)
+		}
+		wrapped, err := v.kp.Encrypt(ctx, dek, aad)
+		clear(dek)
+		if err != nil {
+			return rewrapped, current, fmt.Errorf("%s: wrap data key: %w", FormatVersion(ver.Number), err)
+		}
+		vr.Version.WrappedDEK, vr.Version.KeyID = wrapped, target
+		if _, err := v.b.Put(ctx, key, v.encodeVersion(path, rec.SecretID, &vr.Version), rev); err != nil {
+			if errors.Is(err, backend.ErrConflict) {
+				err = fmt.Errorf("%w: the version record of %s changed during the rewrap", ErrConflict, FormatVersion(ver.Number))
+			}
+			return rewrapped, current, err
+		}
+		rewrapped++
+	}
+	return rewrapped, current, nil
+}
 
 // rewrapConfig re-wraps the vault's MAC key under the current primary key.
 func (v *AgentVault) rewrapConfig(ctx context.Context) error {

@@ -196,7 +196,7 @@ func (v *AgentVault) RotateSecret(ctx context.Context, path string, opts RotateO
 	case rot == nil:
 		return nil, opErr(op, path, "", fmt.Errorf("%w: no rotator registered for %s or type %s, and no value given", ErrInvalidInput, path, meta.Type))
 	default:
-		cur, err := v.open(ctx, path, rec.Find(base))
+		cur, err := v.open(ctx, path, rec, rec.Find(base))
 		if err != nil {
 			return nil, opErr(op, path, meta.Version, err)
 		}

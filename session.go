@@ -229,7 +229,7 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
 	}
-	pt, err := v.open(ctx, path, ver)
+	pt, err := v.open(ctx, path, rec, ver)
 	if err != nil {
 		return nil, err
 	}

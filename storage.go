@@ -19,8 +19,10 @@ type storage struct {
 }
 
 var (
-	_ backend.Backend = storage{}
-	_ backend.Batcher = storage{}
+	_ backend.Backend      = storage{}
+	_ backend.Batcher      = storage{}
+	_ backend.SharedGetter = storage{}
+	_ backend.BatchWriter  = storage{}
 )
 
 func integrityErr(err error) error {
@@ -33,6 +35,16 @@ func integrityErr(err error) error {
 func (s storage) Get(ctx context.Context, key string) ([]byte, int64, error) {
 	v, rev, err := s.b.Get(ctx, key)
 	return v, rev, integrityErr(err)
+}
+
+// GetShared reads without a copy when the backend can (the slice must not
+// be modified), else like Get.
+func (s storage) GetShared(ctx context.Context, key string) ([]byte, int64, error) {
+	if sg, ok := s.b.(backend.SharedGetter); ok {
+		v, rev, err := sg.GetShared(ctx, key)
+		return v, rev, integrityErr(err)
+	}
+	return s.Get(ctx, key)
 }
 
 func (s storage) Put(ctx context.Context, key string, value []byte, expectedRev int64) (int64, error) {
@@ -66,4 +78,22 @@ func (s storage) GetMany(ctx context.Context, keys []string) ([]backend.Item, er
 		items[i] = backend.Item{Key: k, Value: val, Rev: rev}
 	}
 	return items, nil
+}
+
+// PutMany writes in one batch when the backend can, else one Put each (a
+// cancelled ctx fails the writes not yet made).
+func (s storage) PutMany(ctx context.Context, writes []backend.Write) ([]backend.WriteResult, error) {
+	if bw, ok := s.b.(backend.BatchWriter); ok {
+		res, err := bw.PutMany(ctx, writes)
+		for i := range res {
+			res[i].Err = integrityErr(res[i].Err)
+		}
+		return res, integrityErr(err)
+	}
+	res := make([]backend.WriteResult, len(writes))
+	for i, w := range writes {
+		rev, err := s.b.Put(ctx, w.Key, w.Value, w.ExpectedRev)
+		res[i] = backend.WriteResult{Rev: rev, Err: integrityErr(err)}
+	}
+	return res, nil
 }

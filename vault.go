@@ -182,6 +182,39 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 	if err := v.check(in.Path); err != nil {
 		return nil, opErr(op, safePath(in.Path, err), "", err)
 	}
+	rec, raw, aead, err := v.newSecret(ctx, in)
+	if err != nil {
+		return nil, opErr(op, in.Path, errVersion(err), err)
+	}
+	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
+		if errors.Is(err, backend.ErrConflict) {
+			err = ErrAlreadyExists
+		}
+		return nil, opErr(op, in.Path, "", err)
+	}
+	v.created(in.Path, rec, raw, aead)
+	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
+}
+
+// sealError marks a failure to seal a new secret's value (named "v1" in
+// the operation's error).
+type sealError struct{ err error }
+
+func (e *sealError) Error() string { return e.err.Error() }
+func (e *sealError) Unwrap() error { return e.err }
+
+func errVersion(err error) string {
+	var se *sealError
+	if errors.As(err, &se) {
+		return "v1"
+	}
+	return ""
+}
+
+// newSecret checks in and seals its value as version v1: the record to
+// store at secretPrefix+in.Path (format 4, create only), its encoding, and
+// the data key's AEAD for the cache.
+func (v *AgentVault) newSecret(ctx context.Context, in CreateSecretInput) (*record.Secret, []byte, cipher.AEAD, error) {
 	now := v.opts.now()
 	typ, tier := in.Type, in.Tier
 	if typ == "" {
@@ -191,15 +224,15 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 		tier = TierSensitive
 	}
 	if err := v.validateCreate(in, typ, tier, now); err != nil {
-		return nil, opErr(op, in.Path, "", err)
+		return nil, nil, nil, err
 	}
 	actor, err := v.actor(ctx)
 	if err != nil {
-		return nil, opErr(op, in.Path, "", err)
+		return nil, nil, nil, err
 	}
 	ver, aead, err := v.seal(ctx, in.Path, 1, in.Value.b, now, actor)
 	if err != nil {
-		return nil, opErr(op, in.Path, "v1", err)
+		return nil, nil, nil, &sealError{err}
 	}
 	rec := &record.Secret{
 		Path: in.Path, Type: string(typ), Tier: tierRanks[tier], Description: in.Description,
@@ -207,16 +240,17 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 		ExpiresAt: expiryNanos(in.ExpiresAt, in.ExpiresIn, now), Active: 1, MaxVersion: 1,
 		Versions: []record.Version{ver},
 	}
-	raw := v.encode(rec)
-	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
-		if errors.Is(err, backend.ErrConflict) {
-			err = ErrAlreadyExists
-		}
-		return nil, opErr(op, in.Path, "", err)
+	if _, err := rand.Read(rec.SecretID[:]); err != nil {
+		return nil, nil, nil, err
 	}
-	v.cache.putDEK(string(ver.WrappedDEK), v.newDataKey(aead, in.Path, 1))
-	v.cache.putRecord(in.Path, raw, rec)
-	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
+	return rec, v.encode(rec), aead, nil
+}
+
+// created warms the cache with a secret just written by newSecret's
+// record.
+func (v *AgentVault) created(path string, rec *record.Secret, raw []byte, aead cipher.AEAD) {
+	v.cache.putDEK(string(rec.Versions[0].WrappedDEK), v.newDataKey(aead, path, 1))
+	v.cache.putRecord(path, raw, rec)
 }
 
 func (v *AgentVault) validateCreate(in CreateSecretInput, typ SecretType, tier AccessTier, now time.Time) error {
@@ -284,7 +318,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	}
 	want := ver.Number
 	vs := FormatVersion(want)
-	pt, err := v.open(ctx, path, ver)
+	pt, err := v.open(ctx, path, rec, ver)
 	if err != nil {
 		return nil, opErr(op, path, vs, err)
 	}
@@ -353,14 +387,14 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 	if _, err := v.ctxActor(ctx); err != nil {
 		return nil, 0, err
 	}
-	raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+	raw, rev, err := v.b.GetShared(ctx, secretPrefix+path)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
 			return nil, 0, ErrNotFound
 		}
 		return nil, 0, err
 	}
-	rec, err := v.decode(path, raw)
+	rec, err := v.decodeRaw(path, raw, true)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -559,20 +593,22 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) (low
 // modify runs a read-change-write cycle on the record at path, retrying
 // when another writer changed it in between. change edits a private copy of
 // the record; it may return the AEAD and envelope of a version it added, to
-// warm the cache once the write lands.
+// warm the cache once the write lands. The record is written as a format
+// version 4 head: the version records it needs are written first (see
+// storeVersions), those of versions it dropped deleted after.
 func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
 	if _, err := v.ctxActor(ctx); err != nil {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+		raw, rev, err := v.b.GetShared(ctx, secretPrefix+path)
 		if err != nil {
 			if errors.Is(err, backend.ErrNotFound) {
 				return ErrNotFound
 			}
 			return err
 		}
-		cur, err := v.decode(path, raw)
+		cur, err := v.decodeRaw(path, raw, true)
 		if err != nil {
 			return err
 		}
@@ -581,13 +617,22 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 		if err != nil {
 			return err
 		}
+		var addedDEK string
+		var addedN uint32
+		if added != nil {
+			addedDEK, addedN = string(added.WrappedDEK), added.Number
+		}
+		if err := v.storeVersions(ctx, path, rec); err != nil {
+			return err
+		}
 		out := v.encode(rec)
 		_, err = v.b.Put(ctx, secretPrefix+path, out, rev)
 		if err == nil {
 			if added != nil {
-				v.cache.putDEK(string(added.WrappedDEK), v.newDataKey(aead, path, added.Number))
+				v.cache.putDEK(addedDEK, v.newDataKey(aead, path, addedN))
 			}
 			v.cache.putRecord(path, out, rec)
+			v.dropVersions(ctx, path, cur, rec)
 			return nil
 		}
 		if !errors.Is(err, backend.ErrConflict) {
@@ -641,12 +686,44 @@ func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error)
 	if _, err := v.ctxActor(ctx); err != nil {
 		return opErr(op, path, "", err)
 	}
-	err := v.b.Delete(ctx, secretPrefix+path, 0)
+	err := v.deleteSecret(ctx, path)
 	v.cache.forget(path)
-	if errors.Is(err, backend.ErrNotFound) {
-		err = ErrNotFound
-	}
 	return opErr(op, path, "", err)
+}
+
+// deleteSecret deletes the head at path, then the version records of the
+// incarnation it named. A crash in between leaves orphans (RunOnce removes
+// them), never a head without its versions. A head that cannot be
+// authenticated is deleted too; its version records become orphans.
+func (v *AgentVault) deleteSecret(ctx context.Context, path string) error {
+	for attempt := 0; ; attempt++ {
+		raw, rev, err := v.b.Get(ctx, secretPrefix+path)
+		if err != nil && !errors.Is(err, ErrIntegrity) {
+			if errors.Is(err, backend.ErrNotFound) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var rec *record.Secret
+		if err == nil {
+			rec, _ = v.decode(path, raw)
+		} else {
+			rev = 0 // unreadable to the backend itself: delete whatever is there
+		}
+		err = v.b.Delete(ctx, secretPrefix+path, rev)
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+			return ErrNotFound
+		case errors.Is(err, backend.ErrConflict) && attempt < v.opts.maxRetries:
+			continue // changed meanwhile: read the newer head
+		case err != nil:
+			return err
+		}
+		if rec != nil && rec.IsV4() {
+			v.deleteVersions(ctx, path, rec.SecretID)
+		}
+		return nil
+	}
 }
 
 // ListSecrets returns the metadata (never the values) of the secrets that

@@ -35,7 +35,7 @@
 // # Optional capabilities
 //
 // Extra capabilities are separate interfaces found by type assertion (see
-// Batcher), never extra methods on Backend.
+// Batcher, BatchWriter and SharedGetter), never extra methods on Backend.
 package backend
 
 import (
@@ -119,6 +119,48 @@ type Batcher interface {
 	// GetMany returns one Item per key, in the order given. A missing key is
 	// not an error: its Item has a nil Value and Rev 0.
 	GetMany(ctx context.Context, keys []string) ([]Item, error)
+}
+
+// Write is one conditional Put of a batch (see BatchWriter).
+type Write struct {
+	Key         string
+	Value       []byte
+	ExpectedRev int64 // as Put's expectedRev: 0 creates only
+}
+
+// WriteResult is the outcome of one Write: its new revision, or the error
+// Put would have returned (ErrConflict when its revision did not match).
+type WriteResult struct {
+	Rev int64
+	Err error
+}
+
+// BatchWriter is an optional capability: a Backend that can apply many
+// conditional Puts in fewer round trips, and fewer syncs, than one Put
+// each. agentvault uses it for imports.
+type BatchWriter interface {
+	// PutMany applies each Write as Put would and returns one WriteResult
+	// per Write, in order. The writes are independent: one that fails its
+	// revision check (or any other check) is reported in its WriteResult
+	// and does not stop the others, and the batch is not atomic. When
+	// PutMany returns a nil error, every Write whose Err is nil is
+	// durable. A non-nil error means the batch as a whole failed (a closed
+	// backend, a cancelled ctx, a lost connection): any subset of the
+	// writes, each whole or not at all, may then have been applied. Keys
+	// of one batch must be distinct.
+	PutMany(ctx context.Context, writes []Write) ([]WriteResult, error)
+}
+
+// SharedGetter is an optional capability: a Backend that can return a
+// stored value without copying it. agentvault uses it on its read path
+// when the Backend offers it.
+type SharedGetter interface {
+	// GetShared is Get, except that the returned slice may be shared with
+	// the Backend and with other callers: the caller must not modify it,
+	// and the Backend never modifies it either (a later Put stores a new
+	// slice). Two calls that return the same revision of a key may return
+	// the same slice.
+	GetShared(ctx context.Context, key string) (value []byte, rev int64, err error)
 }
 
 // ValidateKey reports whether key is acceptable to every Backend, returning

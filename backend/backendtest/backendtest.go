@@ -64,5 +64,7 @@ func cases() []testCase {
 	all = append(all, lifecycleCases()...)
 	all = append(all, concurrencyCases()...)
 	all = append(all, batchCases()...)
+	all = append(all, sharedCases()...)
+	all = append(all, batchWriteCases()...)
 	return all
 }

@@ -22,7 +22,8 @@ import (
 // Backend stores values in a map guarded by a read-write mutex. Revisions
 // come from one counter shared by all keys, so they increase on every Put and
 // are never handed out twice, even across Delete and re-create. Values are
-// copied on the way in and on the way out.
+// copied on the way in and, except by GetShared, on the way out; a stored
+// value is never modified, so GetShared can hand it out as it is.
 //
 // A Backend is safe for concurrent use by multiple goroutines. It cannot be
 // shared between processes. The zero value is an empty, open Backend ready
@@ -40,8 +41,10 @@ type entry struct {
 }
 
 var (
-	_ backend.Backend = (*Backend)(nil)
-	_ backend.Batcher = (*Backend)(nil)
+	_ backend.Backend      = (*Backend)(nil)
+	_ backend.Batcher      = (*Backend)(nil)
+	_ backend.SharedGetter = (*Backend)(nil)
+	_ backend.BatchWriter  = (*Backend)(nil)
 )
 
 // New returns an empty Backend. It is equivalent to new(Backend).
@@ -62,6 +65,24 @@ func (b *Backend) Get(ctx context.Context, key string) ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("membackend: get %q: %w", key, backend.ErrNotFound)
 	}
 	return clone(e.value), e.rev, nil
+}
+
+// GetShared returns the value stored at key, not a copy, and its
+// revision: the caller must not modify it (see backend.SharedGetter).
+func (b *Backend) GetShared(ctx context.Context, key string) ([]byte, int64, error) {
+	if err := check(ctx, "get", key); err != nil {
+		return nil, 0, err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, 0, fmt.Errorf("membackend: get %q: %w", key, backend.ErrClosed)
+	}
+	e, ok := b.entries[key]
+	if !ok {
+		return nil, 0, fmt.Errorf("membackend: get %q: %w", key, backend.ErrNotFound)
+	}
+	return e.value, e.rev, nil
 }
 
 // Put stores a copy of value at key if the key's revision is expectedRev
@@ -85,6 +106,51 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	b.lastRev++
 	b.entries[key] = entry{value: clone(value), rev: b.lastRev}
 	return b.lastRev, nil
+}
+
+// PutMany applies each write as Put would, under one lock hold.
+func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backend.WriteResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("membackend: put many: %w", err)
+	}
+	if err := distinctKeys(writes); err != nil {
+		return nil, fmt.Errorf("membackend: put many: %w", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("membackend: put many: %w", backend.ErrClosed)
+	}
+	out := make([]backend.WriteResult, len(writes))
+	for i, w := range writes {
+		if err := backend.ValidateKey(w.Key); err != nil {
+			out[i].Err = fmt.Errorf("membackend: put: %w", err)
+			continue
+		}
+		e, ok := b.entries[w.Key]
+		if e.rev != w.ExpectedRev {
+			out[i].Err = conflict("put", w.Key, w.ExpectedRev, e.rev, ok)
+			continue
+		}
+		if b.entries == nil {
+			b.entries = make(map[string]entry)
+		}
+		b.lastRev++
+		b.entries[w.Key] = entry{value: clone(w.Value), rev: b.lastRev}
+		out[i].Rev = b.lastRev
+	}
+	return out, nil
+}
+
+func distinctKeys(writes []backend.Write) error {
+	seen := make(map[string]struct{}, len(writes))
+	for _, w := range writes {
+		if _, dup := seen[w.Key]; dup {
+			return fmt.Errorf("key %q twice in one batch: %w", w.Key, backend.ErrInvalidKey)
+		}
+		seen[w.Key] = struct{}{}
+	}
+	return nil
 }
 
 // Delete removes key if its revision is expectedRev, or whatever its

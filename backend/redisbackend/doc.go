@@ -175,9 +175,17 @@
 // on a crash) and maxmemory-policy noeviction (an evicted index or clock
 // breaks the invariants above); on Sentinel or Cluster, see "Replication
 // and failover". Requires Redis 5 or later. With ACLs, the user needs PING,
-// GET, EVALSHA, EVAL, ZRANGEBYLEX, WAIT, ROLE and HSET, plus GETRANGE,
-// HGET, HMGET, TIME, SET, ZADD, DEL and ZREM (called by the scripts), on
-// the keys {PREFIX:*.
+// GET, SET, EVALSHA, EVAL, ZRANGEBYLEX, WAIT, ROLE and HSET, plus
+// GETRANGE, HGET, HMGET, TIME, EXISTS, SETRANGE, RENAME, PERSIST, ZADD, DEL
+// and ZREM
+// (called by the scripts), on the keys {PREFIX:*.
+//
+// A Put sends its record with a SET to a staging key ({PREFIX:SS}:t:<write
+// id>, expiring after a minute) in the same pipeline as its script, which
+// renames it into place when the revision matches and deletes it
+// otherwise: the value never passes through Lua, so a large value costs
+// the server little more than a SET. PutMany (backend.BatchWriter)
+// pipelines many Puts, with one WAIT for all of them.
 //
 // # Concurrency
 //

@@ -1,12 +1,11 @@
 package redisbackend
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/agentvault/agentvault/backend"
 )
 
 // This file holds the stored layout, which is frozen: processes of different
@@ -21,15 +20,50 @@ import (
 //	{P:S}:meta      hash     clock: the last revision handed out in the shard
 //	                         shards: N, to catch processes configured with another N
 //
-// shard(key) = FNV-1a-64(key) mod N. A record is
+// shard(key) = FNV-1a-64(key) mod N. A record (layout 2) is
+//
+//	"2 " <revision, 19 decimal digits, zero-padded> " " <write id, 16 lowercase hex digits> " " <value bytes>
+//
+// The client builds it (revision zero) and SETs it, with an expiry, at the
+// staging key {P:S}:t:<write id>, in the same pipeline as the script: the
+// script checks the revision, writes the new one into the staged record in
+// place (SETRANGE), RENAMEs it over the data key and removes the expiry it
+// carried over (PERSIST). The value never passes
+// through Lua (a 64 KiB script argument alone costs several times a SET),
+// and is never copied or concatenated on the server. Layout 1, written by
+// earlier versions, is read as well and replaced on the key's next Put:
 //
 //	"1 " <revision, decimal> " " <write id, 16 lowercase hex digits> " " <value bytes>
 //
 // The write id is random per Put call; it makes a Put that go-redis retries
 // after a lost reply idempotent (see putScript).
 
-// recordVersion is the first byte of every record.
-const recordVersion = '1'
+// Record layouts: the first byte of every record.
+const (
+	recordVersion1 = '1'
+	recordVersion  = '2'
+	revDigits      = 19 // layout 2's zero-padded revision
+)
+
+// stagingTTL is how long a staged record outlives a Put that never ran its
+// script (a connection lost in between).
+const stagingTTL = time.Minute
+
+func stagingKey(tag, id string) string { return tag + ":t:" + id }
+
+// stagedRecord builds the layout 2 record of value for write id, with a
+// zero revision for the script to fill in.
+func stagedRecord(id string, value []byte) []byte {
+	b := make([]byte, 0, 2+revDigits+1+len(id)+1+len(value))
+	b = append(b, recordVersion, ' ')
+	for range revDigits {
+		b = append(b, '0')
+	}
+	b = append(b, ' ')
+	b = append(b, id...)
+	b = append(b, ' ')
+	return append(b, value...)
+}
 
 // shardOf returns the index shard of key: FNV-1a-64(key) mod n.
 func shardOf(key string, n int) int {
@@ -59,19 +93,20 @@ func indexKey(tag string) string     { return tag + ":idx" }
 func metaKey(tag string) string      { return tag + ":meta" }
 
 // errMalformed is returned for a stored record this package cannot parse.
-var errMalformed = fmt.Errorf("%w: malformed record", backend.ErrCorrupt)
+var errMalformed = errors.New("malformed record")
 
 // parseRecord splits a stored record into its value (a fresh copy) and its
 // revision.
 func parseRecord(rec string) (value []byte, rev int64, err error) {
-	if len(rec) < 2 || rec[0] != recordVersion || rec[1] != ' ' {
+	if len(rec) < 2 || (rec[0] != recordVersion1 && rec[0] != recordVersion) || rec[1] != ' ' {
 		return nil, 0, errMalformed
 	}
 	i := 2
 	for i < len(rec) && rec[i] >= '0' && rec[i] <= '9' {
 		i++
 	}
-	if i == 2 || i-2 > 19 || rec[2] == '0' || i >= len(rec) || rec[i] != ' ' {
+	if i == 2 || i-2 > revDigits || i >= len(rec) || rec[i] != ' ' ||
+		(rec[0] == recordVersion1 && rec[2] == '0') || (rec[0] == recordVersion && i-2 != revDigits) {
 		return nil, 0, errMalformed
 	}
 	rev, err = strconv.ParseInt(rec[2:i], 10, 64)
@@ -106,10 +141,11 @@ const (
 	replyExhausted = "AVEXHAUSTED" // revisions reached 2^53
 )
 
-// putScript stores a record if the key's revision is the expected one.
+// putScript stores a staged record if the key's revision is the expected
+// one, and deletes the staged record otherwise.
 //
-//	KEYS: data, index, meta
-//	ARGV: expected revision ("0": create only), value, write id, key, shard count
+//	KEYS: data, index, meta, staging
+//	ARGV: expected revision ("0": create only), unused, write id, key, shard count
 //
 // It reads everything before its first write, so a script denied by
 // maxmemory writes nothing, and Redis runs it atomically, so the data key,
@@ -134,19 +170,27 @@ end
 local hdr = redis.call('GETRANGE', KEYS[1], 0, 63)
 local old = false
 if hdr ~= '' then
-  local rev, id = string.match(hdr, '^1 (%d+) (%x+) ')
+  local rev, id = string.match(hdr, '^[12] (%d+) (%x+) ')
   if not rev then
+    redis.call('DEL', KEYS[4])
     return redis.error_reply('AVMALFORMED stored record has no valid header')
   end
+  rev = string.format('%.0f', tonumber(rev))
   if id == ARGV[3] then
+    redis.call('DEL', KEYS[4])
     return {0, rev}
   end
   if rev ~= ARGV[1] then
+    redis.call('DEL', KEYS[4])
     return {1, rev}
   end
   old = tonumber(rev)
 elseif ARGV[1] ~= '0' then
+  redis.call('DEL', KEYS[4])
   return {1, '0'}
+end
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return redis.error_reply('AVSTAGING the staged record is gone')
 end
 local t = redis.call('TIME')
 local rev = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -161,7 +205,9 @@ if rev >= 9007199254740992 then
   return redis.error_reply('AVEXHAUSTED revisions reached 2^53')
 end
 local revs = string.format('%.0f', rev)
-redis.call('SET', KEYS[1], '1 ' .. revs .. ' ' .. ARGV[3] .. ' ' .. ARGV[2])
+redis.call('SETRANGE', KEYS[4], 2, string.format('%019.0f', rev))
+redis.call('RENAME', KEYS[4], KEYS[1])
+redis.call('PERSIST', KEYS[1])
 redis.call('HSET', KEYS[3], 'clock', revs, 'shards', ARGV[5])
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 return {0, revs}
@@ -184,10 +230,11 @@ local hdr = redis.call('GETRANGE', KEYS[1], 0, 63)
 if hdr == '' then
   return {2, '0'}
 end
-local rev = string.match(hdr, '^1 (%d+) ')
+local rev = string.match(hdr, '^[12] (%d+) ')
 if not rev then
   return redis.error_reply('AVMALFORMED stored record has no valid header')
 end
+rev = string.format('%.0f', tonumber(rev))
 if ARGV[1] ~= '0' and rev ~= ARGV[1] then
   return {1, rev}
 end

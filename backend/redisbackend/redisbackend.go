@@ -188,13 +188,8 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		return 0, opErr("put", key, err)
 	}
 	s := shardOf(key, b.shards)
-	t := b.tags[s]
-	var id [8]byte
-	putUint64(id[:], rand.Uint64())
-	res, err := b.runWrite(ctx, putScript,
-		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
-		strconv.FormatInt(expectedRev, 10), value, hex.EncodeToString(id[:]), key, b.nstr,
-	)
+	keys, args, stage := b.putCall(ctx, s, key, value, expectedRev)
+	res, err := b.runWrite(ctx, stage, putScript, keys, args...)
 	if err != nil {
 		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
 			if st, rev, perr := scriptResult(res); perr == nil && st == statusOK {
@@ -223,6 +218,20 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 }
 
+// putCall returns the keys and arguments of putScript for one Put, and
+// the staging of its record (sent before the script, in one pipeline).
+func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) ([]string, []any, func(redis.Pipeliner)) {
+	t := b.tags[s]
+	var raw [8]byte
+	putUint64(raw[:], rand.Uint64())
+	id := hex.EncodeToString(raw[:])
+	staging := stagingKey(t, id)
+	rec := stagedRecord(id, value)
+	keys := []string{dataKey(t, key), b.idx[s], metaKey(t), staging}
+	args := []any{strconv.FormatInt(expectedRev, 10), "", id, key, b.nstr}
+	return keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, rec, stagingTTL) }
+}
+
 // Delete removes key if its revision is expectedRev, or whatever its
 // revision when expectedRev is 0. It returns an error wrapping
 // backend.ErrNotFound when the key does not exist and backend.ErrConflict
@@ -237,7 +246,7 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	s := shardOf(key, b.shards)
 	t := b.tags[s]
-	res, err := b.runWrite(ctx, deleteScript,
+	res, err := b.runWrite(ctx, nil, deleteScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), key, b.nstr,
 	)

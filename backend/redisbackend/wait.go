@@ -81,16 +81,19 @@ func waitSupported(c redis.UniversalClient) bool {
 // one shard) and, as WithWait asks, waits for replicas in the same round
 // trip. A nil error means the script ran and, if it wrote (status OK), the
 // write is confirmed by the replicas asked for.
-func (b *Backend) runWrite(ctx context.Context, script *redis.Script, keys []string, args ...any) ([]any, error) {
+func (b *Backend) runWrite(ctx context.Context, stage func(redis.Pipeliner), script *redis.Script, keys []string, args ...any) ([]any, error) {
 	if b.repl.want == 0 {
-		return script.Run(ctx, b.client, keys, args...).Slice()
+		if stage == nil {
+			return script.Run(ctx, b.client, keys, args...).Slice()
+		}
+		return stagedRun(ctx, b.client, stage, script, keys, args)
 	}
 	for attempt := 0; ; attempt++ {
 		node, id, err := b.master(ctx, keys[0])
 		if err != nil {
 			return nil, err
 		}
-		res, err := b.writeOn(ctx, node, id, script, keys, args)
+		res, err := b.writeOn(ctx, node, id, stage, script, keys, args)
 		if err == nil || attempt >= movedRetries || !redis.HasErrorPrefix(err, "MOVED") {
 			return res, err
 		}
@@ -126,7 +129,7 @@ func (b *Backend) master(ctx context.Context, key string) (*redis.Client, string
 // writeOn sends the script to node and, in one pipeline, WAIT for the
 // replicas required and (in WaitAuto mode) ROLE, to learn how many
 // replicas the master has.
-func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, script *redis.Script, keys []string, args []any) ([]any, error) {
+func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, stage func(redis.Pipeliner), script *redis.Script, keys []string, args []any) ([]any, error) {
 	n, auto := b.repl.want, b.repl.want == WaitAuto
 	if auto {
 		n, _ = b.repl.target(id)
@@ -134,6 +137,9 @@ func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, sc
 	var eval, wait, role *redis.Cmd
 	send := func(full bool) {
 		_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if stage != nil {
+				stage(p)
+			}
 			if full {
 				eval = script.Eval(ctx, p, keys, args...)
 			} else {
@@ -253,4 +259,27 @@ func roleReplicas(role *redis.Cmd) (int, error) {
 		return 0, errors.New("unexpected ROLE reply")
 	}
 	return len(list), nil
+}
+
+// stagedRun sends stage and the script in one pipeline (the script by its
+// SHA, again in full if the server does not know it) and returns the
+// script's reply.
+func stagedRun(ctx context.Context, c redis.Cmdable, stage func(redis.Pipeliner), script *redis.Script, keys []string, args []any) ([]any, error) {
+	var eval *redis.Cmd
+	send := func(full bool) {
+		_, _ = c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			stage(p)
+			if full {
+				eval = script.Eval(ctx, p, keys, args...)
+			} else {
+				eval = script.EvalSha(ctx, p, keys, args...)
+			}
+			return nil
+		})
+	}
+	send(false)
+	if redis.HasErrorPrefix(eval.Err(), "NOSCRIPT") {
+		send(true)
+	}
+	return eval.Slice()
 }

@@ -20,19 +20,25 @@ is not audited.
 
 With --repair it then removes what provably belongs to nothing — lifecycle
 claims (expiry notices, scheduled rotations) of deleted secrets, of an
-expiry a secret no longer has or of a rotation already past — and lists
-each key it removed ("removed: KEY"); a claim in progress or one whose
-secret cannot be read is kept. Damaged records are never removed: restore
+expiry a secret no longer has or of a rotation already past, and orphan
+version records older than 15 minutes — and lists each key it removed
+("removed: KEY"); a claim in progress, one whose secret cannot be read and
+a record that does not authenticate are kept. Damaged records are never removed: restore
 them from a backup. The repair is audited (vault.orphans_removed).
 
 Prints a summary, one line per problem found, and exits 0 only when all is
 sound; otherwise 7 (or 1 when the vault cannot be opened at all). --json
 prints {"secrets","versions","problems":[{"path","version","problem"}],
-"audit_events","audit_chains","audit_error","sound"} and, with --repair,
-"removed":[KEY…].`,
+"orphan_versions","audit_events","audit_chains","audit_error","sound"} and,
+with --repair, "removed":[KEY…].
+
+Orphan version records (left by a crash between writing a version and its
+secret's record, or by an interrupted delete) are listed but do not make
+the vault unsound: they hold nothing readable; the lifecycle scheduler
+("ass lifecycle run") and --repair remove them once they are 15 minutes old.`,
 	maxArgs: 0,
 	define: func(fs *flag.FlagSet) func(*cli, []string) error {
-		repair := fs.Bool("repair", false, "also remove what provably belongs to nothing (stale lifecycle claims) and list it")
+		repair := fs.Bool("repair", false, "also remove what provably belongs to nothing (stale lifecycle claims, old orphan version records) and list it")
 		return func(c *cli, args []string) error { return runDoctor(c, *repair) }
 	},
 }
@@ -109,6 +115,12 @@ func writeDoctor(c *cli, s *session, rep *agentvault.DoctorReport) error {
 		lines = append(lines, fmt.Sprintf("audit:    ok: %s in %s", plural(rep.AuditEvents, "event"), plural(rep.AuditChains, "chain")))
 	} else {
 		lines = append(lines, "audit:    DAMAGED: "+oneLine(rep.AuditError))
+	}
+	if n := len(rep.OrphanVersions); n > 0 {
+		lines = append(lines, fmt.Sprintf("orphans:  %s no secret references (removed by the scheduler after 15 minutes)", plural(n, "version record")))
+		for _, k := range rep.OrphanVersions {
+			lines = append(lines, "  orphan "+k)
+		}
 	}
 	for _, p := range rep.Problems {
 		where := p.Path

@@ -31,8 +31,11 @@
 // version 3 only when some version has a non-zero floor, and ParseSecret
 // rejects a version 3 record whose floors are all zero (its one encoding is
 // version 1 or 2), so every record still has exactly one encoding. (This
-// is the single-record layout's third version; a later layout takes the
-// next number.)
+// is the single-record layout's third version.)
+//
+// Version 4 is a different layout: a small head record plus one version
+// record per non-active version (see head.go). Version 4 heads carry the
+// lifecycle fields and the version tier floors always.
 package record
 
 import (
@@ -117,6 +120,11 @@ type Secret struct {
 	RotateEvery   int64  // rotation schedule in nanoseconds; 0: none
 	RotationGrace int64  // grace period in nanoseconds given to scheduled rotations
 	NextRotation  int64  // Unix nanoseconds when the next scheduled rotation is due; 0: none
+
+	// SecretID names this incarnation of the path (random, set when the
+	// secret is created or its record first rewritten as format version
+	// 4); zero in records of format versions 1 to 3. See head.go.
+	SecretID [SecretIDLen]byte
 }
 
 // HasV2 reports whether s sets a field that only format version 2 stores.
@@ -155,6 +163,9 @@ func (s *Secret) Find(n uint32) *Version {
 // MarshalBody encodes s without the trailing MAC. The caller appends the
 // MACLen-byte MAC it computes over these bytes.
 func (s *Secret) MarshalBody() []byte {
+	if s.IsV4() {
+		return s.marshalV4()
+	}
 	n := 5 + 2 + len(s.Path) + 1 + len(s.Type) + 1 + 2 + len(s.Description) + 2 +
 		2 + len(s.CreatedBy) + 8*3 + 4*3
 	for _, t := range s.Tags {
@@ -229,28 +240,19 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 		return nil, nil, nil, fmt.Errorf("%w: not a secret record", ErrFormat)
 	}
 	format := r.u8()
-	if format != formatV1 && format != formatV2 && format != formatV3 && r.err == nil {
+	if format != formatV1 && format != formatV2 && format != formatV3 && format != formatV4 && r.err == nil {
 		return nil, nil, nil, fmt.Errorf("%w: unknown format version %d", ErrFormat, format)
+	}
+	if format == formatV4 {
+		s = parseV4(&r)
+		return finish(&r, s, body, mac)
 	}
 	s = &Secret{}
 	s.Path = r.str16("path", MaxPathLen)
 	s.Type = r.str8("type", MaxTypeLen)
 	s.Tier = r.u8()
 	s.Description = r.str16("description", MaxDescriptionLen)
-	nt := int(r.u16())
-	if nt > MaxTags {
-		r.fail("%d tags, more than %d", nt, MaxTags)
-	}
-	if r.err == nil && nt > 0 {
-		s.Tags = make([]Tag, 0, nt)
-		for i := 0; i < nt && r.err == nil; i++ {
-			t := Tag{Key: r.str8("tag key", MaxTagKeyLen), Value: r.str16("tag value", MaxTagValueLen)}
-			if r.err == nil && (t.Key == "" || (i > 0 && t.Key <= s.Tags[i-1].Key)) {
-				r.fail("tag keys empty, unsorted or duplicated")
-			}
-			s.Tags = append(s.Tags, t)
-		}
-	}
+	s.Tags = r.tags()
 	s.CreatedBy = r.str16("created_by", MaxActorLen)
 	s.CreatedAt = int64(r.u64())
 	s.UpdatedAt = int64(r.u64())
@@ -302,6 +304,11 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 			r.fail("format version 3 without version tiers (must be version 1 or 2)")
 		}
 	}
+	return finish(&r, s, body, mac)
+}
+
+// finish applies the checks common to every format version.
+func finish(r *reader, s *Secret, body, mac []byte) (*Secret, []byte, []byte, error) {
 	if r.err == nil && r.remaining() != 0 {
 		r.fail("%d trailing bytes", r.remaining())
 	}
@@ -315,6 +322,25 @@ func ParseSecret(b []byte) (s *Secret, body []byte, mac []byte, err error) {
 		return nil, nil, nil, r.err
 	}
 	return s, body, mac, nil
+}
+
+func (r *reader) tags() []Tag {
+	nt := int(r.u16())
+	if nt > MaxTags {
+		r.fail("%d tags, more than %d", nt, MaxTags)
+	}
+	if r.err != nil || nt == 0 {
+		return nil
+	}
+	tags := make([]Tag, 0, nt)
+	for i := 0; i < nt && r.err == nil; i++ {
+		t := Tag{Key: r.str8("tag key", MaxTagKeyLen), Value: r.str16("tag value", MaxTagValueLen)}
+		if r.err == nil && (t.Key == "" || (i > 0 && t.Key <= tags[i-1].Key)) {
+			r.fail("tag keys empty, unsorted or duplicated")
+		}
+		tags = append(tags, t)
+	}
+	return tags
 }
 
 // Config is a vault's configuration record: its identity and its MAC key,

@@ -46,7 +46,7 @@ func TestParseRejects(t *testing.T) {
 		"empty":          nil,
 		"short":          []byte("AVSR"),
 		"wrong magic":    withMAC(append([]byte("XXXX"), good[4:]...)),
-		"unknown format": withMAC(append(append([]byte("AVSR"), 4), good[5:]...)),
+		"unknown format": withMAC(append(append([]byte("AVSR"), 5), good[5:]...)),
 		"v3 without v3":  withMAC(append(append(append([]byte("AVSR"), 3), good[5:]...), make([]byte, v2Len+2)...)),
 		"v3 truncated":   withMAC(append(append(append([]byte("AVSR"), 3), good[5:]...), append(make([]byte, v2Len), 1)...)),
 		"v2 without v2":  withMAC(append(append(append([]byte("AVSR"), 2), good[5:]...), make([]byte, v2Len)...)),
@@ -170,6 +170,8 @@ func FuzzParseSecret(f *testing.F) {
 	v3.Versions[1].Tier = 1
 	f.Add(withMAC(v3.MarshalBody()))
 	f.Add([]byte("AVSR\x03"))
+	f.Add(withMAC(sampleV4().MarshalBody()))
+	f.Add([]byte("AVSR\x04"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, body, _, err := ParseSecret(b)
 		if err != nil {

@@ -1,0 +1,139 @@
+package redisbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/agentvault/agentvault/backend"
+)
+
+var _ backend.BatchWriter = (*Backend)(nil)
+
+// PutMany applies each write as Put would, pipelined: all the EVALSHAs in
+// one round trip, followed in the same pipeline by the one WAIT (and ROLE)
+// that WithWait calls for, which covers every write before it. On a
+// Cluster without waiting, go-redis sends one pipeline per node; on a
+// Cluster with waiting, each write is one Put.
+func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backend.WriteResult, error) {
+	if b.closed.Load() {
+		return nil, fmt.Errorf("redisbackend: put many: %w", backend.ErrClosed)
+	}
+	seen := make(map[string]struct{}, len(writes))
+	for _, w := range writes {
+		if _, dup := seen[w.Key]; dup {
+			return nil, opErr("put many", w.Key, fmt.Errorf("key twice in one batch: %w", backend.ErrInvalidKey))
+		}
+		seen[w.Key] = struct{}{}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redisbackend: put many: %w", err)
+	}
+	out := make([]backend.WriteResult, len(writes))
+	node, single := b.client.(*redis.Client)
+	if b.repl.want != 0 && !single {
+		for i, w := range writes {
+			out[i].Rev, out[i].Err = b.Put(ctx, w.Key, w.Value, w.ExpectedRev)
+		}
+		return out, nil
+	}
+	type call struct {
+		i     int
+		s     int
+		keys  []string
+		args  []any
+		stage func(redis.Pipeliner)
+		cmd   *redis.Cmd
+	}
+	calls := make([]*call, 0, len(writes))
+	for i, w := range writes {
+		if err := backend.ValidateKey(w.Key); err != nil {
+			out[i].Err = opErr("put", w.Key, err)
+			continue
+		}
+		s := shardOf(w.Key, b.shards)
+		keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
+		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage})
+	}
+	if len(calls) == 0 {
+		return out, nil
+	}
+	n, auto := b.repl.want, b.repl.want == WaitAuto
+	nodeID := ""
+	if auto {
+		n, _ = b.repl.target(nodeID)
+	}
+	var pipe redis.Pipeliner
+	if single {
+		pipe = node.Pipeline()
+	} else {
+		pipe = b.client.Pipeline()
+	}
+	for _, c := range calls {
+		c.stage(pipe)
+		c.cmd = putScript.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	var wait, role *redis.Cmd
+	if n > 0 {
+		wait = waitCmd(ctx, pipe, n, b.repl.timeout)
+	}
+	if auto {
+		role = pipe.Do(ctx, "ROLE")
+	}
+	_, _ = pipe.Exec(ctx)
+	for _, c := range calls {
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			// The script cache was flushed: load it (Run does) and go on
+			// one by one; the write id keeps a resent write idempotent.
+			res, err := stagedRun(ctx, b.client, c.stage, putScript, c.keys, c.args)
+			c.cmd = redis.NewCmd(ctx)
+			c.cmd.SetVal(res)
+			c.cmd.SetErr(err)
+		}
+	}
+	var replErr error
+	switch {
+	case n > 0:
+		replErr = confirmed(wait, n, b.repl.timeout)
+	case auto:
+		connected, err := roleReplicas(role)
+		switch {
+		case err != nil:
+			replErr = fmt.Errorf("%w: ROLE after the writes failed: %w", ErrNotReplicated, err)
+		case connected > 0:
+			b.repl.observe(nodeID, connected, time.Now())
+			replErr = b.confirm(ctx, calls[0].keys[0], calls[0].keys[2])
+		}
+	}
+	for _, c := range calls {
+		w := writes[c.i]
+		res, err := c.cmd.Slice()
+		if err != nil {
+			out[c.i].Err = opErr("put", w.Key, b.scriptErr(err))
+			continue
+		}
+		status, rev, err := scriptResult(res)
+		switch {
+		case err != nil:
+			out[c.i].Err = opErr("put", w.Key, err)
+		case status == statusConflict:
+			out[c.i].Err = conflictErr("put", w.Key, w.ExpectedRev, rev)
+		case status != statusOK:
+			out[c.i].Err = opErr("put", w.Key, fmt.Errorf("unexpected script status %d", status))
+		case replErr != nil:
+			if errors.Is(replErr, ErrNotReplicated) && b.marks != nil {
+				b.marks.unconfirmed(c.s, w.Key, rev)
+			}
+			out[c.i].Err = opErr("put", w.Key, replErr)
+		default:
+			if b.marks != nil && w.ExpectedRev != 0 {
+				b.marks.put(c.s, w.Key, rev, w.Value)
+			}
+			out[c.i].Rev = rev
+		}
+	}
+	return out, nil
+}
