@@ -60,6 +60,7 @@ type Backend struct {
 	calls map[Op]int // every call, by method
 	fired int
 	key   string // the key of the last call a fault failed
+	op    Op     // the method of the last call a fault failed
 }
 
 var (
@@ -94,6 +95,13 @@ func (b *Backend) FiredKey() string {
 	return b.key
 }
 
+// FiredOp returns the method of the last call a fault failed.
+func (b *Backend) FiredOp() Op {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.op
+}
+
 // Calls reports how many calls of op the Backend has received.
 func (b *Backend) Calls(op Op) int {
 	b.mu.Lock()
@@ -126,7 +134,7 @@ func (b *Backend) decide(op Op, key string) *Fault {
 		return nil
 	}
 	b.fired++
-	b.key = key
+	b.key, b.op = key, op
 	return f
 }
 
