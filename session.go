@@ -385,6 +385,20 @@ func (s *Session) updateSecret(ctx context.Context, path string, in UpdateSecret
 
 // secretTier checks that the token's tier covers every stored version of
 // the secret at path (the current tier and every version's floor).
+// authorize runs every check a Session call on one existing secret needs:
+// the token (state, IP, agent), a scope for action on path, a tier covering
+// every stored version of the secret, then counts the use.
+func (s *Session) authorize(ctx context.Context, action ScopeAction, path string) error {
+	tok, _, err := s.check(ctx, action, path)
+	if err != nil {
+		return err
+	}
+	if err := s.secretTier(ctx, tok, path); err != nil {
+		return err
+	}
+	return s.use(ctx, tok)
+}
+
 func (s *Session) secretTier(ctx context.Context, tok *tokenRecord, path string) error {
 	rec, _, err := s.v.load(ctx, path)
 	if err != nil {
@@ -406,14 +420,7 @@ func (s *Session) DeleteSecret(ctx context.Context, path string) error {
 }
 
 func (s *Session) deleteSecret(ctx context.Context, path string) error {
-	tok, _, err := s.check(ctx, ActionDelete, path)
-	if err != nil {
-		return err
-	}
-	if err := s.secretTier(ctx, tok, path); err != nil {
-		return err
-	}
-	if err := s.use(ctx, tok); err != nil {
+	if err := s.authorize(ctx, ActionDelete, path); err != nil {
 		return err
 	}
 	return s.v.DeleteSecret(s.innerCtx(ctx), path)

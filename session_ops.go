@@ -74,14 +74,7 @@ func (s *Session) ListVersions(ctx context.Context, path string) ([]VersionInfo,
 }
 
 func (s *Session) listVersions(ctx context.Context, path string) ([]VersionInfo, error) {
-	tok, _, err := s.check(ctx, ActionRead, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.secretTier(ctx, tok, path); err != nil {
-		return nil, err
-	}
-	if err := s.use(ctx, tok); err != nil {
+	if err := s.authorize(ctx, ActionRead, path); err != nil {
 		return nil, err
 	}
 	return s.v.ListVersions(s.innerCtx(ctx), path)
@@ -103,14 +96,7 @@ func (s *Session) Rollback(ctx context.Context, path, version string) (*SecretMe
 }
 
 func (s *Session) rollback(ctx context.Context, path, version string) (*SecretMetadata, error) {
-	tok, _, err := s.check(ctx, ActionWrite, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.secretTier(ctx, tok, path); err != nil {
-		return nil, err
-	}
-	if err := s.use(ctx, tok); err != nil {
+	if err := s.authorize(ctx, ActionWrite, path); err != nil {
 		return nil, err
 	}
 	return s.v.Rollback(s.innerCtx(ctx), path, version)
@@ -136,14 +122,7 @@ func (s *Session) RotateSecret(ctx context.Context, path string, opts RotateOpti
 }
 
 func (s *Session) rotateSecret(ctx context.Context, path string, opts RotateOptions) (*RotationResult, error) {
-	tok, _, err := s.check(ctx, ActionWrite, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.secretTier(ctx, tok, path); err != nil {
-		return nil, err
-	}
-	if err := s.use(ctx, tok); err != nil {
+	if err := s.authorize(ctx, ActionWrite, path); err != nil {
 		return nil, err
 	}
 	return s.v.RotateSecret(s.innerCtx(ctx), path, opts)

@@ -1,6 +1,7 @@
 package agentvault_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -139,4 +140,42 @@ func TestLoweredTierKeepsVersionFloors(t *testing.T) {
 	defer reopened.Close()
 	_, err = reopened.Session(stdValue).GetSecret(ctx, "pay/key", agentvault.AtVersion("v1"))
 	assert.ErrorIs(t, err, agentvault.ErrTierDenied, "after a reopen")
+}
+
+// TestWriteTokenCannotLaunderTierThroughOtherWrites: a hostile agent whose
+// write token was approved only at standard tries every other write a
+// Session offers to reach a lowered secret's critical-era value: import
+// with Overwrite and a standard default tier, rotate, and rollback to the
+// critical-era version. None changes the tier, none is allowed on a secret
+// whose stored versions are above the token, and a standard read token
+// never reads the critical-era value, active or not.
+func TestWriteTokenCannotLaunderTierThroughOtherWrites(t *testing.T) {
+	v, _ := newVault(t)
+	createTier(t, v, "pay/KEY", "crit-era", agentvault.TierCritical)
+	// The owner lowers the tier: v1 keeps its critical floor.
+	val := agentvault.StringValue("std-era")
+	_, err := v.UpdateSecret(ctx, "pay/KEY", agentvault.UpdateSecretInput{Tier: agentvault.TierStandard, Value: &val})
+	require.NoError(t, err)
+
+	w := v.Session(requestToken(t, v, agentvault.TokenRequest{Scopes: []string{"secrets:write:pay/*"}}).Value.Reveal())
+	_, err = w.Rollback(ctx, "pay/KEY", "v1")
+	assert.ErrorIs(t, err, agentvault.ErrTierDenied, "rollback to the critical-era version through a standard write token")
+	_, err = w.RotateSecret(ctx, "pay/KEY", agentvault.RotateOptions{Value: &val})
+	assert.ErrorIs(t, err, agentvault.ErrTierDenied, "rotate a secret holding a critical-era version")
+	_, err = w.ImportEnv(ctx, strings.NewReader("KEY=y\n"), agentvault.ImportOptions{Namespace: "pay", Tier: agentvault.TierStandard, Overwrite: true})
+	assert.Error(t, err, "import over a secret holding a critical-era version")
+
+	m, err := v.GetMetadata(ctx, "pay/KEY")
+	require.NoError(t, err)
+	assert.Equal(t, "v2", m.Version, "nothing written, nothing rolled back")
+	assert.Equal(t, agentvault.TierStandard, m.Tier)
+
+	// Even once the owner rolls back, a standard reader never gets v1.
+	_, err = v.Rollback(ctx, "pay/KEY", "v1")
+	require.NoError(t, err)
+	r := v.Session(requestToken(t, v, agentvault.TokenRequest{Scopes: []string{"secrets:read:pay/*"}}).Value.Reveal())
+	_, err = r.GetSecret(ctx, "pay/KEY")
+	assert.ErrorIs(t, err, agentvault.ErrTierDenied, "the active critical-era version through a standard read token")
+	_, err = r.GetSecret(ctx, "pay/KEY", agentvault.AtVersion("v1"))
+	assert.ErrorIs(t, err, agentvault.ErrTierDenied, "v1 by number")
 }
