@@ -183,23 +183,7 @@ func (s *Secret) MarshalBody() []byte {
 		format, n = formatV2, n+v2Len
 	}
 	b := make([]byte, 0, n+MACLen)
-	b = append(b, secretMagic...)
-	b = append(b, format)
-	b = put16(b, s.Path)
-	b = put8(b, s.Type)
-	b = append(b, s.Tier)
-	b = put16(b, s.Description)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(s.Tags)))
-	for _, t := range s.Tags {
-		b = put8(b, t.Key)
-		b = put16(b, t.Value)
-	}
-	b = put16(b, s.CreatedBy)
-	b = binary.BigEndian.AppendUint64(b, uint64(s.CreatedAt))
-	b = binary.BigEndian.AppendUint64(b, uint64(s.UpdatedAt))
-	b = binary.BigEndian.AppendUint64(b, uint64(s.ExpiresAt))
-	b = binary.BigEndian.AppendUint32(b, s.Active)
-	b = binary.BigEndian.AppendUint32(b, s.MaxVersion)
+	b = appendMeta(b, s, format)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(s.Versions)))
 	for i := range s.Versions {
 		v := &s.Versions[i]
@@ -511,4 +495,27 @@ func clone(p []byte) []byte {
 		return nil
 	}
 	return append([]byte(nil), p...)
+}
+
+// appendMeta appends the magic, the format version and the metadata every
+// format starts with (path through the max version), in their frozen order.
+func appendMeta(b []byte, s *Secret, format byte) []byte {
+	b = append(b, secretMagic...)
+	b = append(b, format)
+	b = put16(b, s.Path)
+	b = put8(b, s.Type)
+	b = append(b, s.Tier)
+	b = put16(b, s.Description)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(s.Tags)))
+	for _, t := range s.Tags {
+		b = put8(b, t.Key)
+		b = put16(b, t.Value)
+	}
+	b = put16(b, s.CreatedBy)
+	b = binary.BigEndian.AppendUint64(b, uint64(s.CreatedAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.UpdatedAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.ExpiresAt))
+	b = binary.BigEndian.AppendUint32(b, s.Active)
+	b = binary.BigEndian.AppendUint32(b, s.MaxVersion)
+	return b
 }
