@@ -19,7 +19,8 @@ import (
 	"github.com/agentvault/agentvault/backend"
 )
 
-// Backend stores values in a map guarded by a read-write mutex. Revisions
+// Backend stores values in a map guarded by a read-write mutex, and logs
+// (backend.Appender) as records copied into append-only blocks. Revisions
 // come from one counter shared by all keys, so they increase on every Put and
 // are never handed out twice, even across Delete and re-create. Values are
 // copied on the way in and, except by GetShared, on the way out; a stored
@@ -31,6 +32,7 @@ import (
 type Backend struct {
 	mu      sync.RWMutex
 	entries map[string]entry
+	logs    map[string]*memLog // backend.Appender (appender.go)
 	lastRev int64 // last revision handed out, for any key
 	closed  bool
 }
@@ -231,6 +233,7 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	b.entries = nil
+	b.logs = nil
 	return nil
 }
 

@@ -1,0 +1,203 @@
+package membackend
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/agentvault/agentvault/backend"
+)
+
+var _ backend.Appender = (*Backend)(nil)
+
+// chunkSize is the size of the blocks a log's records are copied into. A
+// record longer than that gets a block of its own.
+const chunkSize = 64 << 10
+
+// memLog is one named log. Its records are copied, back to back, into
+// blocks of chunkSize bytes that are only ever appended to, so a stored
+// record never moves and never changes; the index locates them. Neither
+// the blocks (bytes) nor the index (integers) hold pointers, so a long log
+// costs the garbage collector nothing to scan.
+type memLog struct {
+	chunks [][]byte // each with cap fixed at allocation; only the last one grows
+	index  []recPos
+}
+
+type recPos struct {
+	chunk    uint32
+	off, len uint32
+}
+
+func (l *memLog) record(i int) []byte {
+	p := l.index[i]
+	return l.chunks[p.chunk][p.off : p.off+p.len : p.off+p.len]
+}
+
+// last returns the newest record, nil when there is none.
+func (l *memLog) last() []byte {
+	if l == nil || len(l.index) == 0 {
+		return nil
+	}
+	return l.record(len(l.index) - 1)
+}
+
+// add copies r to the end of the log.
+func (l *memLog) add(r []byte) {
+	n := len(l.chunks) - 1
+	if n < 0 || cap(l.chunks[n])-len(l.chunks[n]) < len(r) {
+		l.chunks = append(l.chunks, make([]byte, 0, max(chunkSize, len(r))))
+		n++
+	}
+	c := l.chunks[n]
+	off := len(c)
+	l.chunks[n] = append(c, r...)
+	l.index = append(l.index, recPos{chunk: uint32(n), off: uint32(off), len: uint32(len(r))})
+}
+
+// Append adds copies of records to the end of the named log if its last
+// record equals last (nil: the log is empty or missing); see
+// backend.Appender. All of them or none are added.
+func (b *Backend) Append(ctx context.Context, name string, last []byte, records [][]byte) error {
+	if err := checkLog(ctx, "append", name); err != nil {
+		return err
+	}
+	if err := backend.ValidateRecords(records); err != nil {
+		return fmt.Errorf("membackend: append log %s: %w", name, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("membackend: append log %s: %w", name, backend.ErrClosed)
+	}
+	l := b.logs[name]
+	cur := l.last()
+	if (last == nil) != (cur == nil) || !bytes.Equal(cur, last) {
+		return fmt.Errorf("membackend: append log %s: the log's last record is not the one expected: %w", name, backend.ErrConflict)
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	if l == nil {
+		if b.logs == nil {
+			b.logs = make(map[string]*memLog)
+		}
+		l = new(memLog)
+		b.logs[name] = l
+	}
+	for _, r := range records {
+		l.add(r)
+	}
+	return nil
+}
+
+// Last returns a copy of the log's newest record, or nil.
+func (b *Backend) Last(ctx context.Context, name string) ([]byte, error) {
+	if err := checkLog(ctx, "last", name); err != nil {
+		return nil, err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("membackend: last log %s: %w", name, backend.ErrClosed)
+	}
+	if r := b.logs[name].last(); r != nil {
+		return clone(r), nil
+	}
+	return nil, nil
+}
+
+// ReadLog returns copies of every record of the log, oldest first; nil for
+// a log that does not exist.
+func (b *Backend) ReadLog(ctx context.Context, name string) ([][]byte, error) {
+	if err := checkLog(ctx, "read", name); err != nil {
+		return nil, err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("membackend: read log %s: %w", name, backend.ErrClosed)
+	}
+	l := b.logs[name]
+	if l == nil || len(l.index) == 0 {
+		return nil, nil
+	}
+	size := 0
+	for _, p := range l.index {
+		size += int(p.len)
+	}
+	buf := make([]byte, 0, size)
+	out := make([][]byte, len(l.index))
+	for i := range l.index {
+		start := len(buf)
+		buf = append(buf, l.record(i)...)
+		out[i] = buf[start:len(buf):len(buf)]
+	}
+	return out, nil
+}
+
+// Logs returns the names of the non-empty logs starting with prefix, in
+// ascending byte order.
+func (b *Backend) Logs(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("membackend: logs %q: %w", prefix, err)
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("membackend: logs %q: %w", prefix, backend.ErrClosed)
+	}
+	var names []string
+	for n, l := range b.logs {
+		if len(l.index) > 0 && strings.HasPrefix(n, prefix) {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// checkLog validates name and ctx, in that order.
+func checkLog(ctx context.Context, op, name string) error {
+	if err := backend.ValidateLogName(name); err != nil {
+		return fmt.Errorf("membackend: %s log: %w", op, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("membackend: %s log %s: %w", op, name, err)
+	}
+	return nil
+}
+
+// ReplaceLog sets the named log to copies of records, whatever it held
+// (none: the log is removed). Logs are append-only to every other method:
+// this one exists so that tests can play someone with write access to the
+// store who edits, deletes, reorders or truncates records. agentvault
+// never calls it.
+func (b *Backend) ReplaceLog(ctx context.Context, name string, records [][]byte) error {
+	if err := checkLog(ctx, "replace", name); err != nil {
+		return err
+	}
+	if err := backend.ValidateRecords(records); err != nil {
+		return fmt.Errorf("membackend: replace log %s: %w", name, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("membackend: replace log %s: %w", name, backend.ErrClosed)
+	}
+	if len(records) == 0 {
+		delete(b.logs, name)
+		return nil
+	}
+	l := new(memLog)
+	for _, r := range records {
+		l.add(r)
+	}
+	if b.logs == nil {
+		b.logs = make(map[string]*memLog)
+	}
+	b.logs[name] = l
+	return nil
+}
