@@ -33,7 +33,7 @@ type Backend struct {
 	mu      sync.RWMutex
 	entries map[string]entry
 	logs    map[string]*memLog // backend.Appender (appender.go)
-	lastRev int64 // last revision handed out, for any key
+	lastRev int64              // last revision handed out, for any key
 	closed  bool
 }
 
