@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -256,7 +258,9 @@ func TestAuditEventFields(t *testing.T) {
 }
 
 // copyBackend returns a new memory backend holding everything in b.
-func copyBackend(t *testing.T, b backend.Backend) backend.Backend {
+// copyBackend copies b's keys and, when it has them, its logs (a
+// backend.Appender) into a new memory backend.
+func copyBackend(t *testing.T, b backend.Backend) *membackend.Backend {
 	t.Helper()
 	nb := membackend.New()
 	keys, err := b.List(ctx, "")
@@ -266,6 +270,15 @@ func copyBackend(t *testing.T, b backend.Backend) backend.Backend {
 		require.NoError(t, err)
 		_, err = nb.Put(ctx, k, val, 0)
 		require.NoError(t, err)
+	}
+	if a, ok := b.(backend.Appender); ok {
+		logs, err := a.Logs(ctx, "")
+		require.NoError(t, err)
+		for _, l := range logs {
+			recs, err := a.ReadLog(ctx, l)
+			require.NoError(t, err)
+			require.NoError(t, nb.Append(ctx, l, nil, recs))
+		}
 	}
 	return nb
 }
@@ -278,12 +291,127 @@ func replace(t *testing.T, b backend.Backend, key string, val []byte) {
 	require.NoError(t, err)
 }
 
+// auditLayouts are the two ways a memory backend stores audit events: one
+// key per event (a backend without logs, hidden behind keysOnly; also the
+// layout of chains written before logs existed) and the writers' logs
+// (backend.Appender, membackend's default).
+var auditLayouts = []string{"keys", "log"}
+
+// layoutBackend returns a fresh memory backend storing audit events in
+// layout, and the memory backend underneath.
+func layoutBackend(layout string) (backend.Backend, *membackend.Backend) {
+	mb := membackend.New()
+	if layout == "keys" {
+		return keysOnly{mb}, mb
+	}
+	return mb, mb
+}
+
+// auditChain is one writer's stored audit entries on a memory backend,
+// in chain order, with ways to tamper with a copy of the whole store.
+type auditChain struct {
+	where   []string // how VerifyAudit and QueryAudit name each entry
+	records [][]byte
+	// edit returns a copy of the store whose chain is edit(records): on the
+	// key layout, the i-th result is stored under the i-th entry's key and
+	// a nil result deletes that key; on the log layout, the nil results are
+	// dropped and the log rewritten.
+	edit func(func(recs [][]byte) [][]byte) backend.Backend
+}
+
+// storedChains returns the audit chains stored in mb, in key or log name
+// order.
+func storedChains(t *testing.T, mb *membackend.Backend) []auditChain {
+	t.Helper()
+	var out []auditChain
+	keys, err := mb.List(ctx, "audit/")
+	require.NoError(t, err)
+	byWriter := map[string]int{}
+	for _, k := range keys {
+		w := strings.Split(k, "/")[1]
+		i, ok := byWriter[w]
+		if !ok {
+			i = len(out)
+			byWriter[w] = i
+			out = append(out, auditChain{})
+		}
+		raw, _, err := mb.Get(ctx, k)
+		require.NoError(t, err)
+		out[i].where = append(out[i].where, k)
+		out[i].records = append(out[i].records, raw)
+	}
+	for i := range out {
+		c := &out[i]
+		c.edit = func(f func([][]byte) [][]byte) backend.Backend {
+			nb := copyBackend(t, mb)
+			for j, r := range f(slices.Clone(c.records)) {
+				if r == nil {
+					require.NoError(t, nb.Delete(ctx, c.where[j], 0))
+				} else {
+					replace(t, nb, c.where[j], r)
+				}
+			}
+			return nb
+		}
+	}
+	logs, err := mb.Logs(ctx, "audit.")
+	require.NoError(t, err)
+	for _, l := range logs {
+		recs, err := mb.ReadLog(ctx, l)
+		require.NoError(t, err)
+		c := auditChain{records: recs}
+		for j := range recs {
+			c.where = append(c.where, fmt.Sprintf("log %s record %d", l, j+1))
+		}
+		c.edit = func(f func([][]byte) [][]byte) backend.Backend {
+			nb := copyBackend(t, mb)
+			var kept [][]byte
+			for _, r := range f(slices.Clone(recs)) {
+				if r != nil {
+					kept = append(kept, r)
+				}
+			}
+			require.NoError(t, nb.ReplaceLog(ctx, l, kept))
+			return nb
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// storedAuditLines returns every stored audit entry of mb, keys first (in
+// key order), then logs (in name order), one per line.
+func storedAuditLines(t *testing.T, mb *membackend.Backend) (string, int) {
+	t.Helper()
+	var buf strings.Builder
+	n := 0
+	for _, c := range storedChains(t, mb) {
+		for _, r := range c.records {
+			buf.Write(r)
+			buf.WriteByte('\n')
+			n++
+		}
+	}
+	return buf.String(), n
+}
+
 // TestAuditTamperDetected alters, deletes and swaps each event of a chain in
-// turn and checks VerifyAudit names the first broken entry.
+// turn and checks VerifyAudit names the first broken entry, on both
+// layouts.
 func TestAuditTamperDetected(t *testing.T) {
-	v, b := newVault(t)
+	for _, layout := range auditLayouts {
+		t.Run(layout, func(t *testing.T) { testAuditTamperDetected(t, layout) })
+	}
+}
+
+func testAuditTamperDetected(t *testing.T, layout string) {
+	b, mb := layoutBackend(layout)
+	v, err := agentvault.New(b, testKey(t))
+	require.NoError(t, err)
+	defer v.Close()
 	v2, err := agentvault.New(b, testKey(t)) // a second writer on the same backend
 	require.NoError(t, err)
+	defer v2.Close()
 	for i := 0; i < 6; i++ {
 		createTier(t, v, "app/k"+string(rune('a'+i)), "x", agentvault.TierStandard)
 		_, err := v2.GetSecret(ctx, "app/k"+string(rune('a'+i)))
@@ -294,11 +422,20 @@ func TestAuditTamperDetected(t *testing.T) {
 	assert.Equal(t, 2, rep.Writers)
 	assert.Equal(t, 12, rep.Events)
 
-	keys, err := b.List(ctx, "audit/")
-	require.NoError(t, err)
-	require.Len(t, keys, 12)
-	chain := keys[:6] // one writer's entries, in order
-	require.Equal(t, strings.Split(chain[0], "/")[1], strings.Split(chain[5], "/")[1])
+	chains := storedChains(t, mb)
+	require.Len(t, chains, 2)
+	chain := chains[0] // one writer's entries, in order
+	require.Len(t, chain.records, 6)
+	if layout == "keys" {
+		require.Equal(t, strings.Split(chain.where[0], "/")[1], strings.Split(chain.where[5], "/")[1])
+	} else {
+		logs, err := mb.Logs(ctx, "")
+		require.NoError(t, err)
+		require.Len(t, logs, 2, "events are in the writers' logs")
+		keys, err := mb.List(ctx, "audit/")
+		require.NoError(t, err)
+		require.Empty(t, keys, "no event stored under its own key")
+	}
 
 	verify := func(nb backend.Backend) error {
 		nv, err := agentvault.New(nb, testKey(t))
@@ -315,32 +452,34 @@ func TestAuditTamperDetected(t *testing.T) {
 			assert.LessOrEqual(t, ie.Seq, uint64(i+1), "%s entry %d reported at %d", what, i, ie.Seq)
 		}
 	}
-	for i, k := range chain {
-		raw, _, err := b.Get(ctx, k)
-		require.NoError(t, err)
-
-		nb := copyBackend(t, b) // alter one field
-		replace(t, nb, k, bytes.Replace(raw, []byte(`"outcome":"allowed"`), []byte(`"outcome":"denied"`), 1))
+	for i, raw := range chain.records {
+		nb := chain.edit(func(r [][]byte) [][]byte { // alter one field
+			r[i] = bytes.Replace(raw, []byte(`"outcome":"allowed"`), []byte(`"outcome":"denied"`), 1)
+			return r
+		})
 		check("altered", i, verify(nb), "modified")
 
-		nb = copyBackend(t, b) // flip one byte anywhere
-		flipped := append([]byte(nil), raw...)
-		flipped[len(flipped)/2] ^= 1
-		replace(t, nb, k, flipped)
+		nb = chain.edit(func(r [][]byte) [][]byte { // flip one byte anywhere
+			flipped := append([]byte(nil), raw...)
+			flipped[len(flipped)/2] ^= 1
+			r[i] = flipped
+			return r
+		})
 		check("flipped", i, verify(nb), "modified")
 
-		if i < len(chain)-1 {
-			nb = copyBackend(t, b) // delete (the newest entry's deletion is the documented limit)
-			require.NoError(t, nb.Delete(ctx, k, 0))
+		if i < len(chain.records)-1 {
+			// delete (the newest entry's deletion is the documented limit)
+			nb = chain.edit(func(r [][]byte) [][]byte { r[i] = nil; return r })
 			check("deleted", i, verify(nb), "deleted")
 
-			nb = copyBackend(t, b) // swap with the next entry
-			next, _, err := b.Get(ctx, chain[i+1])
-			require.NoError(t, err)
-			replace(t, nb, k, next)
-			replace(t, nb, chain[i+1], raw)
+			nb = chain.edit(func(r [][]byte) [][]byte { r[i], r[i+1] = r[i+1], r[i]; return r })
 			check("swapped", i, verify(nb), "reordered")
 		}
+	}
+	// Truncated entries: every entry cut short is reported as modified.
+	for i, raw := range chain.records {
+		nb := chain.edit(func(r [][]byte) [][]byte { r[i] = raw[:len(raw)-3]; return r })
+		check("truncated", i, verify(nb), "modified")
 	}
 }
 
@@ -364,28 +503,21 @@ func TestAuditWriterAndCanary(t *testing.T) {
 	_, err = s.UpdateSecret(ctx, "app/canary", agentvault.UpdateSecretInput{Value: &nv})
 	require.NoError(t, err)
 
-	var stored bytes.Buffer
-	keys, err := b.List(ctx, "audit/")
-	require.NoError(t, err)
-	for _, k := range keys {
-		val, _, err := b.Get(ctx, k)
-		require.NoError(t, err)
-		stored.Write(val)
-		stored.WriteByte('\n')
-	}
+	stored, n := storedAuditLines(t, b.(*membackend.Backend))
+	require.Positive(t, n)
 	q, err := v.QueryAudit(ctx, agentvault.AuditQuery{})
 	require.NoError(t, err)
-	assert.Len(t, q, len(keys))
-	for name, out := range map[string]string{"backend": stored.String(), "writer": log.String()} {
+	assert.Len(t, q, n)
+	for name, out := range map[string]string{"backend": stored, "writer": log.String()} {
 		assert.NotContains(t, out, canary, name)
 		assert.NotContains(t, out, raw[len("ast_tok_"):], name)
 		assert.Contains(t, out, tok.Accessor, name)
 	}
-	assert.Equal(t, stored.String(), log.String(), "the writer gets the same lines as the backend")
+	assert.Equal(t, stored, log.String(), "the writer gets the same lines as the backend")
 
 	rep, err := v.VerifyAuditLog(strings.NewReader(log.String()))
 	require.NoError(t, err)
-	assert.Equal(t, len(keys), rep.Events)
+	assert.Equal(t, n, rep.Events)
 	lines := strings.SplitAfter(log.String(), "\n")
 	tampered := strings.Join(append(append([]string{}, lines[:2]...), lines[3:]...), "")
 	_, err = v.VerifyAuditLog(strings.NewReader(tampered))
@@ -453,4 +585,7 @@ func TestAuditOff(t *testing.T) {
 	keys, err := b.List(ctx, "audit/")
 	require.NoError(t, err)
 	assert.Empty(t, keys)
+	logs, err := b.(backend.Appender).Logs(ctx, "")
+	require.NoError(t, err)
+	assert.Empty(t, logs)
 }

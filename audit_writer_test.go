@@ -15,31 +15,41 @@ import (
 
 // TestAuditWriterIDContinuesChain: short-lived vault instances (CLI runs)
 // with one writer id append to one chain, so deleting an earlier run's
-// event is detected.
+// event is detected; with events one key each and in a log.
 func TestAuditWriterIDContinuesChain(t *testing.T) {
-	b := membackend.New()
-	for run := 0; run < 3; run++ {
-		v, err := agentvault.New(b, testKey(t), agentvault.WithAuditWriterID("cli-host1"))
-		require.NoError(t, err)
-		create(t, v, fmt.Sprintf("run/%d", run), "x")
-		get(t, v, fmt.Sprintf("run/%d", run))
-		require.NoError(t, v.Close())
-	}
-	v, err := agentvault.New(b, testKey(t), agentvault.WithAuditWriterID("cli-host1"))
-	require.NoError(t, err)
-	rep, err := v.VerifyAudit(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, 1, rep.Writers, "one chain across runs")
-	assert.Equal(t, 6, rep.Events)
+	for _, layout := range auditLayouts {
+		t.Run(layout, func(t *testing.T) {
+			b, mb := layoutBackend(layout)
+			for run := 0; run < 3; run++ {
+				v, err := agentvault.New(b, testKey(t), agentvault.WithAuditWriterID("cli-host1"))
+				require.NoError(t, err)
+				create(t, v, fmt.Sprintf("run/%d", run), "x")
+				get(t, v, fmt.Sprintf("run/%d", run))
+				require.NoError(t, v.Close())
+			}
+			v, err := agentvault.New(b, testKey(t), agentvault.WithAuditWriterID("cli-host1"))
+			require.NoError(t, err)
+			defer v.Close()
+			rep, err := v.VerifyAudit(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 1, rep.Writers, "one chain across runs")
+			assert.Equal(t, 6, rep.Events)
 
-	keys, err := b.List(ctx, "audit/cli-host1/")
-	require.NoError(t, err)
-	require.Len(t, keys, 6)
-	require.NoError(t, b.Delete(ctx, keys[2], 0)) // an event of the second run
-	_, err = v.VerifyAudit(ctx)
-	var ie *agentvault.AuditIntegrityError
-	require.True(t, errors.As(err, &ie), "VerifyAudit err = %v, want *AuditIntegrityError", err)
-	assert.Equal(t, uint64(3), ie.Seq)
+			chains := storedChains(t, mb)
+			require.Len(t, chains, 1)
+			require.Len(t, chains[0].records, 6)
+			// delete an event of the second run
+			nb := chains[0].edit(func(r [][]byte) [][]byte { r[2] = nil; return r })
+			nv, err := agentvault.New(nb, testKey(t))
+			require.NoError(t, err)
+			defer nv.Close()
+			_, err = nv.VerifyAudit(ctx)
+			var ie *agentvault.AuditIntegrityError
+			require.True(t, errors.As(err, &ie), "VerifyAudit err = %v, want *AuditIntegrityError", err)
+			assert.Equal(t, uint64(3), ie.Seq)
+			assert.Equal(t, "deleted", ie.Problem)
+		})
+	}
 }
 
 // TestAuditWriterIDShared: concurrent instances sharing a writer id keep one

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentvault/agentvault"
 	"github.com/agentvault/agentvault/backend"
+	"github.com/agentvault/agentvault/backend/membackend"
 )
 
 // flipByte flips one byte in the middle of the stored record at key.
@@ -25,10 +26,19 @@ func flipByte(t *testing.T, b backend.Backend, key string) {
 }
 
 // TestDoctor: a sound vault is reported sound; one flipped byte in a
-// record, and one in an audit entry, are each reported, and the rest is
-// still checked.
+// record, and one in an audit entry (stored under its own key, or in a
+// writer's log), are each reported, and the rest is still checked.
 func TestDoctor(t *testing.T) {
-	v, b := newVault(t)
+	for _, layout := range auditLayouts {
+		t.Run(layout, func(t *testing.T) { testDoctor(t, layout) })
+	}
+}
+
+func testDoctor(t *testing.T, layout string) {
+	b, mb := layoutBackend(layout)
+	v, err := agentvault.New(b, testKey(t))
+	require.NoError(t, err)
+	defer v.Close()
 	create(t, v, "app/a", "one")
 	update(t, v, "app/a", "two")
 	create(t, v, "app/b", "three")
@@ -42,10 +52,18 @@ func TestDoctor(t *testing.T) {
 	assert.Positive(t, rep.AuditEvents)
 
 	flipByte(t, b, "s/app/b")
-	keys, err := b.List(ctx, "audit/")
-	require.NoError(t, err)
-	require.NotEmpty(t, keys)
-	flipByte(t, b, keys[0])
+	chains := storedChains(t, mb)
+	require.NotEmpty(t, chains)
+	first := chains[0].where[0]
+	b = chains[0].edit(func(r [][]byte) [][]byte {
+		flipped := append([]byte(nil), r[0]...)
+		flipped[len(flipped)/2] ^= 0x40
+		r[0] = flipped
+		return r
+	})
+	if layout == "keys" {
+		b = keysOnly{b}
+	}
 
 	// A fresh vault on the same store: no cached records.
 	v2, err := agentvault.Open(b, testKey(t))
@@ -69,7 +87,7 @@ func TestDoctor(t *testing.T) {
 	var ue *agentvault.UnreadableAuditError
 	require.ErrorAs(t, err, &ue, "QueryAudit with a corrupt entry")
 	assert.ErrorIs(t, err, agentvault.ErrIntegrity)
-	assert.Equal(t, []string{keys[0]}, ue.Keys)
+	assert.Equal(t, []string{first}, ue.Keys)
 	assert.NotEmpty(t, evs, "QueryAudit returns the readable events")
 
 	// Rewrap rewraps the others and names the unreadable one.
@@ -116,12 +134,16 @@ func (b *brokenBackend) GetMany(ctx context.Context, keys []string) ([]backend.I
 // read fails its batch; ListSecrets and QueryAudit still return the rest
 // and name it.
 func TestListSkipsRecordTheBackendCannotRead(t *testing.T) {
-	v, b := newVault(t)
+	// Events one key each: a key the backend cannot read is the case here.
+	b := keysOnly{membackend.New()}
+	v, err := agentvault.New(b, testKey(t))
+	require.NoError(t, err)
 	create(t, v, "app/a", "one")
 	create(t, v, "app/b", "two")
 	create(t, v, "app/c", "three")
 	auditKeys, err := b.List(ctx, "audit/")
 	require.NoError(t, err)
+	require.NotEmpty(t, auditKeys)
 	require.NoError(t, v.Close())
 
 	for _, broken := range []string{"s/app/b", auditKeys[0]} {
