@@ -148,6 +148,19 @@ type auditWriterState struct {
 	last   []byte    // the newest record of the writer's log as stored (backend.Appender)
 	stale  bool      // an Append failed: the log's tail is unknown
 	mac    hash.Hash // HMAC-SHA256 under the access key
+	clock  timeCache // the date and time of the last event's second, encoded
+
+	// Scratch reused from one batch to the next by its leader: the sealed
+	// lines (valid until the next batch), the lone event of a batch of one,
+	// and the copy of the newest stored line.
+	buf     []byte
+	lines   [][]byte
+	one     [1]*AuditEvent
+	lastBuf []byte
+	logName string
+	app     backend.Appender // the backend's Appender, when appSet
+	isLog   bool
+	appSet  bool
 }
 
 type noAuditKey struct{}
@@ -194,10 +207,19 @@ func (e *AuditEvent) scrub() {
 	if hasCredential(e.Path) {
 		e.Path = ""
 	}
-	for _, f := range []*string{&e.Actor.ID, &e.Version, &e.Reason, &e.TokenAccessor, &e.ApprovalID, &e.AgentID, &e.ImportID, &e.Approver} {
-		if hasCredential(*f) {
-			*f = redacted
-		}
+	redact(&e.Actor.ID)
+	redact(&e.Version)
+	redact(&e.Reason)
+	redact(&e.TokenAccessor)
+	redact(&e.ApprovalID)
+	redact(&e.AgentID)
+	redact(&e.ImportID)
+	redact(&e.Approver)
+}
+
+func redact(f *string) {
+	if *f != "" && hasCredential(*f) {
+		*f = redacted
 	}
 }
 
@@ -208,13 +230,21 @@ func (st *auditWriterState) seal(e *AuditEvent, key []byte) []byte {
 }
 
 // appendSealed is seal appending to dst. The hash is the HMAC of the bytes
-// stored, the line up to its hash field; json.Marshal of the sealed event
-// gives the same bytes (Hash is the last field).
+// stored, the line up to its hash field. json.Marshal of the sealed event
+// with ID set to "writer:seq" gives the same bytes (Hash is the last
+// field); e.ID itself is left as it was, to save building that string
+// (TestAuditSealMatchesJSON).
 func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) []byte {
 	e.Writer, e.Seq, e.Prev, e.Hash = st.writer, st.seq+1, st.prev, ""
-	e.ID = st.writer + ":" + strconv.FormatUint(e.Seq, 10)
 	start := len(dst)
-	dst = appendEvent(dst, e)
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, st.writer)
+	dst = append(dst[:len(dst)-1], ':') // writer:seq, one string
+	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, '"')
+	dst = appendEventFields(dst, e, &st.clock)
+	dst = appendEventChain(dst, e)
+	dst = append(dst, '}')
 	if st.mac == nil {
 		st.mac = hmac.New(sha256.New, key)
 	}
@@ -344,6 +374,30 @@ func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
 }
 
+// auditEvents recycles the events of auditSecret, the audit of every
+// direct secret operation: emit returns only once the event's batch is
+// written, and nothing keeps the event after that (the batch's leader is
+// done with it before the batch's operations are released).
+var auditEvents = sync.Pool{New: func() any { return new(AuditEvent) }}
+
+// pooledEvent is event with the event taken from auditEvents; the caller
+// hands it back with releaseEvent once emit has returned.
+func (v *AgentVault) pooledEvent(ctx context.Context, name, path string) *AuditEvent {
+	e := auditEvents.Get().(*AuditEvent)
+	e.Event, e.Path = name, path
+	if acc, ok := tokenActor(ctx); ok {
+		e.Actor, e.TokenAccessor = Actor{Kind: ActorToken, ID: acc}, acc
+	} else {
+		e.Actor = v.callerActor(ctx)
+	}
+	return e
+}
+
+func releaseEvent(e *AuditEvent) {
+	*e = AuditEvent{}
+	auditEvents.Put(e)
+}
+
 // callerActor is ctxActor without the error: for audit events only, it
 // names an invalid context actor with the placeholder invalidActor.
 func (v *AgentVault) callerActor(ctx context.Context) Actor {
@@ -430,7 +484,8 @@ func (v *AgentVault) auditSecret(ctx context.Context, name, path string, m *Secr
 	if errors.Is(err, ErrExpired) && name == EventSecretRead {
 		name = EventSecretExpired
 	}
-	e := v.event(ctx, name, auditPath(path))
+	e := v.pooledEvent(ctx, name, auditPath(path))
+	defer releaseEvent(e)
 	if name == EventSecretListed && validPrefix(path) == nil {
 		e.Path = path
 	}

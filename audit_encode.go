@@ -13,8 +13,17 @@ import (
 func appendEvent(dst []byte, e *AuditEvent) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendJSONString(dst, e.ID)
+	dst = appendEventFields(dst, e, nil)
+	dst = appendEventChain(dst, e)
+	dst = appendOptional(dst, `,"hash":`, e.Hash)
+	return append(dst, '}')
+}
+
+// appendEventFields appends the fields from time to reason. tc, when set,
+// caches the encoding of the time's second from one event to the next.
+func appendEventFields(dst []byte, e *AuditEvent, tc *timeCache) []byte {
 	dst = append(dst, `,"time":"`...)
-	dst = e.Time.AppendFormat(dst, time.RFC3339Nano)
+	dst = tc.appendTime(dst, e.Time)
 	dst = append(dst, `","event":`...)
 	dst = appendJSONString(dst, e.Event)
 	dst = append(dst, `,"actor":{"kind":`...)
@@ -35,15 +44,61 @@ func appendEvent(dst []byte, e *AuditEvent) []byte {
 	dst = appendOptional(dst, `,"via":`, e.Via)
 	dst = append(dst, `,"outcome":`...)
 	dst = appendJSONString(dst, string(e.Outcome))
-	dst = appendOptional(dst, `,"reason":`, e.Reason)
+	return appendOptional(dst, `,"reason":`, e.Reason)
+}
+
+// appendEventChain appends the chain fields but the hash.
+func appendEventChain(dst []byte, e *AuditEvent) []byte {
 	dst = append(dst, `,"writer":`...)
 	dst = appendJSONString(dst, e.Writer)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
 	dst = append(dst, `,"prev":`...)
-	dst = appendJSONString(dst, e.Prev)
-	dst = appendOptional(dst, `,"hash":`, e.Hash)
-	return append(dst, '}')
+	return appendJSONString(dst, e.Prev)
+}
+
+// timeCache holds the RFC 3339 encoding of one UTC second
+// ("2006-01-02T15:04:05"): events written within the same second encode
+// only their fraction.
+type timeCache struct {
+	sec int64
+	ok  bool
+	buf [len("2006-01-02T15:04:05")]byte
+}
+
+// appendTime appends t as time.RFC3339Nano formats it (as json.Marshal
+// does). A nil cache, or a time not in UTC or outside years 1000–9999,
+// takes time.Time.AppendFormat.
+func (c *timeCache) appendTime(dst []byte, t time.Time) []byte {
+	if c == nil || t.Location() != time.UTC {
+		return t.AppendFormat(dst, time.RFC3339Nano)
+	}
+	sec := t.Unix()
+	if !c.ok || sec != c.sec {
+		if y := t.Year(); y < 1000 || y > 9999 {
+			return t.AppendFormat(dst, time.RFC3339Nano)
+		}
+		if len(t.AppendFormat(c.buf[:0], "2006-01-02T15:04:05")) != len(c.buf) {
+			c.ok = false
+			return t.AppendFormat(dst, time.RFC3339Nano)
+		}
+		c.sec, c.ok = sec, true
+	}
+	dst = append(dst, c.buf[:]...)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
 }
 
 func appendOptional(dst []byte, name, s string) []byte {
@@ -59,10 +114,18 @@ func appendOptional(dst []byte, name, s string) []byte {
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
+	i := 0
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	if i == len(s) { // nothing to escape: the common case
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonPlain[c] {
 				i++
 				continue
 			}
@@ -107,3 +170,12 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// jsonPlain marks the bytes appendJSONString copies as they are: ASCII
+// but control characters, '"', '\\' and the HTML-sensitive '<', '>', '&'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()

@@ -2,6 +2,7 @@ package agentvault
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -67,5 +68,63 @@ func FuzzAuditEncoding(f *testing.F) {
 		if got := appendEvent(nil, &e); string(got) != string(want) {
 			t.Fatalf("appendEvent = %s\njson.Marshal = %s", got, want)
 		}
+		var tc timeCache // the sealing path's cached time, cold and warm
+		for range 2 {
+			if got, plain := appendEventFields(nil, &e, &tc), appendEventFields(nil, &e, nil); string(got) != string(plain) {
+				t.Fatalf("with the time cache: %s\nwithout: %s", got, plain)
+			}
+		}
 	})
+}
+
+// TestAuditSealMatchesJSON: a sealed line is json.Marshal of the event with
+// its ID ("writer:seq") and Hash, and the hash is the HMAC of the line up to
+// its hash field, for events in one second, across seconds, with and
+// without a fraction, and with a writer id needing escapes.
+func TestAuditSealMatchesJSON(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	base := time.Date(2026, 12, 1, 2, 3, 4, 0, time.UTC)
+	for _, writer := range []string{"8d20e87b59d47c6b", "cli-host1", `w"<\x`} {
+		st := &auditWriterState{writer: writer}
+		var buf []byte
+		for i, d := range []time.Duration{0, 1, 120 * time.Millisecond, 999999999, time.Second, time.Second + 10, 61 * time.Second, 24 * time.Hour} {
+			e := &AuditEvent{Time: base.Add(d), Event: EventSecretRead, Actor: Actor{Kind: ActorService, ID: "svc"},
+				Path: "app/key", Outcome: OutcomeAllowed}
+			start := len(buf)
+			buf = st.appendSealed(buf, e, key)
+			line := buf[start:]
+			st.seq, st.prev = e.Seq, e.Hash
+
+			want := *e
+			want.ID = fmt.Sprintf("%s:%d", writer, i+1)
+			wantJSON, err := json.Marshal(&want)
+			require.NoError(t, err)
+			require.Equal(t, string(wantJSON), string(line), "event %d", i)
+			got, err := parseAuditEvent(line, key)
+			require.NoError(t, err, "event %d", i)
+			assert.Equal(t, want.ID, got.ID)
+			assert.True(t, got.Time.Equal(e.Time), "event %d: time %v, want %v", i, got.Time, e.Time)
+			assert.Equal(t, uint64(i+1), got.Seq)
+		}
+	}
+}
+
+// The time cache writes what AppendFormat(RFC3339Nano) writes, for UTC
+// and other zones, across second boundaries and years.
+func TestAuditTimeCache(t *testing.T) {
+	var c timeCache
+	for _, tm := range []time.Time{
+		time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 600000000, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 6, 10, time.UTC),
+		time.Date(999, 1, 2, 3, 4, 6, 10, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 6, 10, time.FixedZone("X", 3600)),
+		time.Date(2026, 1, 2, 3, 4, 6, 10, time.FixedZone("UTC", 0)),
+		time.Date(10000, 1, 2, 3, 4, 6, 10, time.UTC),
+		time.Unix(0, 0).UTC(),
+		time.Date(2026, 1, 2, 3, 4, 6, 10, time.UTC),
+	} {
+		assert.Equal(t, tm.Format(time.RFC3339Nano), string(c.appendTime(nil, tm)), "%v", tm)
+	}
 }

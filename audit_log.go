@@ -1,10 +1,10 @@
 package agentvault
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/agentvault/agentvault/backend"
@@ -37,7 +37,9 @@ func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []er
 		// Nothing in flight: write e alone, without a batch to wait on.
 		st.flushing = true
 		st.mu.Unlock()
-		err := flush([]*AuditEvent{e})[0]
+		st.one[0] = e // the leader's alone: st.one is free
+		err := flush(st.one[:])[0]
+		st.one[0] = nil
 		st.handOff()
 		return err
 	}
@@ -94,14 +96,19 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 	st := &a.st.audit
 	key := v.accessKey()
 	errs := make([]error, len(events))
-	lines := make([][]byte, len(events))
+	lines := slices.Grow(st.lines[:0], len(events))[:len(events)]
+	defer func() { clear(lines); st.lines = lines[:0] }()
 	failAll := func(err error) []error {
 		for i := range errs {
 			errs[i] = fmt.Errorf("%w: %w", ErrAuditFailed, err)
 		}
 		return errs
 	}
-	app, isLog := v.b.appender()
+	if !st.appSet {
+		st.app, st.isLog, st.appSet = nil, false, true
+		st.app, st.isLog = v.b.appender()
+	}
+	app, isLog := st.app, st.isLog
 	if a.auditStore && st.resume {
 		if err := st.resumeChain(ctx, v, app, key); err != nil {
 			return failAll(fmt.Errorf("resume chain %s: %w", st.writer, err))
@@ -140,10 +147,11 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 }
 
 // sealBatch seals events onto the chain after st.seq, st.prev, filling in
-// lines, without moving the chain.
+// lines, without moving the chain. The lines share a buffer reused by the
+// next batch: they are valid until then.
 func (st *auditWriterState) sealBatch(events []*AuditEvent, key []byte, lines [][]byte) {
 	seq, prev := st.seq, st.prev
-	buf := make([]byte, 0, 512*len(events))
+	buf := slices.Grow(st.buf[:0], 512*len(events))
 	for i, e := range events {
 		start := len(buf)
 		buf = st.appendSealed(buf, e, key)
@@ -151,13 +159,17 @@ func (st *auditWriterState) sealBatch(events []*AuditEvent, key []byte, lines []
 		st.seq, st.prev = e.Seq, e.Hash
 	}
 	st.seq, st.prev = seq, prev
+	st.buf = buf[:0]
 }
 
 // appendBatch writes a batch to the writer's log with one Append. When
 // another process sharing the writer id appended first, it chains on from
 // that process's newest entry and tries again.
 func (st *auditWriterState) appendBatch(ctx context.Context, app backend.Appender, key []byte, events []*AuditEvent, lines [][]byte) error {
-	name := auditLogName(st.writer)
+	if st.logName == "" {
+		st.logName = auditLogName(st.writer)
+	}
+	name := st.logName
 	if st.stale {
 		if err := st.syncTail(ctx, app, key); err != nil {
 			return err
@@ -178,7 +190,8 @@ func (st *auditWriterState) appendBatch(ctx context.Context, app backend.Appende
 			return err
 		}
 		last := events[len(events)-1]
-		st.seq, st.prev, st.last = last.Seq, last.Hash, bytes.Clone(lines[len(lines)-1])
+		st.lastBuf = append(st.lastBuf[:0], lines[len(lines)-1]...)
+		st.seq, st.prev, st.last = last.Seq, last.Hash, st.lastBuf
 		return nil
 	}
 }

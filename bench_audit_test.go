@@ -149,6 +149,10 @@ func BenchmarkAuditedGet(b *testing.B) {
 				b.ReportMetric(float64(tFloor.Nanoseconds())/ops, "floor-ns/op")
 				b.ReportMetric(float64(tAud)/float64(tFloor), "audited/floor")
 			}
+			// Heap allocations of one read, measured serially after the
+			// timed blocks.
+			b.ReportMetric(testing.AllocsPerRun(100, getter(audited)), "audited-allocs/op")
+			b.ReportMetric(testing.AllocsPerRun(100, getter(plain)), "unaudited-allocs/op")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
