@@ -154,7 +154,9 @@ type auditWriterState struct {
 	// lines (valid until the next batch), the lone event of a batch of one,
 	// and the copy of the newest stored line.
 	buf     []byte
+	sum     [sha256.Size]byte
 	lines   [][]byte
+	errs    []error
 	one     [1]*AuditEvent
 	lastBuf []byte
 	logName string
@@ -192,8 +194,12 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 		return fmt.Errorf("%w: %w", ErrAuditFailed, err)
 	}
 	// The batch may be written by another operation's call: the write
-	// must not fail because this one's context ends meanwhile.
-	wctx := context.WithoutCancel(ctx)
+	// must not fail because this one's context ends meanwhile. (A context
+	// that cannot be canceled is used as it is.)
+	wctx := ctx
+	if ctx.Done() != nil {
+		wctx = context.WithoutCancel(ctx)
+	}
 	return v.opts.access.st.audit.submit(e, func(events []*AuditEvent) []error {
 		return v.flushAudit(wctx, events)
 	})
@@ -251,9 +257,8 @@ func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) 
 	st.mac.Reset()
 	st.mac.Write(auditDomain)
 	st.mac.Write(dst[start:])
-	var sum [sha256.Size]byte
 	dst = append(dst[:len(dst)-1], auditHashOpen...)
-	dst = hex.AppendEncode(dst, st.mac.Sum(sum[:0]))
+	dst = hex.AppendEncode(dst, st.mac.Sum(st.sum[:0]))
 	e.Hash = string(dst[len(dst)-auditHashLen:])
 	return append(dst, '"', '}')
 }

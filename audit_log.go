@@ -30,7 +30,8 @@ type auditBatch struct {
 
 // submit adds e to the pending batch and returns once that batch is
 // written, leading the write when no other is in progress. flush writes a
-// batch and returns one error per event.
+// batch and returns one error per event, in a slice valid until the next
+// flush.
 func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []error) error {
 	st.mu.Lock()
 	if !st.flushing && st.pending == nil {
@@ -73,7 +74,7 @@ func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []er
 	st.mu.Lock()
 	st.pending = nil // b: a leader always takes the pending batch
 	st.mu.Unlock()
-	b.errs = flush(b.events)
+	b.errs = slices.Clone(flush(b.events)) // flush's slice is reused by the next batch
 	close(b.done)
 	st.handOff()
 	return b.errs[i]
@@ -90,12 +91,16 @@ func (st *auditWriterState) handOff() {
 	st.mu.Unlock()
 }
 
-// flushAudit seals and stores one batch; it runs in the leader only.
+// flushAudit seals and stores one batch; it runs in the leader only. The
+// errors it returns are in a slice reused by the next batch.
 func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []error {
 	a := &v.opts.access
 	st := &a.st.audit
 	key := v.accessKey()
-	errs := make([]error, len(events))
+	// errs and lines are scratch reused by the next batch (see submit).
+	errs := slices.Grow(st.errs[:0], len(events))[:len(events)]
+	clear(errs)
+	st.errs = errs
 	lines := slices.Grow(st.lines[:0], len(events))[:len(events)]
 	defer func() { clear(lines); st.lines = lines[:0] }()
 	failAll := func(err error) []error {

@@ -2,7 +2,10 @@ package agentvault
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,4 +79,35 @@ func TestAuditSubmitGroupsWaitingEvents(t *testing.T) {
 	assert.Len(t, batches[1], waiting)
 	assert.False(t, st.flushing)
 	assert.Nil(t, st.pending)
+}
+
+// TestAuditSubmitOwnErrorWithReusedSlice: flush returns its errors in a
+// slice it reuses (as flushAudit does); every caller, in a batch of one or
+// a batch of many, still gets the error of its own event, not one written
+// there by a later flush.
+func TestAuditSubmitOwnErrorWithReusedSlice(t *testing.T) {
+	var st auditWriterState
+	var scratch []error // touched only by the leader, as flushAudit's
+	flush := func(events []*AuditEvent) []error {
+		scratch = slices.Grow(scratch[:0], len(events))[:len(events)]
+		for i, e := range events {
+			scratch[i] = errors.New(e.Path)
+		}
+		return scratch
+	}
+	const goroutines, each = 8, 300
+	var wg sync.WaitGroup
+	var wrong atomic.Int64
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				path := fmt.Sprintf("%d-%d", g, i)
+				if err := st.submit(&AuditEvent{Path: path}, flush); err == nil || err.Error() != path {
+					wrong.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	assert.Zero(t, wrong.Load(), "submits that got another event's error")
 }

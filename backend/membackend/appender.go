@@ -16,45 +16,53 @@ var _ backend.Appender = (*Backend)(nil)
 // record longer than that gets a block of its own.
 const chunkSize = 64 << 10
 
-// memLog is one named log. Its records are copied, back to back, into
-// blocks of chunkSize bytes that are only ever appended to, so a stored
-// record never moves and never changes; the index locates them. Neither
-// the blocks (bytes) nor the index (integers) hold pointers, so a long log
-// costs the garbage collector nothing to scan.
+// memLog is one named log. Its records are copied, each followed by a
+// newline (a record holds none), into blocks of chunkSize bytes that are
+// only ever appended to, so a stored record never moves and never changes.
+// The blocks hold no pointers, so a long log costs the garbage collector
+// nothing to scan; only the newest record's position is kept, for Last.
 type memLog struct {
 	chunks [][]byte // each with cap fixed at allocation; only the last one grows
-	index  []recPos
+	n      int      // records
+	tail   recPos   // the newest record
 }
 
 type recPos struct {
-	chunk    uint32
-	off, len uint32
-}
-
-func (l *memLog) record(i int) []byte {
-	p := l.index[i]
-	return l.chunks[p.chunk][p.off : p.off+p.len : p.off+p.len]
+	chunk    int
+	off, len int
 }
 
 // last returns the newest record, nil when there is none.
 func (l *memLog) last() []byte {
-	if l == nil || len(l.index) == 0 {
+	if l == nil || l.n == 0 {
 		return nil
 	}
-	return l.record(len(l.index) - 1)
+	p := l.tail
+	return l.chunks[p.chunk][p.off : p.off+p.len : p.off+p.len]
 }
 
 // add copies r to the end of the log.
 func (l *memLog) add(r []byte) {
 	n := len(l.chunks) - 1
-	if n < 0 || cap(l.chunks[n])-len(l.chunks[n]) < len(r) {
-		l.chunks = append(l.chunks, make([]byte, 0, max(chunkSize, len(r))))
+	if n < 0 || cap(l.chunks[n])-len(l.chunks[n]) < len(r)+1 {
+		l.chunks = append(l.chunks, make([]byte, 0, max(chunkSize, len(r)+1)))
 		n++
 	}
 	c := l.chunks[n]
-	off := len(c)
-	l.chunks[n] = append(c, r...)
-	l.index = append(l.index, recPos{chunk: uint32(n), off: uint32(off), len: uint32(len(r))})
+	l.tail = recPos{chunk: n, off: len(c), len: len(r)}
+	l.chunks[n] = append(append(c, r...), '\n')
+	l.n++
+}
+
+// each calls f with every record, oldest first.
+func (l *memLog) each(f func(r []byte)) {
+	for _, c := range l.chunks {
+		for len(c) > 0 {
+			i := bytes.IndexByte(c, '\n')
+			f(c[:i])
+			c = c[i+1:]
+		}
+	}
 }
 
 // Append adds copies of records to the end of the named log if its last
@@ -121,20 +129,20 @@ func (b *Backend) ReadLog(ctx context.Context, name string) ([][]byte, error) {
 		return nil, fmt.Errorf("membackend: read log %s: %w", name, backend.ErrClosed)
 	}
 	l := b.logs[name]
-	if l == nil || len(l.index) == 0 {
+	if l == nil || l.n == 0 {
 		return nil, nil
 	}
 	size := 0
-	for _, p := range l.index {
-		size += int(p.len)
+	for _, c := range l.chunks {
+		size += len(c)
 	}
 	buf := make([]byte, 0, size)
-	out := make([][]byte, len(l.index))
-	for i := range l.index {
+	out := make([][]byte, 0, l.n)
+	l.each(func(r []byte) {
 		start := len(buf)
-		buf = append(buf, l.record(i)...)
-		out[i] = buf[start:len(buf):len(buf)]
-	}
+		buf = append(buf, r...)
+		out = append(out, buf[start:len(buf):len(buf)])
+	})
 	return out, nil
 }
 
@@ -151,7 +159,7 @@ func (b *Backend) Logs(ctx context.Context, prefix string) ([]string, error) {
 	}
 	var names []string
 	for n, l := range b.logs {
-		if len(l.index) > 0 && strings.HasPrefix(n, prefix) {
+		if l.n > 0 && strings.HasPrefix(n, prefix) {
 			names = append(names, n)
 		}
 	}
