@@ -233,7 +233,9 @@ func (c *cache) dek(wrapped []byte) (dataKey, bool) {
 	c.mu.RLock()
 	e, ok := c.deks[string(wrapped)]
 	c.mu.RUnlock()
-	if !ok || c.now().Sub(e.born) >= c.maxAge {
+	// born is a time.Now reading (c.now): its monotonic clock reading lets
+	// Since read only that clock, not the wall clock too.
+	if !ok || time.Since(e.born) >= c.maxAge {
 		return dataKey{}, false
 	}
 	return e.key, true

@@ -2,6 +2,7 @@ package agentvault
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -64,4 +65,34 @@ func TestEnvelopeBoundToVersion(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.GetSecret(ctx, "p/a")
 	require.ErrorIs(t, err, ErrIntegrity, "wrapped data key of another version")
+}
+
+// hasCredential finds either credential prefix anywhere, with one scan for
+// their common stem: it agrees with searching for each prefix.
+func TestHasCredentialMatchesPrefixSearch(t *testing.T) {
+	if !strings.HasPrefix(TokenPrefix, credentialStem) || !strings.HasPrefix(AgentKeyPrefix, credentialStem) {
+		t.Fatalf("both prefixes must start with %q", credentialStem)
+	}
+	parts := []string{"", "a", "ast", "ast_", "ast_t", TokenPrefix, AgentKeyPrefix, "ast_tok", "ast_agent", "/", "xast_", "é"}
+	for _, a := range parts {
+		for _, b := range parts {
+			for _, c := range parts {
+				s := a + b + c
+				want := strings.Contains(s, TokenPrefix) || strings.Contains(s, AgentKeyPrefix)
+				if got := hasCredential(s); got != want {
+					t.Errorf("hasCredential(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+func FuzzHasCredential(f *testing.F) {
+	f.Add("app/ast_ast_tok_x")
+	f.Fuzz(func(t *testing.T, s string) {
+		want := strings.Contains(s, TokenPrefix) || strings.Contains(s, AgentKeyPrefix)
+		if got := hasCredential(s); got != want {
+			t.Fatalf("hasCredential(%q) = %v, want %v", s, got, want)
+		}
+	})
 }

@@ -382,8 +382,22 @@ var errCredentialPath = fmt.Errorf("%w: it holds a credential (%s… or %s…): 
 // such a string is never echoed in an error, stored as a name or recorded
 // in the audit trail.
 func hasCredential(s string) bool {
-	return strings.Contains(s, TokenPrefix) || strings.Contains(s, AgentKeyPrefix)
+	// Both prefixes start with credentialStem: one scan finds either.
+	for i := strings.Index(s, credentialStem); i >= 0; {
+		if rest := s[i:]; strings.HasPrefix(rest, TokenPrefix) || strings.HasPrefix(rest, AgentKeyPrefix) {
+			return true
+		}
+		j := strings.Index(s[i+1:], credentialStem)
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
+
+// credentialStem is what TokenPrefix and AgentKeyPrefix start with.
+const credentialStem = "ast_"
 
 // noCredential refuses a non-path input (a name, description, reason,
 // scope) that holds a credential. what names the field.

@@ -184,6 +184,16 @@ func TestWarmReadsMakeNoKMSCalls(t *testing.T) {
 		get(t, v3, "a")
 	}
 	assert.EqualValues(t, 5, counting.Decrypts())
+
+	// A cached data key is used for maxAge at most, then unwrapped again.
+	v4, err := agentvault.New(b, counting, agentvault.WithKeyCache(16, time.Millisecond))
+	require.NoError(t, err)
+	counting.Reset()
+	get(t, v4, "a")
+	require.EqualValues(t, 1, counting.Decrypts())
+	time.Sleep(5 * time.Millisecond)
+	get(t, v4, "a")
+	assert.EqualValues(t, 2, counting.Decrypts(), "a data key older than maxAge is not used")
 }
 
 func TestKMSFailureWritesNothing(t *testing.T) {
