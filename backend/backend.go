@@ -41,6 +41,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // MaxKeyLen is the longest key, in bytes, every Backend must accept.
@@ -173,10 +174,8 @@ func ValidateKey(key string) error {
 	if len(key) > MaxKeyLen {
 		return errInvalidKey("key longer than 1024 bytes")
 	}
-	for i := 0; i < len(key); i++ {
-		if key[i] == 0 {
-			return errInvalidKey("key contains NUL")
-		}
+	if strings.IndexByte(key, 0) >= 0 {
+		return errInvalidKey("key contains NUL")
 	}
 	if !utf8Valid(key) {
 		return errInvalidKey("key is not valid UTF-8")
