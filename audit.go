@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/agentvault/agentvault/backend"
 )
@@ -154,6 +155,7 @@ type auditWriterState struct {
 	// lines (valid until the next batch), the lone event of a batch of one,
 	// and the copy of the newest stored line.
 	buf     []byte
+	hashes  stringBlock // the events' hash strings
 	sum     [sha256.Size]byte
 	lines   [][]byte
 	errs    []error
@@ -259,7 +261,7 @@ func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) 
 	st.mac.Write(dst[start:])
 	dst = append(dst[:len(dst)-1], auditHashOpen...)
 	dst = hex.AppendEncode(dst, st.mac.Sum(st.sum[:0]))
-	e.Hash = string(dst[len(dst)-auditHashLen:])
+	e.Hash = st.hashes.string(dst[len(dst)-auditHashLen:])
 	return append(dst, '"', '}')
 }
 
@@ -377,6 +379,24 @@ func (v *AgentVault) event(ctx context.Context, name, path string) *AuditEvent {
 		return &AuditEvent{Event: name, Actor: Actor{Kind: ActorToken, ID: acc}, Path: path, TokenAccessor: acc}
 	}
 	return &AuditEvent{Event: name, Actor: v.callerActor(ctx), Path: path}
+}
+
+// stringBlock makes strings by copying bytes into a shared block, one
+// allocation for many strings. Each string's bytes are written once, before
+// the string exists, and never again (the block only grows into capacity
+// no string covers yet), so the strings are as immutable as any other.
+type stringBlock struct{ buf []byte }
+
+func (sb *stringBlock) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(sb.buf)-len(sb.buf) < len(b) {
+		sb.buf = make([]byte, 0, max(64*auditHashLen, len(b)))
+	}
+	start := len(sb.buf)
+	sb.buf = append(sb.buf, b...)
+	return unsafe.String(&sb.buf[start], len(b))
 }
 
 // auditEvents recycles the events of auditSecret, the audit of every

@@ -128,3 +128,23 @@ func TestAuditTimeCache(t *testing.T) {
 		assert.Equal(t, tm.Format(time.RFC3339Nano), string(c.appendTime(nil, tm)), "%v", tm)
 	}
 }
+
+// Strings from a stringBlock keep their bytes whatever is made after them
+// and whatever happens to the slices they were made from.
+func TestStringBlock(t *testing.T) {
+	var sb stringBlock
+	var made []string
+	var want []string
+	src := make([]byte, 64)
+	for i := range 500 {
+		for j := range src {
+			src[j] = byte('a' + (i+j)%26)
+		}
+		n := 1 + i%64
+		made = append(made, sb.string(src[:n]))
+		want = append(want, string(src[:n]))
+	}
+	clear(src)
+	assert.Equal(t, want, made)
+	assert.Equal(t, "", sb.string(nil))
+}

@@ -69,18 +69,23 @@ func (l *memLog) each(f func(r []byte)) {
 // record equals last (nil: the log is empty or missing); see
 // backend.Appender. All of them or none are added.
 func (b *Backend) Append(ctx context.Context, name string, last []byte, records [][]byte) error {
-	if err := checkLog(ctx, "append", name); err != nil {
-		return err
-	}
 	if err := backend.ValidateRecords(records); err != nil {
-		return fmt.Errorf("membackend: append log %s: %w", name, err)
+		return fmt.Errorf("membackend: append log %s: %w", truncName(name), err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	l := b.logs[name]
+	if l == nil { // a name is validated before its log is created
+		if err := backend.ValidateLogName(name); err != nil {
+			return fmt.Errorf("membackend: append log: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("membackend: append log %s: %w", name, err)
+	}
 	if b.closed {
 		return fmt.Errorf("membackend: append log %s: %w", name, backend.ErrClosed)
 	}
-	l := b.logs[name]
 	cur := l.last()
 	if (last == nil) != (cur == nil) || !bytes.Equal(cur, last) {
 		return fmt.Errorf("membackend: append log %s: the log's last record is not the one expected: %w", name, backend.ErrConflict)
@@ -208,4 +213,12 @@ func (b *Backend) ReplaceLog(ctx context.Context, name string, records [][]byte)
 	}
 	b.logs[name] = l
 	return nil
+}
+
+// truncName shortens a log name not yet validated, for an error message.
+func truncName(name string) string {
+	if len(name) > backend.MaxLogNameLen {
+		return fmt.Sprintf("%.80q…", name)
+	}
+	return fmt.Sprintf("%q", name)
 }
