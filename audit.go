@@ -181,8 +181,8 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	// The batch may be written by another operation's call: the write
 	// must not fail because this one's context ends meanwhile.
 	wctx := context.WithoutCancel(ctx)
-	return v.opts.access.st.audit.submit(e, func(events []*AuditEvent) []error {
-		return v.flushAudit(wctx, events)
+	return v.opts.access.st.audit.submit(e, nil, func(events []*AuditEvent, reads []*auditRead) []error {
+		return v.flushAudit(wctx, events, reads)
 	})
 }
 

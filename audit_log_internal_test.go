@@ -18,7 +18,7 @@ func TestAuditSubmitGroupsWaitingEvents(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var batches [][]string
-	flush := func(events []*AuditEvent) []error {
+	flush := func(events []*AuditEvent, _ []*auditRead) []error {
 		mu.Lock()
 		first := len(batches) == 0
 		var names []string
@@ -42,14 +42,14 @@ func TestAuditSubmitGroupsWaitingEvents(t *testing.T) {
 	const timeout, tick = 10 * time.Second, time.Millisecond
 	var wg sync.WaitGroup
 	results := make(chan error, waiting+1)
-	wg.Go(func() { results <- st.submit(&AuditEvent{Path: "leader"}, flush) })
+	wg.Go(func() { results <- st.submit(&AuditEvent{Path: "leader"}, nil, flush) })
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 }, timeout, tick)
 	for i := range waiting {
 		path := "w"
 		if i == 3 {
 			path = "fail"
 		}
-		wg.Go(func() { results <- st.submit(&AuditEvent{Path: path}, flush) })
+		wg.Go(func() { results <- st.submit(&AuditEvent{Path: path}, nil, flush) })
 	}
 	require.Eventually(t, func() bool {
 		st.mu.Lock()
