@@ -1,0 +1,311 @@
+package agentvault_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agentvault/agentvault"
+	"github.com/agentvault/agentvault/backend/redisbackend"
+	"github.com/agentvault/agentvault/internal/redistest"
+)
+
+// redisVault opens an audited vault (writer id w1) on a fresh Redis whose
+// client counts round trips.
+func redisVault(t *testing.T, opts ...agentvault.Option) (*agentvault.AgentVault, *redisbackend.Backend, *tripCounter, *redistest.Server) {
+	t.Helper()
+	srv := redistest.StartServer(t)
+	client := srv.Client(t)
+	trips := &tripCounter{}
+	client.AddHook(trips)
+	rb, err := redisbackend.New(client)
+	require.NoError(t, err)
+	v, err := agentvault.New(rb, testKey(t), append([]agentvault.Option{agentvault.WithAuditWriterID("w1")}, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { v.Close() })
+	return v, rb, trips, srv
+}
+
+// readEvents returns the secret.read events of path, oldest first.
+func readEvents(t *testing.T, v *agentvault.AgentVault, path string) []agentvault.AuditEvent {
+	t.Helper()
+	evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretRead, PathPrefix: path})
+	require.NoError(t, err)
+	return evs
+}
+
+func verifyAudit(t *testing.T, v *agentvault.AgentVault) *agentvault.AuditReport {
+	t.Helper()
+	rep, err := v.VerifyAudit(ctx)
+	require.NoError(t, err, "VerifyAudit")
+	return rep
+}
+
+// TestAuditedGetOneRoundTrip: on Redis, an audited read of a record cached
+// with its revision reads it and appends its event in one round trip; the
+// events say what was read, the io.Writer sink gets every line, and the
+// chain verifies.
+func TestAuditedGetOneRoundTrip(t *testing.T) {
+	var sink bytes.Buffer
+	v, _, trips, _ := redisVault(t, agentvault.WithAuditWriter(&sink))
+	_, err := v.CreateSecret(ctx, agentvault.CreateSecretInput{Path: "app/key", Value: agentvault.StringValue("v-one"),
+		Type: agentvault.TypeAPIKey, Tier: agentvault.TierSensitive})
+	require.NoError(t, err)
+	get(t, v, "app/key") // loads the script
+	update(t, v, "app/key", "v-two")
+
+	const n = 10
+	trips.trips.Store(0)
+	for range n {
+		s := get(t, v, "app/key")
+		assert.Equal(t, "v-two", string(s.Value.Reveal()))
+	}
+	assert.EqualValues(t, n, trips.trips.Load(), "round trips for %d audited reads", n)
+	old := get(t, v, "app/key", agentvault.AtVersion("v1"))
+	assert.Equal(t, "v-one", string(old.Value.Reveal()))
+
+	evs := readEvents(t, v, "app/key")
+	require.Len(t, evs, n+2)
+	for _, e := range evs[1:] {
+		want := "v2"
+		if e.Seq == evs[len(evs)-1].Seq {
+			want = "v1"
+		}
+		assert.Equal(t, want, e.Version)
+		assert.Equal(t, agentvault.TypeAPIKey, e.Type)
+		assert.Equal(t, agentvault.TierSensitive, e.Tier)
+		assert.Equal(t, agentvault.OutcomeAllowed, e.Outcome)
+	}
+	rep := verifyAudit(t, v)
+	assert.Equal(t, n+4, rep.Events)
+	lines := strings.Split(strings.TrimSpace(sink.String()), "\n")
+	assert.Len(t, lines, n+4, "the io.Writer sink gets every event")
+	assert.NotContains(t, sink.String(), "v-two")
+}
+
+// TestAuditedGetConcurrentUpdate: a secret updated elsewhere after this
+// vault cached it: the predicted event is not appended, the read returns
+// the new value, and its one event names the version returned.
+func TestAuditedGetConcurrentUpdate(t *testing.T) {
+	v, rb, trips, _ := redisVault(t)
+	create(t, v, "app/key", "first")
+	get(t, v, "app/key")
+	other, err := agentvault.New(rb, testKey(t))
+	require.NoError(t, err)
+	defer other.Close()
+	update(t, other, "app/key", "second")
+
+	trips.trips.Store(0)
+	s := get(t, v, "app/key")
+	assert.Equal(t, "second", string(s.Value.Reveal()))
+	assert.Equal(t, "v2", s.Version)
+	assert.EqualValues(t, 2, trips.trips.Load(), "the script (not appended) and the real event's append")
+	mine := readEvents(t, v, "app/key")
+	require.Len(t, mine, 2, "one event per read")
+	assert.Equal(t, "v1", mine[0].Version)
+	assert.Equal(t, "v2", mine[1].Version, "the event names the version returned")
+
+	// The cache learned the new revision: the next read is one trip again.
+	trips.trips.Store(0)
+	get(t, v, "app/key")
+	assert.EqualValues(t, 1, trips.trips.Load())
+	verifyAudit(t, v)
+}
+
+// TestAuditedGetDeletedElsewhere: a secret deleted elsewhere after this
+// vault cached it: not found, one failed event.
+func TestAuditedGetDeletedElsewhere(t *testing.T) {
+	v, rb, _, _ := redisVault(t)
+	create(t, v, "app/key", "first")
+	get(t, v, "app/key")
+	other, err := agentvault.New(rb, testKey(t))
+	require.NoError(t, err)
+	defer other.Close()
+	require.NoError(t, other.DeleteSecret(ctx, "app/key"))
+	_, err = v.GetSecret(ctx, "app/key")
+	require.ErrorIs(t, err, agentvault.ErrNotFound)
+	evs := readEvents(t, v, "app/key")
+	require.Len(t, evs, 2)
+	assert.Equal(t, agentvault.OutcomeFailed, evs[1].Outcome)
+	assert.Equal(t, "not_found", evs[1].Reason)
+	verifyAudit(t, v)
+}
+
+// TestAuditedGetTamperedAfterAppend: the record is changed under its
+// revision (tampering with the stored bytes): the predicted event is
+// appended, the read then fails to authenticate, and that failure is
+// written as its own event; no value is returned.
+func TestAuditedGetTamperedAfterAppend(t *testing.T) {
+	v, _, _, srv := redisVault(t)
+	create(t, v, "app/key", "the-value")
+	get(t, v, "app/key")
+	h := fnv.New64a() // the key's index shard (redisbackend's layout), of 16
+	h.Write([]byte("s/app/key"))
+	dk := fmt.Sprintf("{agentvault:%02d}:k:s/app/key", h.Sum64()%16)
+	stored, err := srv.Do("GET", dk)
+	require.NoError(t, err)
+	rec := []byte(stored.(string))
+	rec[len(rec)-40] ^= 1 // inside the record's MAC-covered bytes; the header (revision) unchanged
+	_, err = srv.Do("SET", dk, string(rec))
+	require.NoError(t, err)
+
+	s, err := v.GetSecret(ctx, "app/key")
+	require.ErrorIs(t, err, agentvault.ErrIntegrity)
+	assert.Nil(t, s)
+	assert.NotContains(t, err.Error(), "the-value")
+	evs := readEvents(t, v, "app/key")
+	require.Len(t, evs, 3)
+	assert.Equal(t, agentvault.OutcomeAllowed, evs[1].Outcome, "the predicted event, appended with the read")
+	assert.Equal(t, agentvault.OutcomeFailed, evs[2].Outcome, "the read's failure, its own event")
+	assert.Equal(t, evs[1].Seq+1, evs[2].Seq)
+	verifyAudit(t, v)
+}
+
+// TestAuditedGetFailClosedWhenAppendFails: when the log cannot be written
+// the one-trip read fails, the read falls back to the normal path, and
+// fail-closed still withholds the value (fail-open returns it); once the
+// log works again the chain continues and verifies.
+func TestAuditedGetFailClosedWhenAppendFails(t *testing.T) {
+	for _, closed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("closed=%t", closed), func(t *testing.T) {
+			v, _, _, srv := redisVault(t, agentvault.WithAuditFailClosed(closed))
+			create(t, v, "app/key", "the-value")
+			get(t, v, "app/key")
+			logKey := "{agentvault:log:audit.w1}:log"
+			_, err := srv.Do("RENAME", logKey, "saved")
+			require.NoError(t, err)
+			_, err = srv.Do("SET", logKey, "not a list") // every log command fails: WRONGTYPE
+			require.NoError(t, err)
+
+			s, err := v.GetSecret(ctx, "app/key")
+			if closed {
+				require.ErrorIs(t, err, agentvault.ErrAuditFailed)
+				assert.Nil(t, s)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, "the-value", string(s.Value.Reveal()))
+			}
+
+			_, err = srv.Do("DEL", logKey)
+			require.NoError(t, err)
+			_, err = srv.Do("RENAME", "saved", logKey)
+			require.NoError(t, err)
+			get(t, v, "app/key")
+			get(t, v, "app/key")
+			rep := verifyAudit(t, v)
+			assert.Equal(t, 4, rep.Events, "create, the first read, two reads after the log came back")
+		})
+	}
+}
+
+// TestAuditedGetConcurrentReadsShareTrips: audited reads from 8 goroutines
+// ride on their batches' GetAppend: fewer round trips than reads (each
+// read used to cost its own GET plus a share of an append), and every
+// read's event is in the chain.
+func TestAuditedGetConcurrentReadsShareTrips(t *testing.T) {
+	v, _, trips, _ := redisVault(t)
+	for i := range 4 {
+		create(t, v, fmt.Sprintf("app/k%d", i), "x")
+		get(t, v, fmt.Sprintf("app/k%d", i))
+	}
+	const goroutines, each = 8, 25
+	trips.trips.Store(0)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				_, err := v.GetSecret(ctx, fmt.Sprintf("app/k%d", (g+i)%4))
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	n := trips.trips.Load()
+	t.Logf("%d round trips for %d reads", n, goroutines*each)
+	assert.LessOrEqual(t, n, int64(goroutines*each), "round trips")
+	rep := verifyAudit(t, v)
+	assert.Equal(t, 4+4+goroutines*each, rep.Events)
+	assert.Len(t, readEvents(t, v, "app/"), 4+goroutines*each)
+}
+
+// TestAuditedGetDurableBeforeValueRedis kills a child process the moment it
+// has printed a secret's value, read the one-trip way: the read's event is
+// already in Redis.
+func TestAuditedGetDurableBeforeValueRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	url := "redis://" + srv.Addr + "/0"
+	rb, err := redisbackend.Open(url)
+	require.NoError(t, err)
+	t.Cleanup(func() { rb.Close() })
+	v, err := agentvault.New(rb, testKey(t))
+	require.NoError(t, err)
+	create(t, v, "app/key", "the-value")
+	get(t, v, "app/key")
+	get(t, v, "app/key") // loads the script into the server, as for a long-running one
+	require.NoError(t, v.Close())
+
+	for i := range 3 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessOneTripRead$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "AGENTVAULT_REDIS_URL="+url)
+		out, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		cmd.Stderr = os.Stderr
+		require.NoError(t, cmd.Start())
+		r := bufio.NewReader(out)
+		first, err := r.ReadString('\n')
+		require.NoError(t, err)
+		second, err := r.ReadString('\n')
+		require.NoError(t, err)
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+		require.Equal(t, "value the-value trips 3\n", first, "the first read (nothing cached): GET, then the new log's SADD and append")
+		require.Equal(t, "value the-value trips 1\n", second, "the second read: one script")
+
+		v, err := agentvault.New(rb, testKey(t))
+		require.NoError(t, err)
+		evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretRead})
+		require.NoError(t, err)
+		assert.Len(t, evs, 2+2*(i+1), "read events after %d killed readers", i+1)
+		verifyAudit(t, v)
+		require.NoError(t, v.Close())
+	}
+}
+
+// TestHelperProcessOneTripRead is the child of
+// TestAuditedGetDurableBeforeValueRedis; it does nothing in a normal test
+// run.
+func TestHelperProcessOneTripRead(t *testing.T) {
+	url := os.Getenv("AGENTVAULT_REDIS_URL")
+	if url == "" || os.Getenv("AGENTVAULT_HELPER_ID") != "" {
+		return
+	}
+	opts, err := redis.ParseURL(url)
+	require.NoError(t, err)
+	client := redis.NewClient(opts)
+	trips := &tripCounter{}
+	client.AddHook(trips)
+	rb, err := redisbackend.New(client)
+	require.NoError(t, err)
+	v, err := agentvault.New(rb, testKey(t))
+	require.NoError(t, err)
+	require.NoError(t, client.Ping(ctx).Err()) // a connection, as a long-running process has
+	for range 2 {
+		trips.trips.Store(0)
+		s, err := v.GetSecret(context.Background(), "app/key")
+		require.NoError(t, err)
+		fmt.Printf("value %s trips %d\n", s.Value.Reveal(), trips.trips.Load())
+	}
+	select {} // killed by the parent
+}
