@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -13,64 +14,52 @@ import (
 
 var _ backend.ReadAppender = (*Backend)(nil)
 
-// getAppendScript reads records and appends to a log if every record is
-// at its expected revision and the log ends with the expected record.
+// condAppendScript appends to a log if every record named is at its
+// expected revision and the log ends with the expected record.
 //
 //	KEYS: the log, then the data key of each read
 //	ARGV: the expected last record ("" for an empty log), the expected
 //	      revision of each read (decimal), then the records
 //
-// It returns {status, record of each read (nil: missing)}: status 1
-// appended, 0 a revision differed (nothing appended), 2 the log's last
-// record differed (nothing appended). It reads everything before its first
-// write, so a script denied by maxmemory writes nothing. As in
+// It returns 1 appended, 0 a revision differed or a record is missing
+// (nothing appended), 2 the log's last record differed (nothing appended).
+// It reads only each record's header (GETRANGE), never its value: GetAppend
+// runs it in a MULTI with the GETs of the records, so the values are served
+// by plain GETs of the same, atomic, state. It reads everything before its
+// first write, so a script denied by maxmemory writes nothing. As in
 // appendScript, a log already ending with this call's last record means an
 // earlier attempt of the same call was applied (go-redis retried after
 // losing the reply): it reports success.
 //
-// The data keys and the log have different hash tags, so this script runs
-// only on a single node (or a Sentinel master); on a Cluster GetAppend
-// reads and then appends, in two round trips.
-var getAppendScript = redis.NewScript(`
-local n = #KEYS - 1
-local out = {0}
-local match = true
-for i = 1, n do
-  local v = redis.call('GET', KEYS[i + 1])
-  out[i + 1] = v
-  if v == false then
-    match = false
-  elseif match then
-    local rev = string.match(v, '^[12] (%d+) ')
-    if not rev or string.format('%.0f', tonumber(rev)) ~= ARGV[i + 1] then
-      match = false
-    end
+// The data keys and the log have different hash tags, so this runs only on
+// a single node (or a Sentinel master); on a Cluster GetAppend reads and
+// then appends, in two round trips.
+var condAppendScript = redis.NewScript(`
+for i = 2, #KEYS do
+  local hdr = redis.call('GETRANGE', KEYS[i], 0, 63)
+  local rev = string.match(hdr, '^[12] (%d+) ')
+  if not rev or string.format('%.0f', tonumber(rev)) ~= ARGV[i] then
+    return 0
   end
-end
-if not match then
-  return out
 end
 local last = redis.call('LINDEX', KEYS[1], -1)
 if last == false then last = '' end
 if last ~= ARGV[1] then
-  if last == ARGV[#ARGV] then
-    out[1] = 1
-  else
-    out[1] = 2
-  end
-  return out
+  if last == ARGV[#ARGV] then return 1 end
+  return 2
 end
-for i = n + 2, #ARGV, 1000 do
+for i = #KEYS + 1, #ARGV, 1000 do
   redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
-out[1] = 1
-return out
+return 1
 `)
 
 // GetAppend reads the records of reads and appends records to the log if
 // each is at its expected revision (backend.ReadAppender). On a single
-// node or through Sentinel it costs one EVALSHA (plus one SADD for the
-// log's first append, as Append); on a Cluster (or a Ring) the records and
+// node or through Sentinel it costs one round trip, a MULTI holding an
+// EVALSHA that checks the revisions and appends and the GETs of the records
+// (plus one SADD for the log's first append, as Append; and once per
+// server, the script's source); on a Cluster (or a Ring) the records and
 // the log live on different slots, so it pipelines the GETs and then
 // Appends: two round trips. Every record read goes through the lost-write
 // detection Get applies (ErrLostWrite, confirmation of this Backend's
@@ -114,36 +103,69 @@ func (b *Backend) GetAppend(ctx context.Context, reads []backend.ReadCond, name 
 		args = append(args, r)
 	}
 	sent := b.marksNow()
-	res, err := getAppendScript.Run(ctx, b.client, keys, args...).Slice()
+	status, gets, err := b.condAppend(ctx, keys, args, false)
+	if err != nil && isNoScript(err) {
+		// The server does not hold the script yet (a restart, a
+		// failover): send its source, once.
+		sent = b.marksNow()
+		status, gets, err = b.condAppend(ctx, keys, args, true)
+	}
 	if err != nil {
 		return nil, false, logErr("get and append", name, err)
-	}
-	status, ok := int64(0), len(res) == 1+len(reads)
-	if ok {
-		status, ok = res[0].(int64)
-	}
-	if !ok || status < 0 || status > 2 {
-		return nil, false, logErr("get and append", name, fmt.Errorf("unexpected script reply of %d elements", len(res)))
 	}
 	if status == 2 {
 		return nil, false, logErr("get and append", name, backend.ErrConflict)
 	}
 	out := make([]backend.ReadResult, len(reads))
 	for i, r := range reads {
-		var rec string
-		switch x := res[1+i].(type) {
-		case nil, bool: // a missing key (RESP2 nil; false, should a RESP3 conversion keep it)
+		rec, err := gets[i].Result()
+		switch {
+		case errors.Is(err, redis.Nil):
 			out[i].Err = opErr("get", r.Key, backend.ErrNotFound)
-			continue
-		case string:
-			rec = x
+		case err != nil:
+			out[i].Err = opErr("get", r.Key, err)
 		default:
-			out[i].Err = opErr("get", r.Key, fmt.Errorf("unexpected script reply element %T", x))
-			continue
+			out[i] = b.readResult(ctx, r.Key, rec, sent)
 		}
-		out[i] = b.readResult(ctx, r.Key, rec, sent)
 	}
 	return out, status == 1, nil
+}
+
+// condAppend sends condAppendScript (by its SHA, or its source when
+// source) and the GETs of keys[1:] in one MULTI: one round trip. It
+// returns the script's status and the GETs.
+func (b *Backend) condAppend(ctx context.Context, keys []string, args []any, source bool) (int64, []*redis.StringCmd, error) {
+	var eval *redis.Cmd
+	gets := make([]*redis.StringCmd, len(keys)-1)
+	_, err := b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if source {
+			eval = condAppendScript.Eval(ctx, p, keys, args...)
+		} else {
+			eval = condAppendScript.EvalSha(ctx, p, keys, args...)
+		}
+		for i, k := range keys[1:] {
+			gets[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		if eerr := eval.Err(); eerr != nil {
+			return 0, nil, eerr
+		}
+		return 0, nil, err
+	}
+	status, err := eval.Int64()
+	if err != nil {
+		return 0, nil, err
+	}
+	if status < 0 || status > 2 {
+		return 0, nil, fmt.Errorf("unexpected script status %d", status)
+	}
+	return status, gets, nil
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 // readResult parses one record read and checks it against this Backend's
