@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -311,4 +312,112 @@ func TestHelperProcessOneTripRead(t *testing.T) {
 		fmt.Printf("value %s trips %d\n", s.Value.Reveal(), trips.trips.Load())
 	}
 	select {} // killed by the parent
+}
+
+// brokenWriter fails every write.
+type brokenWriter struct{}
+
+func (brokenWriter) Write([]byte) (int, error) { return 0, errors.New("sink broken") }
+
+// TestAuditedGetWriterSinkFailClosed: the event is in the store but the
+// io.Writer sink fails: fail-closed withholds the value, as on the normal
+// path; fail-open returns it.
+func TestAuditedGetWriterSinkFailClosed(t *testing.T) {
+	for _, closed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("closed=%t", closed), func(t *testing.T) {
+			v, _, trips, _ := redisVault(t, agentvault.WithAuditWriter(brokenWriter{}), agentvault.WithAuditFailClosed(closed))
+			_, err := v.CreateSecret(ctx, agentvault.CreateSecretInput{Path: "app/key", Value: agentvault.StringValue("the-value")})
+			require.NoError(t, err, "only reads withhold anything on a failed event")
+			_, _ = v.GetSecret(ctx, "app/key") // loads the script
+			trips.trips.Store(0)
+			s, err := v.GetSecret(ctx, "app/key")
+			assert.EqualValues(t, 1, trips.trips.Load(), "the one-trip read")
+			if closed {
+				require.ErrorIs(t, err, agentvault.ErrAuditFailed)
+				assert.Nil(t, s)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, "the-value", string(s.Value.Reveal()))
+			}
+		})
+	}
+}
+
+// TestAuditedGetLostWrite: the record this process updated is found at its
+// revision with older content (a lost write): the predicted event is
+// appended with the read, the read then fails with ErrLostWrite, and that
+// failure is its own event.
+func TestAuditedGetLostWrite(t *testing.T) {
+	v, _, _, srv := redisVault(t)
+	create(t, v, "app/key", "first")
+	h := fnv.New64a()
+	h.Write([]byte("s/app/key"))
+	dk := fmt.Sprintf("{agentvault:%02d}:k:s/app/key", h.Sum64()%16)
+	old, err := srv.Do("GET", dk)
+	require.NoError(t, err)
+	update(t, v, "app/key", "second")
+	get(t, v, "app/key")
+	cur, err := srv.Do("GET", dk)
+	require.NoError(t, err)
+	// The old head, under the current header (revision and write id).
+	const hdr = len("2 0000000000000000000 0123456789abcdef ")
+	_, err = srv.Do("SET", dk, cur.(string)[:hdr]+old.(string)[hdr:])
+	require.NoError(t, err)
+
+	_, err = v.GetSecret(ctx, "app/key")
+	require.ErrorIs(t, err, redisbackend.ErrLostWrite)
+	evs := readEvents(t, v, "app/key")
+	require.Len(t, evs, 3)
+	assert.Equal(t, agentvault.OutcomeAllowed, evs[1].Outcome, "the predicted event")
+	assert.Equal(t, agentvault.OutcomeFailed, evs[2].Outcome, "the failure")
+	verifyAudit(t, v)
+}
+
+// TestAuditedGetOtherContentSameRevision: another process's record at the
+// predicted revision holds other (authentic) content than the cached one,
+// here an older head put back under the current header: the predicted
+// event is appended, the read returns what it found, and since that is not
+// what the event says, the real event is written too.
+func TestAuditedGetOtherContentSameRevision(t *testing.T) {
+	_, rb, _, srv := redisVault(t)
+	writer, err := agentvault.New(rb, testKey(t), agentvault.WithAudit(false))
+	require.NoError(t, err)
+	defer writer.Close()
+	create(t, writer, "app/key", "first")
+	h := fnv.New64a()
+	h.Write([]byte("s/app/key"))
+	dk := fmt.Sprintf("{agentvault:%02d}:k:s/app/key", h.Sum64()%16)
+	old, err := srv.Do("GET", dk)
+	require.NoError(t, err)
+	update(t, writer, "app/key", "second")
+
+	// A reader on its own Backend (no lost-write marks of the writer's).
+	client := srv.Client(t)
+	rb2, err := redisbackend.New(client)
+	require.NoError(t, err)
+	reader, err := agentvault.New(rb2, testKey(t), agentvault.WithAuditWriterID("r1"))
+	require.NoError(t, err)
+	defer reader.Close()
+	get(t, reader, "app/key")
+	get(t, reader, "app/key")
+	cur, err := srv.Do("GET", dk)
+	require.NoError(t, err)
+	const hdr = len("2 0000000000000000000 0123456789abcdef ")
+	_, err = srv.Do("SET", dk, cur.(string)[:hdr]+old.(string)[hdr:])
+	require.NoError(t, err)
+
+	s := get(t, reader, "app/key")
+	assert.Equal(t, "v1", s.Version)
+	evs, err := reader.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretRead, ActorKind: agentvault.ActorService})
+	require.NoError(t, err)
+	var mine []agentvault.AuditEvent
+	for _, e := range evs {
+		if e.Writer == "r1" {
+			mine = append(mine, e)
+		}
+	}
+	require.Len(t, mine, 4)
+	assert.Equal(t, []string{"v2", "v2", "v2", "v1"}, []string{mine[0].Version, mine[1].Version, mine[2].Version, mine[3].Version},
+		"the predicted event, then the real one naming the version returned")
+	verifyAudit(t, reader)
 }
