@@ -300,6 +300,13 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // GetSecret returns the active version of the secret at path, or the version
 // named with AtVersion. It fails with ErrNotFound, or ErrExpired when the
 // secret's expiry has passed (its metadata stays listable).
+//
+// The read's audit event is durable before the value is returned. On a
+// backend that can read and append together (backend.ReadAppender: Redis)
+// a read of a secret this vault has read or written before costs one round
+// trip, event included (see read_predict.go); if the secret changed
+// meanwhile, or the value then fails to open, a second event records what
+// happened.
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
 	const op = "get"
 	if err := v.enter(); err != nil {
