@@ -304,7 +304,8 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // The read's audit event is durable before the value is returned. On a
 // backend that can read and append together (backend.ReadAppender: Redis)
 // a read of a secret this vault has read or written before costs one round
-// trip, event included (see read_predict.go); if the secret changed
+// trip, event included (the event is predicted from the cached record and
+// appended only if the record is unchanged); if the secret changed
 // meanwhile, or the value then fails to open, a second event records what
 // happened.
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
