@@ -305,9 +305,10 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // backend that can read and append together (backend.ReadAppender: Redis)
 // a read of a secret this vault has read or written before costs one round
 // trip, event included (the event is predicted from the cached record and
-// appended only if the record is unchanged); if the secret changed
-// meanwhile, or the value then fails to open, a second event records what
-// happened.
+// appended only if the record is unchanged). If the secret changed
+// meanwhile, nothing is appended and the real event takes a second round
+// trip; if the value then fails to open, a second event records the
+// failure.
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
 	const op = "get"
 	if err := v.enter(); err != nil {
