@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/agentvault/agentvault/backend"
+	"github.com/agentvault/agentvault/internal/record"
 )
 
 // An audited read costs a read and an append. When the backend can do both
@@ -29,38 +30,51 @@ import (
 // A value is therefore never returned before an event recording its read
 // is durable, and every read's outcome is recorded.
 
-// readPredicted is GetSecret's one-round-trip read (see above). read says
-// whether it read the record; if not, nothing was read or written and the
-// caller reads the normal way. written says whether the read's event (the
-// one for s, err) is written; if not, the caller writes it.
-func (v *AgentVault) readPredicted(ctx context.Context, path, version string, want uint32) (s *Secret, written, read bool, err error) {
-	e, r := v.predictRead(ctx, path, version, want)
+// predicted is a read whose event was predicted (see readPredicted).
+type predicted struct {
+	secret  *Secret
+	err     error // the read's error
+	werr    error // the event's write error (the io.Writer sink), when written
+	written bool  // the event of (secret, err) is written
+	read    bool  // the record was read; if not, nothing was read or written
+}
+
+// readPredicted is the one-round-trip read (see above). event returns the
+// base event of the read (actor, path); check, when set, runs on the
+// cached record and version first: an error means no prediction. get
+// finishes the read on the record read (authorization, decryption). If
+// p.read is false the caller reads the normal way; if p.written is false
+// it writes the read's event.
+func (v *AgentVault) readPredicted(ctx context.Context, path, version string, want uint32,
+	event func() *AuditEvent, check func(*record.Secret, *record.Version) error,
+	get func(r *auditRead) (*Secret, error)) (p predicted) {
+	e, r := v.predictRead(ctx, path, version, want, event, check)
 	if e == nil {
-		return nil, false, false, nil
+		return p
 	}
 	werr := v.emitRead(ctx, e, r)
 	if !r.done {
-		return nil, false, false, nil
+		return p
 	}
-	s, err = v.getRead(ctx, path, version, want, r)
-	if !r.appended || err != nil {
-		return s, false, true, err
+	p.read = true
+	p.secret, p.err = get(r)
+	if !r.appended || p.err != nil {
+		return p
 	}
-	if s.Version != e.Version || s.Type != e.Type || s.Tier != e.Tier {
-		return s, false, true, nil // not what the written event says: write the real one too
+	if s := p.secret; s.Version != e.Version || s.Type != e.Type || s.Tier != e.Tier {
+		return p // not what the written event says: write the real one too
 	}
-	if werr != nil && v.opts.access.failClosed { // the io.Writer sink failed (see auditSecret)
-		return nil, true, true, &Error{Op: "get", Path: path, Err: werr}
-	}
-	return s, true, true, nil
+	p.written, p.werr = true, werr
+	return p
 }
 
 // predictRead returns the event a read of path at version would write, as
 // of the cached record, and the read to make with it; nil when there is
 // nothing to predict from (no store to append to, a backend without
 // ReadAppender, the record not cached with its revision) or the read would
-// not simply succeed (expired, no such version).
-func (v *AgentVault) predictRead(ctx context.Context, path, version string, want uint32) (*AuditEvent, *auditRead) {
+// not simply succeed (expired, no such version, check refuses).
+func (v *AgentVault) predictRead(ctx context.Context, path, version string, want uint32,
+	event func() *AuditEvent, check func(*record.Secret, *record.Version) error) (*AuditEvent, *auditRead) {
 	if !v.opts.access.auditStore || !v.auditing(ctx) {
 		return nil, nil
 	}
@@ -88,24 +102,29 @@ func (v *AgentVault) predictRead(ctx context.Context, path, version string, want
 		want = rec.Active
 	}
 	ver := rec.Find(want)
-	if ver == nil {
+	if ver == nil || (check != nil && check(rec, ver) != nil) {
 		return nil, nil
 	}
 	tier, _ := tierFromRank(rec.Tier)
-	e := v.event(ctx, EventSecretRead, auditPath(path))
+	e := event()
 	e.Version, e.Type, e.Tier = FormatVersion(ver.Number), SecretType(rec.Type), tier
 	return e.finish(nil), &auditRead{key: secretPrefix + path, rev: rev}
 }
 
-// getRead is GetSecret on the record r read.
-func (v *AgentVault) getRead(ctx context.Context, path, version string, want uint32, r *auditRead) (*Secret, error) {
+// readRecord authenticates the record r read.
+func (v *AgentVault) readRecord(path string, r *auditRead) (*record.Secret, error) {
 	if err := r.err; err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
-			err = ErrNotFound
+			return nil, ErrNotFound
 		}
-		return nil, opErr("get", path, version, err)
+		return nil, err
 	}
-	rec, err := v.decodeRev(path, r.value, false, r.curRev)
+	return v.decodeRev(path, r.value, false, r.curRev)
+}
+
+// getRead is GetSecret on the record r read.
+func (v *AgentVault) getRead(ctx context.Context, path, version string, want uint32, r *auditRead) (*Secret, error) {
+	rec, err := v.readRecord(path, r)
 	if err != nil {
 		return nil, opErr("get", path, version, err)
 	}

@@ -332,9 +332,15 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	if err != nil {
 		return nil, opErr(op, path, version, err)
 	}
-	if s, written, read, err := v.readPredicted(ctx, path, version, want); read {
-		audited = written
-		return s, err
+	p := v.readPredicted(ctx, path, version, want,
+		func() *AuditEvent { return v.event(ctx, EventSecretRead, auditPath(path)) }, nil,
+		func(r *auditRead) (*Secret, error) { return v.getRead(ctx, path, version, want, r) })
+	if p.read {
+		audited = p.written
+		if p.werr != nil && v.opts.access.failClosed { // the io.Writer sink failed (see auditSecret)
+			return nil, &Error{Op: op, Path: path, Err: p.werr}
+		}
+		return p.secret, p.err
 	}
 	rec, _, err := v.load(ctx, path)
 	if err != nil {
