@@ -421,3 +421,71 @@ func TestAuditedGetOtherContentSameRevision(t *testing.T) {
 		"the predicted event, then the real one naming the version returned")
 	verifyAudit(t, reader)
 }
+
+// TestAuditedSessionGetOneTripLess: a Session's read of a cached record
+// also reads and appends its event together: the token's read, then one
+// round trip; the event names the token. A token with a use limit, whose
+// use is a write between the authorization and the decryption, reads the
+// normal way, and its uses are counted.
+func TestAuditedSessionGetOneTripLess(t *testing.T) {
+	v, _, trips, _ := redisVault(t)
+	createTier(t, v, "app/key", "the-value", agentvault.TierStandard)
+	get(t, v, "app/key") // loads the script
+	for _, maxUses := range []int{0, 5} {
+		tok, err := v.RequestToken(ctx, agentvault.TokenRequest{Scopes: []string{"secrets:read:app/*"}, MaxUses: maxUses})
+		require.NoError(t, err)
+		s := v.Session(tok.Value.Reveal())
+		_, err = s.GetSecret(ctx, "app/key")
+		require.NoError(t, err)
+		trips.trips.Store(0)
+		sec, err := s.GetSecret(ctx, "app/key")
+		require.NoError(t, err)
+		assert.Equal(t, "the-value", string(sec.Value.Reveal()))
+		want := int64(2) // the token's record, then the record and the event
+		if maxUses > 0 {
+			want = 5 // as before: the token's record, the record, the use (read, write), the event
+		}
+		assert.Equal(t, want, trips.trips.Load(), "round trips, max uses %d", maxUses)
+		evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{Event: agentvault.EventSecretRead, ActorKind: agentvault.ActorToken, ActorID: tok.Accessor})
+		require.NoError(t, err)
+		require.Len(t, evs, 2)
+		for _, e := range evs {
+			assert.Equal(t, "v1", e.Version)
+			assert.Equal(t, agentvault.TierStandard, e.Tier)
+			assert.Equal(t, agentvault.OutcomeAllowed, e.Outcome)
+			assert.Equal(t, tok.Accessor, e.TokenAccessor)
+		}
+		if maxUses > 0 {
+			infos, err := v.ListTokens(ctx)
+			require.NoError(t, err)
+			for _, in := range infos {
+				if in.Accessor == tok.Accessor {
+					assert.Equal(t, 2, in.Uses, "uses counted")
+				}
+			}
+		}
+	}
+	verifyAudit(t, v)
+}
+
+// TestAuditedSessionGetTierDenied: a token whose tier does not cover the
+// cached record (the secret's tier was raised after the token was issued)
+// is not given a predicted event: it is denied, with one event.
+func TestAuditedSessionGetTierDenied(t *testing.T) {
+	v, _, _, _ := redisVault(t)
+	createTier(t, v, "app/key", "the-value", agentvault.TierStandard)
+	tok, err := v.RequestToken(ctx, agentvault.TokenRequest{Scopes: []string{"secrets:read:app/*"}})
+	require.NoError(t, err)
+	_, err = v.UpdateSecret(ctx, "app/key", agentvault.UpdateSecretInput{Tier: agentvault.TierCritical})
+	require.NoError(t, err)
+	get(t, v, "app/key")
+	get(t, v, "app/key")
+	_, err = v.Session(tok.Value.Reveal()).GetSecret(ctx, "app/key")
+	require.ErrorIs(t, err, agentvault.ErrTierDenied)
+	evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{ActorID: tok.Accessor})
+	require.NoError(t, err)
+	require.Len(t, evs, 1, "the denial only, no predicted read")
+	assert.Equal(t, agentvault.OutcomeDenied, evs[0].Outcome)
+	assert.Equal(t, "tier_denied", evs[0].Reason)
+	verifyAudit(t, v)
+}
