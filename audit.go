@@ -160,6 +160,7 @@ type auditWriterState struct {
 	lines   [][]byte
 	errs    []error
 	one     [1]*AuditEvent
+	oneRead [1]*auditRead
 	lastBuf []byte
 	logName string
 	app     backend.Appender // the backend's Appender, when appSet
@@ -202,8 +203,8 @@ func (v *AgentVault) emit(ctx context.Context, e *AuditEvent) error {
 	if ctx.Done() != nil {
 		wctx = context.WithoutCancel(ctx)
 	}
-	return v.opts.access.st.audit.submit(e, func(events []*AuditEvent) []error {
-		return v.flushAudit(wctx, events)
+	return v.opts.access.st.audit.submit(e, nil, func(events []*AuditEvent, reads []*auditRead) []error {
+		return v.flushAudit(wctx, events, reads)
 	})
 }
 

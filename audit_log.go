@@ -23,24 +23,34 @@ import (
 // auditBatch is a group of events written together.
 type auditBatch struct {
 	events []*AuditEvent
+	reads  []*auditRead // nil, or one per event (nil for an event without a read)
 	errs   []error
 	done   chan struct{} // closed when the batch is written (or failed)
 	lead   chan struct{} // closed when the batch may be led by one of its waiters
 }
 
-// submit adds e to the pending batch and returns once that batch is
-// written, leading the write when no other is in progress. flush writes a
-// batch and returns one error per event, in a slice valid until the next
-// flush.
-func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []error) error {
+// auditFlush writes a batch and returns one error per event, in a slice
+// valid until the next flush; reads is nil or holds one read per event
+// (see auditRead).
+type auditFlush func(events []*AuditEvent, reads []*auditRead) []error
+
+// submit adds e (with r, the read its append is conditional on, or nil) to
+// the pending batch and returns once that batch is written, leading the
+// write when no other is in progress.
+func (st *auditWriterState) submit(e *AuditEvent, r *auditRead, flush auditFlush) error {
 	st.mu.Lock()
 	if !st.flushing && st.pending == nil {
 		// Nothing in flight: write e alone, without a batch to wait on.
 		st.flushing = true
 		st.mu.Unlock()
 		st.one[0] = e // the leader's alone: st.one is free
-		err := flush(st.one[:])[0]
-		st.one[0] = nil
+		var reads []*auditRead
+		if r != nil {
+			st.oneRead[0] = r
+			reads = st.oneRead[:]
+		}
+		err := flush(st.one[:], reads)[0]
+		st.one[0], st.oneRead[0] = nil, nil
 		st.handOff()
 		return err
 	}
@@ -51,6 +61,12 @@ func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []er
 	}
 	i := len(b.events)
 	b.events = append(b.events, e)
+	if r != nil || b.reads != nil {
+		if b.reads == nil {
+			b.reads = make([]*auditRead, i, i+1)
+		}
+		b.reads = append(b.reads, r)
+	}
 	lead := !st.flushing
 	st.flushing = true
 	st.mu.Unlock()
@@ -74,7 +90,7 @@ func (st *auditWriterState) submit(e *AuditEvent, flush func([]*AuditEvent) []er
 	st.mu.Lock()
 	st.pending = nil // b: a leader always takes the pending batch
 	st.mu.Unlock()
-	b.errs = slices.Clone(flush(b.events)) // flush's slice is reused by the next batch
+	b.errs = slices.Clone(flush(b.events, b.reads)) // flush's slice is reused by the next batch
 	close(b.done)
 	st.handOff()
 	return b.errs[i]
@@ -93,7 +109,14 @@ func (st *auditWriterState) handOff() {
 
 // flushAudit seals and stores one batch; it runs in the leader only. The
 // errors it returns are in a slice reused by the next batch.
-func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []error {
+// reads, when not nil, holds the reads some events ride on (emitRead): on
+// a backend.ReadAppender the batch is written with one GetAppend doing
+// those reads, if each record is still at the revision its event was
+// predicted from. Otherwise the events of reads are left out (their reads
+// are done or not, see auditRead; either way their operations go on the
+// normal way and write their real events) and the others are written as
+// usual.
+func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent, reads []*auditRead) []error {
 	a := &v.opts.access
 	st := &a.st.audit
 	key := v.accessKey()
@@ -103,12 +126,6 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 	st.errs = errs
 	lines := slices.Grow(st.lines[:0], len(events))[:len(events)]
 	defer func() { clear(lines); st.lines = lines[:0] }()
-	failAll := func(err error) []error {
-		for i := range errs {
-			errs[i] = fmt.Errorf("%w: %w", ErrAuditFailed, err)
-		}
-		return errs
-	}
 	if !st.appSet {
 		st.app, st.isLog, st.appSet = nil, false, true
 		st.app, st.isLog = v.b.appender()
@@ -116,9 +133,52 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 	app, isLog := st.app, st.isLog
 	if a.auditStore && st.resume {
 		if err := st.resumeChain(ctx, v, app, key); err != nil {
-			return failAll(fmt.Errorf("resume chain %s: %w", st.writer, err))
+			err = fmt.Errorf("%w: %w", ErrAuditFailed, fmt.Errorf("resume chain %s: %w", st.writer, err))
+			for i := range errs {
+				errs[i] = err
+			}
+			return errs
 		}
 	}
+	switch {
+	case reads == nil:
+		v.writeEvents(ctx, app, isLog, key, events, lines, errs)
+	case a.auditStore && isLog && st.readAppendBatch(ctx, v.b, key, events, reads, lines):
+	default:
+		// Write the events without reads; the others are left out.
+		var evs []*AuditEvent
+		var at []int
+		for i, r := range reads {
+			if r == nil {
+				evs, at = append(evs, events[i]), append(at, i)
+			}
+		}
+		clear(lines)
+		if len(evs) > 0 {
+			ls, es := make([][]byte, len(evs)), make([]error, len(evs))
+			v.writeEvents(ctx, app, isLog, key, evs, ls, es)
+			for j, i := range at {
+				lines[i], errs[i] = ls[j], es[j]
+			}
+		}
+	}
+	if w := a.auditWriter; w != nil {
+		for i, l := range lines {
+			if errs[i] != nil || l == nil {
+				continue
+			}
+			if _, err := w.Write(append(l[:len(l):len(l)], '\n')); err != nil {
+				errs[i] = fmt.Errorf("%w: %w", ErrAuditFailed, err)
+			}
+		}
+	}
+	return errs
+}
+
+// writeEvents seals and stores events, filling in lines and errs.
+func (v *AgentVault) writeEvents(ctx context.Context, app backend.Appender, isLog bool, key []byte, events []*AuditEvent, lines [][]byte, errs []error) {
+	a := &v.opts.access
+	st := &a.st.audit
 	switch {
 	case !a.auditStore:
 		st.sealBatch(events, key, lines)
@@ -126,7 +186,9 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 		st.seq, st.prev = last.Seq, last.Hash
 	case isLog:
 		if err := st.appendBatch(ctx, app, key, events, lines); err != nil {
-			return failAll(err)
+			for i := range errs {
+				errs[i] = fmt.Errorf("%w: %w", ErrAuditFailed, err)
+			}
 		}
 	default:
 		for i, e := range events {
@@ -138,17 +200,6 @@ func (v *AgentVault) flushAudit(ctx context.Context, events []*AuditEvent) []err
 			lines[i] = line
 		}
 	}
-	if w := a.auditWriter; w != nil {
-		for i, l := range lines {
-			if errs[i] != nil {
-				continue
-			}
-			if _, err := w.Write(append(l[:len(l):len(l)], '\n')); err != nil {
-				errs[i] = fmt.Errorf("%w: %w", ErrAuditFailed, err)
-			}
-		}
-	}
-	return errs
 }
 
 // sealBatch seals events onto the chain after st.seq, st.prev, filling in
@@ -301,4 +352,112 @@ func (s storageAppender) ReadLog(ctx context.Context, log string) ([][]byte, err
 func (s storageAppender) Logs(ctx context.Context, prefix string) ([]string, error) {
 	r, err := s.a.Logs(ctx, prefix)
 	return r, integrityErr(err)
+}
+
+// auditRead is a read whose event was predicted before it (see
+// AgentVault.predictRead): the leader of its batch does the read with
+// GetAppend and appends the event only if the record is still at rev. The
+// results are set by the leader before the batch is done.
+type auditRead struct {
+	key string // the backend key
+	rev int64  // the revision the event was predicted from
+
+	done     bool   // the read was made: value, curRev, err hold its result
+	appended bool   // the event is durable (the record was at rev)
+	value    []byte // the record as read (a fresh copy)
+	curRev   int64
+	err      error // the read's own error (not found, a lost write, ...)
+}
+
+// emitRead writes e, the predicted event of r, and does r's read in the
+// same backend call (emit's counterpart for a read; see flushAudit). A nil
+// return with r.done false means nothing was read or written: the caller
+// reads and audits the normal way.
+func (v *AgentVault) emitRead(ctx context.Context, e *AuditEvent, r *auditRead) error {
+	if !v.gate.enterNested() {
+		return nil
+	}
+	defer v.gate.leave()
+	e.scrub()
+	e.Time = v.opts.now().UTC()
+	e.Via = viaFromContext(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	wctx := ctx // as in emit
+	if ctx.Done() != nil {
+		wctx = context.WithoutCancel(ctx)
+	}
+	return v.opts.access.st.audit.submit(e, r, func(events []*AuditEvent, reads []*auditRead) []error {
+		return v.flushAudit(wctx, events, reads)
+	})
+}
+
+// readAppendBatch writes a batch with one GetAppend doing its reads. It
+// returns true when every event was appended; otherwise nothing was, and
+// the chain is where it was (marked stale after an error, as appendBatch
+// does). Either way the reads made are recorded in reads.
+func (st *auditWriterState) readAppendBatch(ctx context.Context, s storage, key []byte, events []*AuditEvent, reads []*auditRead, lines [][]byte) bool {
+	ra, ok := s.readAppender()
+	if !ok {
+		return false
+	}
+	if st.stale {
+		if err := st.syncTail(ctx, ra, key); err != nil {
+			return false
+		}
+	}
+	conds := make([]backend.ReadCond, 0, len(reads))
+	for _, r := range reads {
+		if r != nil {
+			conds = append(conds, backend.ReadCond{Key: r.key, Rev: r.rev})
+		}
+	}
+	st.sealBatch(events, key, lines)
+	res, appended, err := ra.GetAppend(ctx, conds, auditLogName(st.writer), st.last, lines)
+	if err != nil {
+		// A log that moved on (another process sharing the writer id), or
+		// an error after which a prefix may be written: the next write
+		// starts from the stored tail.
+		st.stale = true
+		return false
+	}
+	j := 0
+	for _, r := range reads {
+		if r != nil {
+			r.done, r.appended = true, appended
+			r.value, r.curRev, r.err = res[j].Value, res[j].Rev, res[j].Err
+			j++
+		}
+	}
+	if !appended {
+		return false
+	}
+	last := events[len(events)-1]
+	st.lastBuf = append(st.lastBuf[:0], lines[len(lines)-1]...)
+	st.seq, st.prev, st.last = last.Seq, last.Hash, st.lastBuf
+	return true
+}
+
+// readAppender returns the backend's read-and-append capability, its
+// errors mapped like every other call's (see storage).
+func (s storage) readAppender() (backend.ReadAppender, bool) {
+	ra, ok := s.b.(backend.ReadAppender)
+	if !ok {
+		return nil, false
+	}
+	return storageReadAppender{storageAppender{ra}, ra}, true
+}
+
+type storageReadAppender struct {
+	storageAppender
+	ra backend.ReadAppender
+}
+
+func (s storageReadAppender) GetAppend(ctx context.Context, reads []backend.ReadCond, log string, last []byte, records [][]byte) ([]backend.ReadResult, bool, error) {
+	res, ok, err := s.ra.GetAppend(ctx, reads, log, last, records)
+	for i := range res {
+		res[i].Err = integrityErr(res[i].Err)
+	}
+	return res, ok, integrityErr(err)
 }

@@ -21,7 +21,7 @@ func TestAuditSubmitGroupsWaitingEvents(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var batches [][]string
-	flush := func(events []*AuditEvent) []error {
+	flush := func(events []*AuditEvent, _ []*auditRead) []error {
 		mu.Lock()
 		first := len(batches) == 0
 		var names []string
@@ -45,14 +45,14 @@ func TestAuditSubmitGroupsWaitingEvents(t *testing.T) {
 	const timeout, tick = 10 * time.Second, time.Millisecond
 	var wg sync.WaitGroup
 	results := make(chan error, waiting+1)
-	wg.Go(func() { results <- st.submit(&AuditEvent{Path: "leader"}, flush) })
+	wg.Go(func() { results <- st.submit(&AuditEvent{Path: "leader"}, nil, flush) })
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 }, timeout, tick)
 	for i := range waiting {
 		path := "w"
 		if i == 3 {
 			path = "fail"
 		}
-		wg.Go(func() { results <- st.submit(&AuditEvent{Path: path}, flush) })
+		wg.Go(func() { results <- st.submit(&AuditEvent{Path: path}, nil, flush) })
 	}
 	require.Eventually(t, func() bool {
 		st.mu.Lock()
@@ -88,7 +88,7 @@ func TestAuditSubmitGroupsWaitingEvents(t *testing.T) {
 func TestAuditSubmitOwnErrorWithReusedSlice(t *testing.T) {
 	var st auditWriterState
 	var scratch []error // touched only by the leader, as flushAudit's
-	flush := func(events []*AuditEvent) []error {
+	flush := func(events []*AuditEvent, _ []*auditRead) []error {
 		scratch = slices.Grow(scratch[:0], len(events))[:len(events)]
 		for i, e := range events {
 			scratch[i] = errors.New(e.Path)
@@ -102,7 +102,7 @@ func TestAuditSubmitOwnErrorWithReusedSlice(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				path := fmt.Sprintf("%d-%d", g, i)
-				if err := st.submit(&AuditEvent{Path: path}, flush); err == nil || err.Error() != path {
+				if err := st.submit(&AuditEvent{Path: path}, nil, flush); err == nil || err.Error() != path {
 					wrong.Add(1)
 				}
 			}

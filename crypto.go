@@ -130,7 +130,14 @@ func (v *AgentVault) decode(path string, raw []byte) (*record.Secret, error) {
 // decodeRaw is decode; shared says raw came from GetShared (immutable, so
 // the cache may keep it and recognise it by identity, without comparing).
 func (v *AgentVault) decodeRaw(path string, raw []byte, shared bool) (*record.Secret, error) {
-	if s := v.cache.record(path, raw, shared); s != nil {
+	return v.decodeRev(path, raw, shared, 0)
+}
+
+// decodeRev is decodeRaw for raw read at revision rev (0: unknown), which
+// the cache keeps with the record: an audited read predicts its event from
+// a record cached with its revision (see predictRead).
+func (v *AgentVault) decodeRev(path string, raw []byte, shared bool, rev int64) (*record.Secret, error) {
+	if s := v.cache.record(path, raw, shared, rev); s != nil {
 		return s, nil
 	}
 	s, body, mac, err := record.ParseSecret(raw)
@@ -146,7 +153,7 @@ func (v *AgentVault) decodeRaw(path string, raw []byte, shared bool) (*record.Se
 	if _, ok := tierFromRank(s.Tier); !ok || !SecretType(s.Type).Valid() || !validFloors(s) {
 		return nil, fmt.Errorf("%w: unknown tier or type in record", ErrIntegrity)
 	}
-	v.cache.putRecord(path, raw, s)
+	v.cache.putRecordRev(path, raw, s, rev)
 	return s, nil
 }
 
@@ -168,6 +175,7 @@ type cache struct {
 type recEntry struct {
 	raw []byte
 	rec *record.Secret
+	rev int64 // the backend revision raw was read at; 0: unknown
 }
 
 type dekEntry struct {
@@ -184,8 +192,9 @@ func newCache(size int, maxAge time.Duration, now func() time.Time) *cache {
 // bytes. A raw read by GetShared is immutable: when the entry holds that
 // very slice (the same stored revision) no byte is compared, and after one
 // comparison the entry keeps it, so that warm reads of a large record cost
-// no copy and no comparison.
-func (c *cache) record(path string, raw []byte, shared bool) *record.Secret {
+// no copy and no comparison. rev, when not 0, is the revision raw was read
+// at: the entry keeps it.
+func (c *cache) record(path string, raw []byte, shared bool, rev int64) *record.Secret {
 	if c.size <= 0 {
 		return nil
 	}
@@ -195,23 +204,62 @@ func (c *cache) record(path string, raw []byte, shared bool) *record.Secret {
 	if !ok || len(e.raw) != len(raw) {
 		return nil
 	}
-	if len(raw) > 0 && &e.raw[0] == &raw[0] {
-		return e.rec
-	}
-	if string(e.raw) != string(raw) {
+	same := len(raw) > 0 && &e.raw[0] == &raw[0]
+	if !same && string(e.raw) != string(raw) {
 		return nil
 	}
-	if shared {
+	if (!same && shared) || (rev != 0 && rev != e.rev) {
 		c.mu.Lock()
 		if cur, ok := c.recs[path]; ok && cur.rec == e.rec {
-			c.recs[path] = recEntry{raw: raw, rec: e.rec}
+			if !same && shared {
+				cur.raw = raw
+			}
+			if rev != 0 {
+				cur.rev = rev
+			}
+			c.recs[path] = cur
 		}
 		c.mu.Unlock()
 	}
 	return e.rec
 }
 
+// learnRev records that the cached record of path, when it is still the
+// one parsed from raw (the same slice), is stored at revision rev: a write
+// that stored raw returned it.
+func (c *cache) learnRev(path string, raw []byte, rev int64) {
+	if c.size <= 0 || len(raw) == 0 {
+		return
+	}
+	c.mu.Lock()
+	if e, ok := c.recs[path]; ok && len(e.raw) == len(raw) && &e.raw[0] == &raw[0] {
+		e.rev = rev
+		c.recs[path] = e
+	}
+	c.mu.Unlock()
+}
+
+// current returns the cached record of path and the revision it was read
+// at, or nil when there is none or its revision is unknown.
+func (c *cache) current(path string) (*record.Secret, int64) {
+	if c.size <= 0 {
+		return nil, 0
+	}
+	c.mu.RLock()
+	e, ok := c.recs[path]
+	c.mu.RUnlock()
+	if !ok || e.rev == 0 {
+		return nil, 0
+	}
+	return e.rec, e.rev
+}
+
 func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {
+	c.putRecordRev(path, raw, s, 0)
+}
+
+// putRecordRev is putRecord for raw stored at revision rev (0: unknown).
+func (c *cache) putRecordRev(path string, raw []byte, s *record.Secret, rev int64) {
 	if c.size <= 0 {
 		return
 	}
@@ -223,7 +271,7 @@ func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {
 			break
 		}
 	}
-	c.recs[path] = recEntry{raw: raw, rec: s}
+	c.recs[path] = recEntry{raw: raw, rec: s, rev: rev}
 }
 
 func (c *cache) dek(wrapped []byte) (dataKey, bool) {

@@ -36,7 +36,9 @@ func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // TestRedisRoundTrips: with audit off, GetSecret is one round trip once the
 // data key is cached, CreateSecret one, UpdateSecret two (read, conditional
 // write), ListSecrets two (index, values). The audit trail (on by default)
-// adds one write per operation.
+// adds one write per operation, except to GetSecret: a read of a record
+// cached with its revision reads it and appends its event in one script
+// (backend.ReadAppender).
 func TestRedisRoundTrips(t *testing.T) {
 	for _, audit := range []bool{false, true} {
 		t.Run(fmt.Sprintf("audit=%t", audit), func(t *testing.T) {
@@ -53,6 +55,7 @@ func TestRedisRoundTrips(t *testing.T) {
 			v, err := agentvault.New(rb, testKey(t), agentvault.WithAudit(audit))
 			require.NoError(t, err)
 			create(t, v, "warm/up", "x") // loads the Lua scripts
+			get(t, v, "warm/up")
 			for i := 0; i < 5; i++ {
 				create(t, v, fmt.Sprintf("rt/k%d", i), "value")
 			}
@@ -67,12 +70,12 @@ func TestRedisRoundTrips(t *testing.T) {
 				return n
 			}
 			assert.EqualValues(t, 1+extra, count("CreateSecret", func() { create(t, v, "rt/new", "v") }))
-			assert.EqualValues(t, 1+extra, count("GetSecret", func() { get(t, v, "rt/k0") }))
+			assert.EqualValues(t, 1, count("GetSecret", func() { get(t, v, "rt/k0") }))
 			// An update reads the head, writes the displaced version's record,
 			// then swaps the head (record format 4).
 			assert.EqualValues(t, 3+extra, count("UpdateSecret", func() { update(t, v, "rt/k0", "v2") }))
-			assert.EqualValues(t, 1+extra, count("GetSecret after update", func() { get(t, v, "rt/k0") }))
-			assert.EqualValues(t, 2+extra, count("GetSecret of an older version", func() {
+			assert.EqualValues(t, 1, count("GetSecret after update", func() { get(t, v, "rt/k0") }))
+			assert.EqualValues(t, 2, count("GetSecret of an older version", func() {
 				_, err := v.GetSecret(ctx, "rt/k0", agentvault.AtVersion("v1"))
 				require.NoError(t, err)
 			}))

@@ -154,9 +154,14 @@ func tierAllowed(rec *tokenRecord, tier AccessTier) error {
 	return nil
 }
 
+// event returns the base of the call's audit event.
+func (s *Session) event(event, path string) *AuditEvent {
+	return &AuditEvent{Event: event, Actor: Actor{Kind: ActorToken, ID: s.accessor}, Path: auditPath(path), TokenAccessor: s.accessor}
+}
+
 // finish writes the call's audit event and wraps err.
 func (s *Session) finish(ctx context.Context, op, event, path string, m *SecretMetadata, err error) error {
-	e := &AuditEvent{Event: event, Actor: Actor{Kind: ActorToken, ID: s.accessor}, Path: auditPath(path), TokenAccessor: s.accessor}
+	e := s.event(event, path)
 	if event == EventSecretListed && validPrefix(path) == nil {
 		e.Path = path
 	}
@@ -192,7 +197,13 @@ func (s *Session) GetSecret(ctx context.Context, path string, opts ...GetOption)
 		return nil, opErr("get", "", "", err)
 	}
 	defer s.v.leave()
-	sec, err := s.getSecret(ctx, path, opts)
+	sec, written, werr, err := s.getSecret(ctx, path, opts)
+	if written { // the read's event is written (see readPredicted)
+		if werr != nil && s.v.opts.access.failClosed {
+			return nil, opErr("get", safePath(path, werr), "", werr)
+		}
+		return sec, nil
+	}
 	var m *SecretMetadata
 	if sec != nil {
 		m = &sec.SecretMetadata
@@ -203,20 +214,61 @@ func (s *Session) GetSecret(ctx context.Context, path string, opts ...GetOption)
 	return sec, nil
 }
 
-func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) (*Secret, error) {
+// getSecret is GetSecret but for the event. written says the read's event
+// is already written (the one-round-trip read of readPredicted, taken for
+// a token without a use limit: a limited token's use is a write between
+// the authorization and the decryption), with werr its write error.
+func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) (sec *Secret, written bool, werr, err error) {
 	var o getOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
 	tok, _, err := s.check(ctx, ActionRead, path)
 	if err != nil {
-		return nil, err
+		return nil, false, nil, err
 	}
 	v := s.v
-	rec, ver, err := v.resolve(ctx, path, o.version, func(rec *record.Secret) error {
+	want, err := wantVersion(o.version)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	gate := func(rec *record.Secret) error {
 		tier, _ := tierFromRank(rec.Tier)
 		return tierAllowed(tok, tier)
-	})
+	}
+	if tok.MaxUses == 0 {
+		p := v.readPredicted(ctx, path, o.version, want,
+			func() *AuditEvent { return s.event(EventSecretRead, path) },
+			func(rec *record.Secret, ver *record.Version) error {
+				if err := gate(rec); err != nil {
+					return err
+				}
+				return tierAllowed(tok, versionTier(rec, ver))
+			},
+			func(r *auditRead) (*Secret, error) {
+				rec, err := v.readRecord(path, r)
+				if err != nil {
+					return nil, err
+				}
+				return s.readFrom(ctx, path, o.version, want, tok, gate, rec)
+			})
+		if p.read {
+			return p.secret, p.written, p.werr, p.err
+		}
+	}
+	rec, _, err := v.load(ctx, path)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	sec, err = s.readFrom(ctx, path, o.version, want, tok, gate, rec)
+	return sec, false, nil, err
+}
+
+// readFrom is getSecret once the record is loaded: the tier checks (the
+// secret's, in gate, and the version's), the token's use, the value.
+func (s *Session) readFrom(ctx context.Context, path, version string, want uint32, tok *tokenRecord, gate func(*record.Secret) error, rec *record.Secret) (*Secret, error) {
+	v := s.v
+	rec, ver, err := v.selectVersion(ctx, rec, version, want, gate)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +277,6 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 	if err := tierAllowed(tok, versionTier(rec, ver)); err != nil {
 		return nil, fmt.Errorf("%w (version %s was written at that tier)", err, FormatVersion(ver.Number))
 	}
-	want := ver.Number
 	if err := s.use(ctx, tok); err != nil {
 		return nil, err
 	}
@@ -233,7 +284,7 @@ func (s *Session) getSecret(ctx context.Context, path string, opts []GetOption) 
 	if err != nil {
 		return nil, err
 	}
-	return &Secret{SecretMetadata: metadata(rec, want), Value: SecretValue{b: pt}}, nil
+	return &Secret{SecretMetadata: metadata(rec, ver.Number), Value: SecretValue{b: pt}}, nil
 }
 
 // ListSecrets lists, like AgentVault.ListSecrets, only the secrets that a

@@ -186,13 +186,15 @@ func (v *AgentVault) CreateSecret(ctx context.Context, in CreateSecretInput) (ou
 	if err != nil {
 		return nil, opErr(op, in.Path, errVersion(err), err)
 	}
-	if _, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0); err != nil {
+	rev, err := v.b.Put(ctx, secretPrefix+in.Path, raw, 0)
+	if err != nil {
 		if errors.Is(err, backend.ErrConflict) {
 			err = ErrAlreadyExists
 		}
 		return nil, opErr(op, in.Path, "", err)
 	}
 	v.created(in.Path, rec, raw, aead)
+	v.cache.learnRev(in.Path, raw, rev)
 	return &Secret{SecretMetadata: metadata(rec, 1), Value: NewValue(in.Value.b)}, nil
 }
 
@@ -298,13 +300,27 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // GetSecret returns the active version of the secret at path, or the version
 // named with AtVersion. It fails with ErrNotFound, or ErrExpired when the
 // secret's expiry has passed (its metadata stays listable).
+//
+// The read's audit event is durable before the value is returned. On a
+// backend that can read and append together (backend.ReadAppender: Redis)
+// a read of a secret this vault has read or written before costs one round
+// trip, event included (the event is predicted from the cached record and
+// appended only if the record is unchanged). If the secret changed
+// meanwhile, nothing is appended and the real event takes a second round
+// trip; if the value then fails to open, a second event records the
+// failure.
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
 	const op = "get"
 	if err := v.enter(); err != nil {
 		return nil, opErr(op, "", "", err)
 	}
 	defer v.leave()
-	defer v.auditGet(ctx, path, &out, &err)
+	audited := false // the read's event is already written (readPredicted)
+	defer func() {
+		if !audited {
+			v.auditGet(ctx, path, &out, &err)
+		}
+	}()
 	version := getVersion(opts)
 	if err := v.check(path); err != nil {
 		return nil, opErr(op, safePath(path, err), "", err)
@@ -312,18 +328,40 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 	if _, err := v.ctxActor(ctx); err != nil {
 		return nil, opErr(op, path, "", err)
 	}
-	rec, ver, err := v.resolve(ctx, path, version, nil)
+	want, err := wantVersion(version)
 	if err != nil {
 		return nil, opErr(op, path, version, err)
 	}
-	want := ver.Number
-	vs := FormatVersion(want)
+	p := v.readPredicted(ctx, path, version, want,
+		func() *AuditEvent { return v.event(ctx, EventSecretRead, auditPath(path)) }, nil,
+		func(r *auditRead) (*Secret, error) { return v.getRead(ctx, path, version, want, r) })
+	if p.read {
+		audited = p.written
+		if p.werr != nil && v.opts.access.failClosed { // the io.Writer sink failed (see auditSecret)
+			return nil, &Error{Op: op, Path: path, Err: p.werr}
+		}
+		return p.secret, p.err
+	}
+	rec, _, err := v.load(ctx, path)
+	if err != nil {
+		return nil, opErr(op, path, version, err)
+	}
+	return v.getFrom(ctx, path, version, want, rec)
+}
+
+// getFrom is GetSecret once the record is loaded.
+func (v *AgentVault) getFrom(ctx context.Context, path, version string, want uint32, rec *record.Secret) (*Secret, error) {
+	const op = "get"
+	rec, ver, err := v.selectVersion(ctx, rec, version, want, nil)
+	if err != nil {
+		return nil, opErr(op, path, version, err)
+	}
+	vs := FormatVersion(ver.Number)
 	pt, err := v.open(ctx, path, rec, ver)
 	if err != nil {
 		return nil, opErr(op, path, vs, err)
 	}
-	s := &Secret{SecretMetadata: metadata(rec, want), Value: SecretValue{b: pt}}
-	return s, nil
+	return &Secret{SecretMetadata: metadata(rec, ver.Number), Value: SecretValue{b: pt}}, nil
 }
 
 // getVersion applies GetOptions; without any it allocates nothing.
@@ -343,18 +381,28 @@ func getVersion(opts []GetOption) string {
 // set, runs on the authenticated record before anything else is decided
 // (a token's tier check). An expired secret is refused at every version.
 func (v *AgentVault) resolve(ctx context.Context, path, version string, gate func(*record.Secret) error) (*record.Secret, *record.Version, error) {
-	var want uint32
-	if version != "" && version != PreviousVersion {
-		n, err := ParseVersion(version)
-		if err != nil {
-			return nil, nil, err
-		}
-		want = n
+	want, err := wantVersion(version)
+	if err != nil {
+		return nil, nil, err
 	}
 	rec, _, err := v.load(ctx, path)
 	if err != nil {
 		return nil, nil, err
 	}
+	return v.selectVersion(ctx, rec, version, want, gate)
+}
+
+// wantVersion parses a version asked for: 0 for the active one or
+// "previous".
+func wantVersion(version string) (uint32, error) {
+	if version == "" || version == PreviousVersion {
+		return 0, nil
+	}
+	return ParseVersion(version)
+}
+
+// selectVersion is resolve once the record is loaded.
+func (v *AgentVault) selectVersion(ctx context.Context, rec *record.Secret, version string, want uint32, gate func(*record.Secret) error) (*record.Secret, *record.Version, error) {
 	if gate != nil {
 		if err := gate(rec); err != nil {
 			return nil, nil, err
@@ -366,6 +414,7 @@ func (v *AgentVault) resolve(ctx context.Context, path, version string, gate fun
 		return nil, nil, ErrExpired
 	}
 	if version == PreviousVersion {
+		var err error
 		if want, err = previousVersion(rec, v.opts.now()); err != nil {
 			return nil, nil, err
 		}
@@ -394,7 +443,7 @@ func (v *AgentVault) load(ctx context.Context, path string) (*record.Secret, int
 		}
 		return nil, 0, err
 	}
-	rec, err := v.decodeRaw(path, raw, true)
+	rec, err := v.decodeRev(path, raw, true, rev)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -626,12 +675,13 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 			return err
 		}
 		out := v.encode(rec)
-		_, err = v.b.Put(ctx, secretPrefix+path, out, rev)
+		nrev, err := v.b.Put(ctx, secretPrefix+path, out, rev)
 		if err == nil {
 			if added != nil {
 				v.cache.putDEK(addedDEK, v.newDataKey(aead, path, addedN))
 			}
 			v.cache.putRecord(path, out, rec)
+			v.cache.learnRev(path, out, nrev)
 			v.dropVersions(ctx, path, cur, rec)
 			return nil
 		}

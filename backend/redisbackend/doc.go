@@ -175,9 +175,10 @@
 // on a crash) and maxmemory-policy noeviction (an evicted index or clock
 // breaks the invariants above); on Sentinel or Cluster, see "Replication
 // and failover". Requires Redis 5 or later. With ACLs, the user needs PING,
-// GET, SET, EVALSHA, EVAL, ZRANGEBYLEX, WAIT, ROLE and HSET, plus
-// GETRANGE, HGET, HMGET, TIME, EXISTS, SETRANGE, RENAME, PERSIST, ZADD, DEL
-// and ZREM
+// GET, SET, EVALSHA, EVAL, ZRANGEBYLEX, WAIT, ROLE, HSET, MULTI, EXEC,
+// SADD, SMEMBERS, LINDEX and LRANGE, plus
+// GETRANGE, HGET, HMGET, TIME, EXISTS, SETRANGE, RENAME, PERSIST, ZADD, DEL,
+// ZREM and RPUSH
 // (called by the scripts), on the keys {PREFIX:*.
 //
 // A Put sends its record with a SET to a staging key ({PREFIX:SS}:t:<write
@@ -186,6 +187,21 @@
 // otherwise: the value never passes through Lua, so a large value costs
 // the server little more than a SET. PutMany (backend.BatchWriter)
 // pipelines many Puts, with one WAIT for all of them.
+//
+// # Reading and appending together (backend.ReadAppender)
+//
+// GetAppend reads records and appends to a log (backend.Appender) only if
+// each record is at an expected revision; agentvault uses it to write an
+// audited read's event, predicted from its cache, in the read's own round
+// trip. On a single node or through Sentinel it is one round trip: a MULTI
+// holding an EVALSHA, which checks the records' headers (GETRANGE, never
+// the values) and the log's last record and appends, and the records'
+// GETs, so the values come from plain GETs of the state the script saw.
+// The records and the log have different hash tags, so on a Cluster (or a
+// Ring) it pipelines the GETs and then Appends, in two round trips, with
+// the same result. Records read are checked for lost writes as Get's are;
+// such a read's error is its result even when the append was made. It
+// stores nothing new: the layout is unchanged.
 //
 // # Concurrency
 //

@@ -37,6 +37,9 @@ import (
 //
 // The write id is random per Put call; it makes a Put that go-redis retries
 // after a lost reply idempotent (see putScript).
+//
+// Besides putScript and deleteScript, condAppendScript (GetAppend) reads
+// a record's header, "[12] <revision> ", to compare the revision.
 
 // Record layouts: the first byte of every record.
 const (
