@@ -98,6 +98,9 @@ func (v *AgentVault) envelope(ctx context.Context, path string, rec *record.Secr
 	if !ver.Detached() {
 		return ver, nil
 	}
+	if f := rec.Find(ver.Number); f != nil && !f.Detached() {
+		return f, nil // the active version of a derived head (its entry is detached, Find has the envelope)
+	}
 	raw, _, err := v.b.GetShared(ctx, versionKey(path, ver.Number))
 	if errors.Is(err, backend.ErrNotFound) {
 		return nil, fmt.Errorf("%w: the version record of %s is missing", ErrIntegrity, FormatVersion(ver.Number))
@@ -145,6 +148,35 @@ func (v *AgentVault) storeVersions(ctx context.Context, path string, rec *record
 			return fmt.Errorf("write version record of %s: %w", FormatVersion(ver.Number), err)
 		}
 		*ver = record.Version{Number: ver.Number, CreatedAt: ver.CreatedAt, CreatedBy: ver.CreatedBy, Tier: ver.Tier}
+	}
+	return nil
+}
+
+// storeDerived is storeVersions for rec, derived from the head cur
+// (record.Secret.Derive) with versions only added: it writes the version
+// record of the version cur held active if rec displaced it, and of a
+// version rec added without activating it, and loads the active version's
+// envelope if rec's head does not hold it. O(1) in the number of versions.
+func (v *AgentVault) storeDerived(ctx context.Context, path string, cur, rec *record.Secret) error {
+	if rec.Active != cur.Active && rec.Find(cur.Active) != nil {
+		if err := v.putVersion(ctx, path, rec.SecretID, cur.Find(cur.Active)); err != nil {
+			return fmt.Errorf("write version record of %s: %w", FormatVersion(cur.Active), err)
+		}
+	}
+	if h := rec.Held(); h != nil && h.Number != rec.Active {
+		if h.Number != cur.Active {
+			if err := v.putVersion(ctx, path, rec.SecretID, h); err != nil {
+				return fmt.Errorf("write version record of %s: %w", FormatVersion(h.Number), err)
+			}
+		}
+		rec.SetHeld(nil)
+	}
+	if act := rec.Find(rec.Active); act.Detached() {
+		full, err := v.envelope(ctx, path, rec, act)
+		if err != nil {
+			return err
+		}
+		rec.SetHeld(full)
 	}
 	return nil
 }

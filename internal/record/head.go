@@ -48,6 +48,14 @@ func (ver *Version) Detached() bool { return len(ver.WrappedDEK) == 0 }
 func (s *Secret) IsV4() bool { return s.SecretID != [SecretIDLen]byte{} }
 
 func (s *Secret) marshalV4() []byte {
+	b, _, _, _ := s.marshalV4Table()
+	return b
+}
+
+// marshalV4Table encodes s as a format version 4 head and returns the
+// bytes, the table's start and end offsets and the offset (from the
+// table's start) of its last run.
+func (s *Secret) marshalV4Table() (b []byte, start, end, lastRun int) {
 	n := 5 + 2 + len(s.Path) + 1 + len(s.Type) + 1 + 2 + len(s.Description) + 2 +
 		2 + len(s.CreatedBy) + 8*3 + 4*2 + v2Len + SecretIDLen + 4
 	for _, t := range s.Tags {
@@ -58,7 +66,10 @@ func (s *Secret) marshalV4() []byte {
 	if act != nil {
 		n += envelopeLen(act)
 	}
-	b := make([]byte, 0, n+MACLen)
+	if s.cow.tbl != nil {
+		n += len(s.cow.tbl)
+	}
+	b = make([]byte, 0, n+MACLen)
 	b = appendMeta(b, s, formatV4)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.GraceUntil))
 	b = binary.BigEndian.AppendUint32(b, s.Previous)
@@ -66,11 +77,13 @@ func (s *Secret) marshalV4() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(s.RotationGrace))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.NextRotation))
 	b = append(b, s.SecretID[:]...)
-	b = appendTable(b, s.Versions)
+	start = len(b)
+	b, lastRun = s.appendTableFrom(b)
+	end = len(b)
 	if act != nil {
 		b = appendEnvelope(b, act)
 	}
-	return b
+	return b, start, end, lastRun
 }
 
 func envelopeLen(v *Version) int {
@@ -199,7 +212,15 @@ func sameRun(a, b *Version) bool {
 }
 
 func appendTable(b []byte, vs []Version) []byte {
+	b, _ = appendTableLast(b, vs)
+	return b
+}
+
+// appendTableLast is appendTable; it also returns the offset (from the
+// table's start) of the last run.
+func appendTableLast(b []byte, vs []Version) ([]byte, int) {
 	nrunsAt := len(b)
+	last := 0
 	b = append(b, 0, 0, 0, 0)
 	runs := uint32(0)
 	for i := 0; i < len(vs); {
@@ -208,6 +229,7 @@ func appendTable(b []byte, vs []Version) []byte {
 			j++
 		}
 		v := &vs[i]
+		last = len(b) - nrunsAt
 		b = binary.BigEndian.AppendUint32(b, v.Number)
 		b = binary.BigEndian.AppendUint32(b, uint32(j-i))
 		b = append(b, v.Tier)
@@ -224,7 +246,7 @@ func appendTable(b []byte, vs []Version) []byte {
 		i = j
 	}
 	binary.BigEndian.PutUint32(b[nrunsAt:], runs)
-	return b
+	return b, last
 }
 
 // varint reads a signed varint in its shortest encoding.
