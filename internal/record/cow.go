@@ -154,13 +154,13 @@ func (s *Secret) AppendVersion(ver Version) *Version {
 	d := detached(&ver)
 	if sa := s.cow.arr; sa != nil && n < len(sa.buf) && sa.claimed.CompareAndSwap(int64(n), int64(n+1)) {
 		sa.buf[n] = d
-		s.Versions = sa.buf[:n+1 : n+1]
+		s.Versions = sa.buf[: n+1 : n+1]
 	} else {
 		sa := &sharedArray{buf: make([]Version, 2*n+16)}
 		copy(sa.buf, s.Versions)
 		sa.buf[n] = d
 		sa.claimed.Store(int64(n + 1))
-		s.Versions = sa.buf[:n+1 : n+1]
+		s.Versions = sa.buf[: n+1 : n+1]
 		s.cow.arr = sa
 	}
 	s.cow.oldest = min(s.cow.oldest, ver.CreatedAt)
