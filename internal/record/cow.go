@@ -76,7 +76,7 @@ func (s *Secret) Derive() *Secret {
 	// parse).
 	c.cow.oldest = s.OldestCreated()
 	n := len(s.Versions)
-	sa := &sharedArray{buf: make([]Version, n+n/2+16)}
+	sa := &sharedArray{buf: make([]Version, n+n/2+2)}
 	copy(sa.buf, s.Versions)
 	sa.claimed.Store(int64(n))
 	if i, ok := s.index(s.Active); ok && !sa.buf[i].Detached() {
@@ -156,7 +156,7 @@ func (s *Secret) AppendVersion(ver Version) *Version {
 		sa.buf[n] = d
 		s.Versions = sa.buf[: n+1 : n+1]
 	} else {
-		sa := &sharedArray{buf: make([]Version, 2*n+16)}
+		sa := &sharedArray{buf: make([]Version, 2*n+4)}
 		copy(sa.buf, s.Versions)
 		sa.buf[n] = d
 		sa.claimed.Store(int64(n + 1))

@@ -61,13 +61,17 @@ func (s *Secret) marshalV4Table() (b []byte, start, end, lastRun int) {
 	for _, t := range s.Tags {
 		n += 1 + len(t.Key) + 2 + len(t.Value)
 	}
-	n += 4 + len(s.Versions)*3
+	if t := s.cow.tbl; t != nil && s.cow.tblN <= len(s.Versions) {
+		n += len(t)
+		for i := s.cow.tblN; i < len(s.Versions); i++ {
+			n += runHeadSz + 2 + len(s.Versions[i].CreatedBy)
+		}
+	} else {
+		n += 4 + len(s.Versions)*3
+	}
 	act := s.Find(s.Active)
 	if act != nil {
 		n += envelopeLen(act)
-	}
-	if s.cow.tbl != nil {
-		n += len(s.cow.tbl)
 	}
 	b = make([]byte, 0, n+MACLen)
 	b = appendMeta(b, s, formatV4)
