@@ -669,7 +669,7 @@ func (v *AgentVault) modifyRec(ctx context.Context, path string, derive bool, ch
 			addedDEK, addedN = string(added.WrappedDEK), added.Number
 		}
 		if rec.Derived() {
-			err = v.storeDerived(ctx, path, cur, rec)
+			err = v.storeDerived(ctx, path, rec)
 		} else {
 			err = v.storeVersions(ctx, path, rec)
 		}

@@ -152,32 +152,38 @@ func (v *AgentVault) storeVersions(ctx context.Context, path string, rec *record
 	return nil
 }
 
-// storeDerived is storeVersions for rec, derived from the head cur
+// storeDerived is storeVersions for rec, derived from the cached head
 // (record.Secret.Derive) with versions only added: it writes the version
-// record of the version cur held active if rec displaced it, and of a
-// version rec added without activating it, and loads the active version's
-// envelope if rec's head does not hold it. O(1) in the number of versions.
-func (v *AgentVault) storeDerived(ctx context.Context, path string, cur, rec *record.Secret) error {
-	if rec.Active != cur.Active && rec.Find(cur.Active) != nil {
-		if err := v.putVersion(ctx, path, rec.SecretID, cur.Find(cur.Active)); err != nil {
-			return fmt.Errorf("write version record of %s: %w", FormatVersion(cur.Active), err)
-		}
-	}
-	if h := rec.Held(); h != nil && h.Number != rec.Active {
-		if h.Number != cur.Active {
-			if err := v.putVersion(ctx, path, rec.SecretID, h); err != nil {
-				return fmt.Errorf("write version record of %s: %w", FormatVersion(h.Number), err)
+// record of each version whose envelope rec holds apart from its table
+// and that is not the active one (the version an update displaced), and
+// loads the active version's envelope if rec does not hold it. O(1) in
+// the number of versions.
+func (v *AgentVault) storeDerived(ctx context.Context, path string, rec *record.Secret) error {
+	held, displaced := rec.Held()
+	var act *record.Version
+	for _, ver := range []*record.Version{displaced, held} {
+		switch {
+		case ver == nil:
+		case ver.Number == rec.Active:
+			act = ver
+		default:
+			if err := v.putVersion(ctx, path, rec.SecretID, ver); err != nil {
+				return fmt.Errorf("write version record of %s: %w", FormatVersion(ver.Number), err)
 			}
 		}
-		rec.SetHeld(nil)
 	}
-	if act := rec.Find(rec.Active); act.Detached() {
-		full, err := v.envelope(ctx, path, rec, act)
+	if act == nil {
+		ver := rec.Find(rec.Active)
+		if ver == nil {
+			return fmt.Errorf("%w: active version %s is not stored", ErrIntegrity, FormatVersion(rec.Active))
+		}
+		full, err := v.envelope(ctx, path, rec, ver)
 		if err != nil {
 			return err
 		}
-		rec.SetHeld(full)
+		act = full
 	}
+	rec.SetHeld(act)
 	return nil
 }
 

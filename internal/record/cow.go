@@ -40,6 +40,10 @@ import (
 // record whose Versions it owns, without a kept table encoding.
 type cowState struct {
 	held    *Version // the active version with its envelope while Versions holds it detached
+	// displaced is the version held before AppendVersion took its place:
+	// its envelope is in memory only until the caller writes its version
+	// record (see SetHeld).
+	displaced *Version
 	arr     *sharedArray
 	derived bool  // Derive made this record and only AppendVersion changed its table since
 	oldest  int64 // the smallest CreatedAt in Versions (kept while derived)
@@ -68,6 +72,7 @@ func (s *Secret) Derive() *Secret {
 	c := *s
 	c.Tags = cloneTags(s.Tags)
 	c.cow.derived = true
+	c.cow.displaced = nil // a stored head has none (SetHeld)
 	if c.cow.held != nil {
 		return &c
 	}
@@ -97,7 +102,10 @@ func (s *Secret) Clone() *Secret {
 	c.Tags = cloneTags(s.Tags)
 	c.Versions = append(make([]Version, 0, len(s.Versions)+1), s.Versions...)
 	c.cow = cowState{}
-	if h := s.cow.held; h != nil {
+	for _, h := range []*Version{s.cow.displaced, s.cow.held} {
+		if h == nil {
+			continue
+		}
 		if i, ok := c.index(h.Number); ok {
 			c.Versions[i] = *h
 		}
@@ -109,7 +117,7 @@ func (s *Secret) Clone() *Secret {
 // its versions may be changed in place. It is a no-op on a record that
 // owns its table already.
 func (s *Secret) Own() {
-	if s.cow.held == nil && s.cow.arr == nil && !s.cow.derived {
+	if s.cow.held == nil && s.cow.displaced == nil && s.cow.arr == nil && !s.cow.derived {
 		s.cow.tbl = nil
 		return
 	}
@@ -135,17 +143,25 @@ func (s *Secret) OldestCreated() int64 {
 	return m
 }
 
-// Held returns the version whose envelope s holds apart from its (detached)
-// table entry, or nil.
-func (s *Secret) Held() *Version { return s.cow.held }
+// Held returns the versions whose envelopes s holds apart from their
+// (detached) table entries: held, the active version when s was derived
+// or the version AppendVersion added, and displaced, the version held
+// before that append. Either may be nil.
+func (s *Secret) Held() (held, displaced *Version) { return s.cow.held, s.cow.displaced }
 
-// SetHeld makes ver (with its envelope) the version s holds apart from its
-// table; nil drops the one held. Only for a derived record.
-func (s *Secret) SetHeld(ver *Version) { s.cow.held = ver }
+// SetHeld makes active (the active version, with its envelope) the only
+// version s holds apart from its table, once the caller has written the
+// version records of the others Held returned. Only for a derived record.
+func (s *Secret) SetHeld(active *Version) { s.cow.held, s.cow.displaced = active, nil }
 
 // AppendVersion appends ver (numbered above every stored version) and
-// returns the stored copy, envelope included.
+// returns the stored copy, envelope included. On a derived record, a
+// second append leaves copy-on-write (Own): only one version is displaced
+// at a time.
 func (s *Secret) AppendVersion(ver Version) *Version {
+	if s.cow.derived && s.cow.displaced != nil {
+		s.Own()
+	}
 	if !s.cow.derived {
 		s.Versions = append(s.Versions, ver)
 		return &s.Versions[len(s.Versions)-1]
@@ -164,8 +180,9 @@ func (s *Secret) AppendVersion(ver Version) *Version {
 		s.cow.arr = sa
 	}
 	s.cow.oldest = min(s.cow.oldest, ver.CreatedAt)
-	// The version held before (if any) keeps its detached entry; the
-	// caller stores its envelope in a version record (see Held).
+	// The version held before keeps its detached entry; the caller writes
+	// its version record (see Held).
+	s.cow.displaced = s.cow.held
 	h := ver
 	s.cow.held = &h
 	return &h

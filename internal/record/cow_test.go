@@ -114,13 +114,34 @@ func TestDeriveIsCopyOnWrite(t *testing.T) {
 	if a.Versions[2].Number != 3 {
 		t.Fatal("a plain append overwrote a claimed slot")
 	}
-	// Clone puts the held envelope back into its entry.
+	// Clone puts the held envelopes (the active and the displaced one)
+	// back into their entries.
 	cl := a.Clone()
-	if cl.Derived() || cl.Versions[2].Detached() || string(cl.Versions[2].WrappedDEK) != "dek3" || !cl.Versions[1].Detached() {
+	if cl.Derived() || string(cl.Versions[2].WrappedDEK) != "dek3" || string(cl.Versions[1].WrappedDEK) != "dek2" || !cl.Versions[0].Detached() {
 		t.Fatalf("Clone: %+v", cl.Versions)
 	}
 	if !a.Derived() || a.OldestCreated() != 1e18 || cl.OldestCreated() != 1e18 {
 		t.Fatal("Derived or OldestCreated wrong")
+	}
+	if h, d := a.Held(); h.Number != 3 || d.Number != 2 || string(d.WrappedDEK) != "dek2" {
+		t.Fatalf("Held: %+v %+v", h, d)
+	}
+
+	// A second append leaves copy-on-write: both envelopes not yet in a
+	// version record (the displaced v2 and the added v3) stay in entries.
+	x := base.Derive()
+	x.AppendVersion(attachedVersion(3, 3e18, "alice", 0))
+	x.AppendVersion(attachedVersion(4, 4e18, "alice", 0))
+	if x.Derived() || len(x.Versions) != 4 {
+		t.Fatalf("second append: derived %v, %d versions", x.Derived(), len(x.Versions))
+	}
+	for n := uint32(2); n <= 4; n++ {
+		if got := string(x.Find(n).WrappedDEK); got != fmt.Sprint("dek", n) {
+			t.Fatalf("v%d after a second append holds %q", n, got)
+		}
+	}
+	if len(base.Versions) != 2 || !bytes.Equal(base.MarshalBody(), enc) {
+		t.Fatal("base changed")
 	}
 }
 
