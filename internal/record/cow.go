@@ -39,14 +39,14 @@ import (
 // cowState is a Secret's copy-on-write bookkeeping. The zero value is a
 // record whose Versions it owns, without a kept table encoding.
 type cowState struct {
-	held    *Version // the active version with its envelope while Versions holds it detached
+	held *Version // the active version with its envelope while Versions holds it detached
 	// displaced is the version held before AppendVersion took its place:
 	// its envelope is in memory only until the caller writes its version
 	// record (see SetHeld).
 	displaced *Version
-	arr     *sharedArray
-	derived bool  // Derive made this record and only AppendVersion changed its table since
-	oldest  int64 // the smallest CreatedAt in Versions (kept while derived)
+	arr       *sharedArray
+	derived   bool  // Derive made this record and only AppendVersion changed its table since
+	oldest    int64 // the smallest CreatedAt in Versions (kept while derived)
 
 	tbl     []byte // the encoding of Versions[:tblN] (immutable; shared between derived records)
 	tblN    int
