@@ -344,3 +344,33 @@ func TestRewrapAfterDerivedUpdates(t *testing.T) {
 		assert.Equal(t, want, get(t, v, "w/key", agentvault.AtVersion(ver)).Value.Reveal(), ver)
 	}
 }
+
+// TestUpdateBytesFlatWithHistory: an update derives the new head from the
+// cached one without copying its version table, so what it allocates
+// grows only with the head's encoded size (a few bytes per version), not
+// with a copy of every version (over 100 bytes each before).
+func TestUpdateBytesFlatWithHistory(t *testing.T) {
+	v, b := newVault(t, agentvault.WithAudit(false))
+	create(t, v, "h/long", "x")
+	for range 999 {
+		update(t, v, "h/long", "x")
+	}
+	head, _, err := b.Get(ctx, "s/h/long")
+	require.NoError(t, err)
+	perUpdate := func(path string) float64 {
+		update(t, v, path, "x") // warm
+		const n = 50
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			update(t, v, path, "x")
+		}
+		runtime.ReadMemStats(&after)
+		return float64(after.TotalAlloc-before.TotalAlloc) / n
+	}
+	create(t, v, "h/short", "x")
+	short, long := perUpdate("h/short"), perUpdate("h/long")
+	perVersion := (long - short) / 1000
+	t.Logf("bytes allocated per update: %.0f at 1 version, %.0f at 1,000 (head %d bytes): %.1f per version", short, long, len(head), perVersion)
+	assert.Less(t, perVersion, 30.0, "bytes allocated per update per stored version")
+}
