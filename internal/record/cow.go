@@ -27,7 +27,8 @@ import (
 //     its length, so a plain append on it reallocates). A record that loses
 //     the claim copies the table (amortised O(1): capacity doubles).
 //   - The encoded table of Versions[:tblN] is kept (cow.tbl, immutable
-//     bytes), and MarshalBody re-encodes only the versions after it: the
+//     bytes: MarshalBodyKeep keeps what it wrote, Derive shares it), and
+//     MarshalBody re-encodes only the versions after it: the
 //     last run's count is patched and the new entries appended, which gives
 //     exactly the bytes appendTable would write (runs stay maximal).
 //
@@ -62,9 +63,10 @@ type sharedArray struct {
 // Derive returns a copy of s for a change that may set s's scalar
 // fields and tags (assigning new slices) and append versions with
 // AppendVersion, and must call Own before changing any stored version or
-// removing one. The copy shares s's version table; s is not changed
-// (apart from nothing: it may be shared by concurrent readers). A record
-// of format versions 1–3 gets a private copy (Clone).
+// removing one. The copy shares s's version table; s is not changed (it
+// may be read by other goroutines meanwhile). s is a stored head: a
+// version it displaced has its version record (SetHeld). A record of
+// format versions 1–3 gets a private copy (Clone).
 func (s *Secret) Derive() *Secret {
 	if !s.IsV4() {
 		return s.Clone()
@@ -113,9 +115,10 @@ func (s *Secret) Clone() *Secret {
 	return &c
 }
 
-// Own gives s a private copy of its version table (see Clone), so that
-// its versions may be changed in place. It is a no-op on a record that
-// owns its table already.
+// Own gives s, a record private to the caller (from Derive or Clone), a
+// private copy of its version table (see Clone), so that its versions may
+// be changed in place; it only forgets the kept table encoding of a record
+// that owns its table already.
 func (s *Secret) Own() {
 	if s.cow.held == nil && s.cow.displaced == nil && s.cow.arr == nil && !s.cow.derived {
 		s.cow.tbl = nil
