@@ -117,7 +117,7 @@ func (v *AgentVault) mac(body []byte) []byte {
 
 // encode MACs and encodes a record.
 func (v *AgentVault) encode(s *record.Secret) []byte {
-	body := s.MarshalBody()
+	body := s.MarshalBodyKeep() // s is about to be stored and cached: keep its table's encoding
 	return append(body, v.mac(body)...)
 }
 

@@ -196,8 +196,8 @@ func (v *AgentVault) rewrapVersions(ctx context.Context, path string) (rewrapped
 	target := v.kp.KeyID()
 	for i := range rec.Versions {
 		ver := &rec.Versions[i]
-		if !ver.Detached() {
-			continue
+		if !ver.Detached() || ver.Number == rec.Active {
+			continue // the head holds the active version's envelope (its entry may be detached: record.Secret.Derive)
 		}
 		key := versionKey(path, ver.Number)
 		raw, rev, err := v.b.Get(ctx, key)

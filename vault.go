@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
 	"strconv"
@@ -492,17 +493,24 @@ func (v *AgentVault) updateSecret(ctx context.Context, path string, in UpdateSec
 	var out *SecretMetadata
 	var pruned []prunedVersion
 	var loweredFrom uint8
-	err = v.modify(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
+	err = v.modifyDerived(ctx, path, func(rec *record.Secret) (cipher.AEAD, *record.Version, error) {
 		pruned, loweredFrom = nil, 0
 		if guard != nil {
 			if err := guard(rec); err != nil {
 				return nil, nil, err
 			}
 		}
+		// rec shares its version table with the cached head: lowering the
+		// tier (every version gets a floor) and retention (which removes
+		// versions) change it in place, so they need a private copy.
+		now := v.opts.now()
+		if in.Tier != "" && tierRanks[in.Tier] < rec.Tier ||
+			in.Value != nil && mayPrune(v.opts.lifecycle.retention, rec, len(rec.Versions)+1, now) {
+			rec.Own()
+		}
 		if ifVersion != 0 && rec.Active != ifVersion {
 			return nil, nil, fmt.Errorf("%w: active version is %s, not %s", ErrConflict, FormatVersion(rec.Active), in.IfVersion)
 		}
-		now := v.opts.now()
 		loweredFrom = applyMetadata(rec, in, now)
 		if len(rec.Tags) > MaxTags {
 			return nil, nil, fmt.Errorf("%w: %d tags after the update, more than %d", ErrInvalidInput, len(rec.Tags), MaxTags)
@@ -518,11 +526,13 @@ func (v *AgentVault) updateSecret(ctx context.Context, path string, in UpdateSec
 			if err != nil {
 				return nil, nil, err
 			}
-			rec.Versions = append(rec.Versions, ver)
+			added = rec.AppendVersion(ver)
 			rec.MaxVersion = n
 			activate(rec, n, in.GracePeriod, now)
-			aead, added = a, &rec.Versions[len(rec.Versions)-1]
-			pruned = v.opts.lifecycle.retention.prune(rec, now, v.opts.lifecycle.lease)
+			aead = a
+			if !rec.Derived() { // else mayPrune found nothing to prune
+				pruned = v.opts.lifecycle.retention.prune(rec, now, v.opts.lifecycle.lease)
+			}
 			if len(pruned) > 0 {
 				added = &rec.Versions[len(rec.Versions)-1]
 			}
@@ -538,6 +548,24 @@ func (v *AgentVault) updateSecret(ctx context.Context, path string, in UpdateSec
 	v.auditTierLowered(ctx, path, loweredFrom, out.Tier)
 	v.auditPruned(ctx, path, pruned)
 	return out, nil
+}
+
+// mayPrune reports whether p could prune a version of rec, which will
+// have n versions, at now: false when prune would remove nothing (every
+// version is younger than MaxAge and there are at most MaxVersions). It
+// is O(1) on a derived record (record.Secret.OldestCreated).
+func mayPrune(p RetentionPolicy, rec *record.Secret, n int, now time.Time) bool {
+	if p.MaxVersions > 0 && n > p.MaxVersions {
+		return true
+	}
+	if p.MaxAge <= 0 {
+		return false
+	}
+	ageCut := now.UnixNano() - int64(p.MaxAge) // as prune computes it
+	if ageCut > now.UnixNano() {
+		ageCut = math.MinInt64
+	}
+	return rec.OldestCreated() <= ageCut
 }
 
 func (v *AgentVault) validateUpdate(in UpdateSecretInput) error {
@@ -646,6 +674,19 @@ func applyMetadata(rec *record.Secret, in UpdateSecretInput, now time.Time) (low
 // version 4 head: the version records it needs are written first (see
 // storeVersions), those of versions it dropped deleted after.
 func (v *AgentVault) modify(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
+	return v.modifyRec(ctx, path, false, change)
+}
+
+// modifyDerived is modify for a change that sets the record's scalar fields
+// and tags (assigning new slices), appends versions with AppendVersion and
+// calls Own before changing or removing a stored version: the record it
+// gets shares its version table with the cached head (record.Secret.Derive),
+// so an update costs the same whatever the number of stored versions.
+func (v *AgentVault) modifyDerived(ctx context.Context, path string, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
+	return v.modifyRec(ctx, path, true, change)
+}
+
+func (v *AgentVault) modifyRec(ctx context.Context, path string, derive bool, change func(*record.Secret) (cipher.AEAD, *record.Version, error)) error {
 	if _, err := v.ctxActor(ctx); err != nil {
 		return err
 	}
@@ -661,7 +702,12 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 		if err != nil {
 			return err
 		}
-		rec := cloneRecord(cur)
+		var rec *record.Secret
+		if derive {
+			rec = cur.Derive()
+		} else {
+			rec = cloneRecord(cur)
+		}
 		aead, added, err := change(rec)
 		if err != nil {
 			return err
@@ -671,7 +717,12 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 		if added != nil {
 			addedDEK, addedN = string(added.WrappedDEK), added.Number
 		}
-		if err := v.storeVersions(ctx, path, rec); err != nil {
+		if rec.Derived() {
+			err = v.storeDerived(ctx, path, rec)
+		} else {
+			err = v.storeVersions(ctx, path, rec)
+		}
+		if err != nil {
 			return err
 		}
 		out := v.encode(rec)
@@ -682,7 +733,9 @@ func (v *AgentVault) modify(ctx context.Context, path string, change func(*recor
 			}
 			v.cache.putRecord(path, out, rec)
 			v.cache.learnRev(path, out, nrev)
-			v.dropVersions(ctx, path, cur, rec)
+			if !rec.Derived() { // a derived record only added versions
+				v.dropVersions(ctx, path, cur, rec)
+			}
 			return nil
 		}
 		if !errors.Is(err, backend.ErrConflict) {
@@ -715,12 +768,9 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-func cloneRecord(s *record.Secret) *record.Secret {
-	c := *s
-	c.Tags = append([]record.Tag(nil), s.Tags...)
-	c.Versions = append(make([]record.Version, 0, len(s.Versions)+1), s.Versions...)
-	return &c
-}
+// cloneRecord returns a private deep copy of s, with the active version's
+// envelope in its entry (the layout a parsed record has).
+func cloneRecord(s *record.Secret) *record.Secret { return s.Clone() }
 
 // DeleteSecret permanently removes the secret at path and all its versions.
 func (v *AgentVault) DeleteSecret(ctx context.Context, path string) (rerr error) {

@@ -98,6 +98,9 @@ func (v *AgentVault) envelope(ctx context.Context, path string, rec *record.Secr
 	if !ver.Detached() {
 		return ver, nil
 	}
+	if f := rec.Find(ver.Number); f != nil && !f.Detached() {
+		return f, nil // the active version of a derived head (its entry is detached, Find has the envelope)
+	}
 	raw, _, err := v.b.GetShared(ctx, versionKey(path, ver.Number))
 	if errors.Is(err, backend.ErrNotFound) {
 		return nil, fmt.Errorf("%w: the version record of %s is missing", ErrIntegrity, FormatVersion(ver.Number))
@@ -146,6 +149,41 @@ func (v *AgentVault) storeVersions(ctx context.Context, path string, rec *record
 		}
 		*ver = record.Version{Number: ver.Number, CreatedAt: ver.CreatedAt, CreatedBy: ver.CreatedBy, Tier: ver.Tier}
 	}
+	return nil
+}
+
+// storeDerived is storeVersions for rec, derived from the cached head
+// (record.Secret.Derive) with versions only added: it writes the version
+// record of each version whose envelope rec holds apart from its table
+// and that is not the active one (the version an update displaced), and
+// loads the active version's envelope if rec does not hold it. O(1) in
+// the number of versions.
+func (v *AgentVault) storeDerived(ctx context.Context, path string, rec *record.Secret) error {
+	held, displaced := rec.Held()
+	var act *record.Version
+	for _, ver := range []*record.Version{displaced, held} {
+		switch {
+		case ver == nil:
+		case ver.Number == rec.Active:
+			act = ver
+		default:
+			if err := v.putVersion(ctx, path, rec.SecretID, ver); err != nil {
+				return fmt.Errorf("write version record of %s: %w", FormatVersion(ver.Number), err)
+			}
+		}
+	}
+	if act == nil {
+		ver := rec.Find(rec.Active)
+		if ver == nil {
+			return fmt.Errorf("%w: active version %s is not stored", ErrIntegrity, FormatVersion(rec.Active))
+		}
+		full, err := v.envelope(ctx, path, rec, ver)
+		if err != nil {
+			return err
+		}
+		act = full
+	}
+	rec.SetHeld(act)
 	return nil
 }
 

@@ -3,8 +3,10 @@ package agentvault_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -234,4 +236,141 @@ func TestWarmMemoryReadCopiesNothing(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	perRead := (after.TotalAlloc - before.TotalAlloc) / n
 	assert.Less(t, perRead, uint64(len(head)/2), "bytes allocated per warm read of a %d-byte head", len(head))
+}
+
+// TestDerivedUpdatesKeepEveryVersion: updates derive the new head from the
+// cached one, sharing its version table (record.Secret.Derive). Two vaults
+// (two processes' caches) on one store update one secret concurrently,
+// with lowered tiers and metadata-only updates mixed in; afterwards every
+// version reads back with exactly the value it was acknowledged with, from
+// the writers and from a fresh vault, every older version has its record,
+// and Doctor finds nothing wrong.
+func TestDerivedUpdatesKeepEveryVersion(t *testing.T) {
+	b := membackend.New()
+	key := testKey(t)
+	open := func() *agentvault.AgentVault {
+		v, err := agentvault.New(b, key, agentvault.WithAudit(false), agentvault.WithRetention(agentvault.RetentionPolicy{}))
+		require.NoError(t, err)
+		t.Cleanup(func() { v.Close() })
+		return v
+	}
+	v1, v2 := open(), open()
+	_, err := v1.CreateSecret(ctx, agentvault.CreateSecretInput{Path: "d/key", Value: agentvault.StringValue("v1"), Tier: agentvault.TierCritical})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	acked := map[string]string{"v1": "v1"}
+	var wg sync.WaitGroup
+	for w, v := range []*agentvault.AgentVault{v1, v2, v1, v2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				in := agentvault.UpdateSecretInput{}
+				val := fmt.Sprintf("w%d-%d", w, i)
+				switch i % 10 {
+				case 3:
+					d := val
+					in.Description = &d // metadata only
+				case 7:
+					in.Tier = agentvault.TierStandard // lowers once: every version gets a floor
+					fallthrough
+				default:
+					sv := agentvault.StringValue(val)
+					in.Value = &sv
+				}
+				meta, err := v.UpdateSecret(ctx, "d/key", in)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if in.Value != nil {
+					mu.Lock()
+					_, dup := acked[meta.Version]
+					acked[meta.Version] = val
+					mu.Unlock()
+					if dup {
+						t.Errorf("%s acknowledged twice", meta.Version)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, acked, 1+4*36)
+	for _, v := range []*agentvault.AgentVault{v1, v2, open()} {
+		for ver, want := range acked {
+			s, err := v.GetSecret(ctx, "d/key", agentvault.AtVersion(ver))
+			require.NoError(t, err, ver)
+			assert.Equal(t, want, s.Value.Reveal(), ver)
+		}
+		rep, err := v.Doctor(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, rep.Problems)
+		assert.Empty(t, rep.OrphanVersions)
+		assert.Equal(t, len(acked), rep.Versions)
+	}
+	assert.Len(t, versionKeys(t, b, "d/key"), len(acked)-1)
+}
+
+// TestRewrapAfterDerivedUpdates: the vault that rewraps has just updated
+// the secret itself, so its cached head is a derived one (the active
+// entry detached, its envelope held apart): Rewrap still re-wraps every
+// version, the active one in the head.
+func TestRewrapAfterDerivedUpdates(t *testing.T) {
+	b := membackend.New()
+	old := testKey(t)
+	v, err := agentvault.New(b, old)
+	require.NoError(t, err)
+	create(t, v, "w/key", "one")
+	update(t, v, "w/key", "two")
+	require.NoError(t, v.Close())
+
+	next, err := localkms.New("next-key", []byte("fedcba9876543210fedcba9876543210"))
+	require.NoError(t, err)
+	v, err = agentvault.New(b, next, agentvault.WithPreviousKeyProvider(old))
+	require.NoError(t, err)
+	update(t, v, "w/key", "three")
+	update(t, v, "w/key", "four")
+	res, err := v.Rewrap(ctx, agentvault.RewrapOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 2, res.Rewrapped, "v1 and v2 (v3 and v4 were wrapped under the new key)")
+	assert.Empty(t, res.Unreadable)
+	require.NoError(t, v.Close())
+
+	v, err = agentvault.New(b, next)
+	require.NoError(t, err)
+	defer v.Close()
+	for ver, want := range map[string]string{"v1": "one", "v2": "two", "v3": "three", "v4": "four"} {
+		assert.Equal(t, want, get(t, v, "w/key", agentvault.AtVersion(ver)).Value.Reveal(), ver)
+	}
+}
+
+// TestUpdateBytesFlatWithHistory: an update derives the new head from the
+// cached one without copying its version table, so what it allocates
+// grows only with the head's encoded size (a few bytes per version), not
+// with a copy of every version (over 100 bytes each before).
+func TestUpdateBytesFlatWithHistory(t *testing.T) {
+	v, b := newVault(t, agentvault.WithAudit(false))
+	create(t, v, "h/long", "x")
+	for range 999 {
+		update(t, v, "h/long", "x")
+	}
+	head, _, err := b.Get(ctx, "s/h/long")
+	require.NoError(t, err)
+	perUpdate := func(path string) float64 {
+		update(t, v, path, "x") // warm
+		const n = 50
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range n {
+			update(t, v, path, "x")
+		}
+		runtime.ReadMemStats(&after)
+		return float64(after.TotalAlloc-before.TotalAlloc) / n
+	}
+	create(t, v, "h/short", "x")
+	short, long := perUpdate("h/short"), perUpdate("h/long")
+	perVersion := (long - short) / 1000
+	t.Logf("bytes allocated per update: %.0f at 1 version, %.0f at 1,000 (head %d bytes): %.1f per version", short, long, len(head), perVersion)
+	assert.Less(t, perVersion, 30.0, "bytes allocated per update per stored version")
 }

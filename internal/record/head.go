@@ -48,17 +48,32 @@ func (ver *Version) Detached() bool { return len(ver.WrappedDEK) == 0 }
 func (s *Secret) IsV4() bool { return s.SecretID != [SecretIDLen]byte{} }
 
 func (s *Secret) marshalV4() []byte {
+	b, _, _, _ := s.marshalV4Table()
+	return b
+}
+
+// marshalV4Table encodes s as a format version 4 head and returns the
+// bytes, the table's start and end offsets and the offset (from the
+// table's start) of its last run.
+func (s *Secret) marshalV4Table() (b []byte, start, end, lastRun int) {
 	n := 5 + 2 + len(s.Path) + 1 + len(s.Type) + 1 + 2 + len(s.Description) + 2 +
 		2 + len(s.CreatedBy) + 8*3 + 4*2 + v2Len + SecretIDLen + 4
 	for _, t := range s.Tags {
 		n += 1 + len(t.Key) + 2 + len(t.Value)
 	}
-	n += 4 + len(s.Versions)*3
+	if t := s.cow.tbl; t != nil && s.cow.tblN <= len(s.Versions) {
+		n += len(t)
+		for i := s.cow.tblN; i < len(s.Versions); i++ {
+			n += runHeadSz + 2 + len(s.Versions[i].CreatedBy)
+		}
+	} else {
+		n += 4 + len(s.Versions)*3
+	}
 	act := s.Find(s.Active)
 	if act != nil {
 		n += envelopeLen(act)
 	}
-	b := make([]byte, 0, n+MACLen)
+	b = make([]byte, 0, n+MACLen)
 	b = appendMeta(b, s, formatV4)
 	b = binary.BigEndian.AppendUint64(b, uint64(s.GraceUntil))
 	b = binary.BigEndian.AppendUint32(b, s.Previous)
@@ -66,11 +81,13 @@ func (s *Secret) marshalV4() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(s.RotationGrace))
 	b = binary.BigEndian.AppendUint64(b, uint64(s.NextRotation))
 	b = append(b, s.SecretID[:]...)
-	b = appendTable(b, s.Versions)
+	start = len(b)
+	b, lastRun = s.appendTableFrom(b)
+	end = len(b)
 	if act != nil {
 		b = appendEnvelope(b, act)
 	}
-	return b
+	return b, start, end, lastRun
 }
 
 func envelopeLen(v *Version) int {
@@ -199,7 +216,15 @@ func sameRun(a, b *Version) bool {
 }
 
 func appendTable(b []byte, vs []Version) []byte {
+	b, _ = appendTableLast(b, vs)
+	return b
+}
+
+// appendTableLast is appendTable; it also returns the offset (from the
+// table's start) of the last run.
+func appendTableLast(b []byte, vs []Version) ([]byte, int) {
 	nrunsAt := len(b)
+	last := 0
 	b = append(b, 0, 0, 0, 0)
 	runs := uint32(0)
 	for i := 0; i < len(vs); {
@@ -208,6 +233,7 @@ func appendTable(b []byte, vs []Version) []byte {
 			j++
 		}
 		v := &vs[i]
+		last = len(b) - nrunsAt
 		b = binary.BigEndian.AppendUint32(b, v.Number)
 		b = binary.BigEndian.AppendUint32(b, uint32(j-i))
 		b = append(b, v.Tier)
@@ -224,7 +250,7 @@ func appendTable(b []byte, vs []Version) []byte {
 		i = j
 	}
 	binary.BigEndian.PutUint32(b[nrunsAt:], runs)
-	return b
+	return b, last
 }
 
 // varint reads a signed varint in its shortest encoding.

@@ -125,6 +125,8 @@ type Secret struct {
 	// secret is created or its record first rewritten as format version
 	// 4); zero in records of format versions 1 to 3. See head.go.
 	SecretID [SecretIDLen]byte
+
+	cow cowState // copy-on-write bookkeeping of a format version 4 head (cow.go)
 }
 
 // HasV2 reports whether s sets a field that only format version 2 stores.
@@ -145,6 +147,9 @@ func (s *Secret) HasV3() bool {
 
 // Find returns the version numbered n, or nil.
 func (s *Secret) Find(n uint32) *Version {
+	if h := s.cow.held; h != nil && h.Number == n {
+		return h
+	}
 	lo, hi := 0, len(s.Versions)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
