@@ -140,6 +140,7 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 	}
 	res.DryRun, res.ImportID = opts.DryRun, id
 	imp := importer{v: v, ctx: ctx, actx: actx, id: id, opts: opts}
+	imp.older, _ = actx.Value(importPathKey{}).(importPath)
 	done := func(p importItem, action ImportAction, version string) {
 		item := ImportedSecret{Variable: p.entry.Key, Line: p.entry.Line, Path: p.path, Type: p.typ, Tier: p.tier,
 			Action: action, Version: version}
@@ -305,7 +306,21 @@ type importer struct {
 	ctx, actx context.Context
 	id        string
 	opts      ImportOptions
+	older     importPath // benchmarks only: an earlier write path
 }
+
+// importPath names an earlier way of writing an import, kept for the
+// benchmarks that measure the current one against it. Only tests can ask
+// for one (export_test.go puts it in the context).
+type importPath int
+
+const (
+	importBatched     importPath = iota // current: batched writes, batched audit events
+	importOneByOne                      // one event write, one Put, one event write per secret (before issue 14)
+	importEventSingly                   // batched writes (PutMany), one event write per secret
+)
+
+type importPathKey struct{}
 
 // importBatch is the most new secrets an import writes in one batch.
 const importBatch = 256
@@ -313,7 +328,7 @@ const importBatch = 256
 // creatable returns how many items at the start of plan are new secrets
 // to create in one batch (0 in a dry run).
 func (im *importer) creatable(plan []importItem, existing map[string]bool) int {
-	if im.opts.DryRun {
+	if im.opts.DryRun || im.older == importOneByOne {
 		return 0
 	}
 	n := 0
@@ -346,12 +361,16 @@ func (im *importer) createMany(batch []importItem, done func(importItem, ImportA
 		preps[i] = prepared{rec, raw, aead}
 		writes[i] = backend.Write{Key: secretPrefix + p.path, Value: raw}
 	}
+	// The batch's write-ahead events, stored together before any of its
+	// secrets: a secret is written only if its event is durable. On a
+	// backend.Appender they fail together (nothing of the batch is
+	// written); with one Put per event, the secrets before the first
+	// failed event are written, then the import stops.
 	var stop error
 	var stopAt importItem
-	for i, p := range batch {
-		if err := im.event(p, ImportCreated, "", true, nil); err != nil {
-			// Write the ones whose event is stored, then stop here.
-			stop, stopAt, batch, writes = err, p, batch[:i], writes[:i]
+	for i, err := range im.events(batch, ImportCreated, "", true, nil) {
+		if err != nil {
+			stop, stopAt, batch, writes = err, batch[i], batch[:i], writes[:i]
 			break
 		}
 	}
@@ -360,20 +379,22 @@ func (im *importer) createMany(batch []importItem, done func(importItem, ImportA
 	}
 	res, err := v.b.PutMany(ctx, writes)
 	if err != nil {
-		for _, p := range batch {
-			_ = im.event(p, ImportCreated, "v1", false, err)
-		}
+		im.events(batch, ImportCreated, "v1", false, func(int) error { return err })
 		return batch[0], opErr("create", batch[0].path, "", err)
 	}
+	errs := make([]error, len(batch))
+	for i := range batch {
+		errs[i] = res[i].Err
+		if errors.Is(errs[i], backend.ErrConflict) {
+			errs[i] = ErrAlreadyExists
+		}
+	}
+	// The outcome events, together; their failure changes nothing.
+	im.events(batch, ImportCreated, "v1", false, func(i int) error { return errs[i] })
 	var firstErr error
 	var failed importItem
 	for i, p := range batch {
-		err := res[i].Err
-		if errors.Is(err, backend.ErrConflict) {
-			err = ErrAlreadyExists
-		}
-		_ = im.event(p, ImportCreated, "v1", false, err)
-		switch {
+		switch err := errs[i]; {
 		case err == nil:
 			v.created(p.path, preps[i].rec, preps[i].raw, preps[i].aead)
 			done(p, ImportCreated, "v1")
@@ -447,11 +468,41 @@ func (im *importer) one(p importItem, exists bool) (ImportAction, string, error)
 // (pending) or the outcome of the write (err). Only a failure to write the
 // write-ahead event matters: the write must then not happen.
 func (im *importer) event(p importItem, action ImportAction, version string, pending bool, err error) error {
-	v := im.v
-	if !v.auditing(im.actx) {
+	if !im.v.auditing(im.actx) {
 		return nil
 	}
-	e := v.event(im.actx, EventSecretImported, p.path)
+	return im.v.emit(im.actx, im.newEvent(p, action, version, pending, err))
+}
+
+// events writes the per-secret events of a batch, in order, with one
+// group write (see emitMany) and returns one error per item. errOf(i), if
+// set, is item i's outcome.
+func (im *importer) events(batch []importItem, action ImportAction, version string, pending bool, errOf func(int) error) []error {
+	if !im.v.auditing(im.actx) {
+		return make([]error, len(batch))
+	}
+	evs := make([]*AuditEvent, len(batch))
+	for i, p := range batch {
+		var err error
+		if errOf != nil {
+			err = errOf(i)
+		}
+		evs[i] = im.newEvent(p, action, version, pending, err)
+	}
+	if im.older == importEventSingly {
+		errs := make([]error, len(evs))
+		for i, e := range evs {
+			if errs[i] = im.v.emit(im.actx, e); errs[i] != nil && pending {
+				break
+			}
+		}
+		return errs
+	}
+	return im.v.emitMany(im.actx, evs)
+}
+
+func (im *importer) newEvent(p importItem, action ImportAction, version string, pending bool, err error) *AuditEvent {
+	e := im.v.event(im.actx, EventSecretImported, p.path)
 	e.ImportID, e.Version = im.id, version
 	if action == ImportCreated {
 		e.Type, e.Tier = p.typ, p.tier
@@ -461,7 +512,7 @@ func (im *importer) event(p importItem, action ImportAction, version string, pen
 	} else if e.finish(err); err == nil {
 		e.Reason = string(action)
 	}
-	return v.emit(im.actx, e)
+	return e
 }
 
 // activeValueEquals compares the active value of path with val, also for an
