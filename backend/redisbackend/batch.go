@@ -45,8 +45,9 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		s     int
 		keys  []string
 		args  []any
-		stage func(redis.Pipeliner)
-		cmd   *redis.Cmd
+		stage  func(redis.Pipeliner)
+		script *redis.Script
+		cmd    *redis.Cmd
 	}
 	calls := make([]*call, 0, len(writes))
 	for i, w := range writes {
@@ -55,8 +56,8 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 			continue
 		}
 		s := shardOf(w.Key, b.shards)
-		keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
-		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage})
+		script, keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
+		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage, script: script})
 	}
 	if len(calls) == 0 {
 		return out, nil
@@ -73,8 +74,10 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		pipe = b.client.Pipeline()
 	}
 	for _, c := range calls {
-		c.stage(pipe)
-		c.cmd = putScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		if c.stage != nil {
+			c.stage(pipe)
+		}
+		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	var wait, role *redis.Cmd
 	if n > 0 {
@@ -88,7 +91,13 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
 			// The script cache was flushed: load it (Run does) and go on
 			// one by one; the write id keeps a resent write idempotent.
-			res, err := stagedRun(ctx, b.client, c.stage, putScript, c.keys, c.args)
+			var res []any
+			var err error
+			if c.stage == nil {
+				res, err = c.script.Run(ctx, b.client, c.keys, c.args...).Slice()
+			} else {
+				res, err = stagedRun(ctx, b.client, c.stage, c.script, c.keys, c.args)
+			}
 			c.cmd = redis.NewCmd(ctx)
 			c.cmd.SetVal(res)
 			c.cmd.SetErr(err)

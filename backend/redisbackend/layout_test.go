@@ -95,34 +95,44 @@ func TestLexRange(t *testing.T) {
 func TestWriteIDMakesRetriedPutIdempotent(t *testing.T) {
 	t.Parallel()
 	client := redistest.StartServer(t).Client(t)
-	b, err := New(client, WithPrefix("idem"))
-	require.NoError(t, err, "New")
-	ctx := t.Context()
-	s := shardOf("k", b.shards)
-	keys := []string{dataKey(b.tags[s], "k"), b.idx[s], metaKey(b.tags[s])}
-	run := func(expected, value, id string) []any {
-		t.Helper()
-		staging := stagingKey(b.tags[s], id)
-		require.NoError(t, client.Set(ctx, staging, stagedRecord(id, []byte(value)), stagingTTL).Err(), "stage")
-		res, err := putScript.Run(ctx, client, append(keys, staging), expected, "", id, "k", b.nstr).Slice()
-		require.NoError(t, err, "putScript")
-		return res
+	for _, inline := range []bool{false, true} {
+		b, err := New(client, WithPrefix("idem"+strconv.FormatBool(inline)))
+		require.NoError(t, err, "New")
+		ctx := t.Context()
+		s := shardOf("k", b.shards)
+		keys := []string{dataKey(b.tags[s], "k"), b.idx[s], metaKey(b.tags[s])}
+		run := func(expected, value, id string) []any {
+			t.Helper()
+			if inline {
+				res, err := putInlineScript.Run(ctx, client, keys, expected, id, "k", b.nstr, value).Slice()
+				require.NoError(t, err, "putInlineScript")
+				return res
+			}
+			staging := stagingKey(b.tags[s], id)
+			require.NoError(t, client.Set(ctx, staging, stagedRecord(id, []byte(value)), stagingTTL).Err(), "stage")
+			res, err := putScript.Run(ctx, client, append(keys, staging), expected, "", id, "k", b.nstr).Slice()
+			require.NoError(t, err, "putScript")
+			return res
+		}
+
+		first := run("0", "v1", "00000000000000aa")
+		require.Equal(t, int64(statusOK), first[0], "first attempt")
+		// The same call again, as go-redis retries it after a lost reply: the
+		// earlier attempt's revision, not a conflict, and nothing rewritten.
+		again := run("0", "v1", "00000000000000aa")
+		assert.Equal(t, first, again, "retried attempt (inline %v)", inline)
+		// Another call with the same stale expectation conflicts.
+		other := run("0", "v2", "00000000000000bb")
+		assert.Equal(t, []any{int64(statusConflict), first[1]}, other, "other writer")
+
+		v, rev, err := b.Get(ctx, "k")
+		require.NoError(t, err, "Get")
+		assert.Equal(t, "v1", string(v), "Get value")
+		assert.Equal(t, first[1], strconv.FormatInt(rev, 10), "Get rev")
+		rec, err := client.Get(ctx, keys[0]).Result()
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("2 %019d 00000000000000aa v1", rev), rec, "the stored record (inline %v)", inline)
 	}
-
-	first := run("0", "v1", "00000000000000aa")
-	require.Equal(t, int64(statusOK), first[0], "first attempt")
-	// The same call again, as go-redis retries it after a lost reply: the
-	// earlier attempt's revision, not a conflict, and nothing rewritten.
-	again := run("0", "v1", "00000000000000aa")
-	assert.Equal(t, first, again, "retried attempt")
-	// Another call with the same stale expectation conflicts.
-	other := run("0", "v2", "00000000000000bb")
-	assert.Equal(t, []any{int64(statusConflict), first[1]}, other, "other writer")
-
-	v, rev, err := b.Get(ctx, "k")
-	require.NoError(t, err, "Get")
-	assert.Equal(t, "v1", string(v), "Get value")
-	assert.Equal(t, first[1], strconv.FormatInt(rev, 10), "Get rev")
 }
 
 func TestLayoutMismatch(t *testing.T) {
@@ -260,35 +270,58 @@ func TestRevisionClock(t *testing.T) {
 	assert.Equal(t, "16", shards, "the clock's hash records the shard count again")
 }
 
-// TestStagedWrites: a Put stages its record and the script renames it into
-// place (layout 2, zero-padded revision); nothing staged is left behind by
-// a write, a conflict or a malformed record; layout 1 records (written by
-// earlier versions) are read and replaced on their next Put.
+// TestStagedWrites: a Put of a value over inlineMax bytes stages its
+// record and the script renames it into place; a smaller one goes inline
+// and is stored as the same record (layout 2, zero-padded revision, the
+// value as given, no expiry); nothing staged is left behind by a write, a
+// conflict or a malformed record; layout 1 records (written by earlier
+// versions) are read and replaced on their next Put.
 func TestStagedWrites(t *testing.T) {
 	t.Parallel()
 	client := redistest.StartServer(t).Client(t)
 	ctx := t.Context()
+	for _, size := range []int{5, inlineMax, inlineMax + 1, 64 << 10} {
+		b, err := New(client, WithPrefix("st"+strconv.Itoa(size)))
+		require.NoError(t, err, "New")
+		value := strings.Repeat("v", size-5) + "value"
+		rev, err := b.Put(ctx, "k", []byte(value), 0)
+		require.NoError(t, err, "Put")
+		rec, err := client.Get(ctx, b.dataKey("k")).Result()
+		require.NoError(t, err)
+		assert.Regexp(t, `^2 [0-9]{19} [0-9a-f]{16} $`, rec[:39], "layout 2 header, size %d", size)
+		assert.Equal(t, fmt.Sprintf("2 %019d ", rev), rec[:22], "layout 2 header")
+		assert.Equal(t, value, rec[39:], "value stored as given, size %d", size)
+		ttl, err := client.PTTL(ctx, b.dataKey("k")).Result()
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(-1), ttl, "the record keeps no expiry from its staging key")
+		// An expiry set on a record by hand is dropped by the next Put.
+		require.NoError(t, client.Expire(ctx, b.dataKey("k"), time.Hour).Err())
+		rev, err = b.Put(ctx, "k", []byte(value), rev)
+		require.NoError(t, err, "Put over a record with an expiry")
+		ttl, err = client.PTTL(ctx, b.dataKey("k")).Result()
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(-1), ttl, "size %d: the expiry is gone", size)
+		_, err = b.Put(ctx, "k", []byte(value+"stale"), rev+1)
+		assert.ErrorIs(t, err, backend.ErrConflict, "Put with a wrong revision")
+		_, err = b.Put(ctx, "k", []byte(value+"again"), 0)
+		assert.ErrorIs(t, err, backend.ErrConflict, "create over an existing key")
+		require.NoError(t, client.Set(ctx, b.dataKey("bad"), "junk", 0).Err())
+		_, err = b.Put(ctx, "bad", []byte(value), 0)
+		assert.ErrorIs(t, err, errMalformed, "Put over a malformed record")
+		res, err := b.PutMany(ctx, []backend.Write{{Key: "m1", Value: []byte(value)}, {Key: "k", Value: []byte(value)}, {Key: "bad", Value: []byte(value)}})
+		require.NoError(t, err, "PutMany")
+		assert.NoError(t, res[0].Err)
+		assert.ErrorIs(t, res[1].Err, backend.ErrConflict, "PutMany: create over an existing key")
+		assert.ErrorIs(t, res[2].Err, errMalformed, "PutMany over a malformed record")
+		got, _, err := b.Get(ctx, "m1")
+		require.NoError(t, err)
+		assert.Equal(t, value, string(got))
+		staged, err := client.Keys(ctx, "*:t:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, staged, "staged records left behind")
+	}
 	b, err := New(client, WithPrefix("st"))
 	require.NoError(t, err, "New")
-	rev, err := b.Put(ctx, "k", []byte("value"), 0)
-	require.NoError(t, err, "Put")
-	rec, err := client.Get(ctx, b.dataKey("k")).Result()
-	require.NoError(t, err)
-	assert.Equal(t, fmt.Sprintf("2 %019d ", rev), rec[:22], "layout 2 header")
-	assert.True(t, strings.HasSuffix(rec, " value"), "value stored as given")
-	ttl, err := client.PTTL(ctx, b.dataKey("k")).Result()
-	require.NoError(t, err)
-	assert.Equal(t, time.Duration(-1), ttl, "the record keeps no expiry from its staging key")
-	_, err = b.Put(ctx, "k", []byte("stale"), rev+1)
-	assert.ErrorIs(t, err, backend.ErrConflict, "Put with a wrong revision")
-	_, err = b.Put(ctx, "k", []byte("again"), 0)
-	assert.ErrorIs(t, err, backend.ErrConflict, "create over an existing key")
-	require.NoError(t, client.Set(ctx, b.dataKey("bad"), "junk", 0).Err())
-	_, err = b.Put(ctx, "bad", []byte("x"), 0)
-	assert.ErrorIs(t, err, errMalformed, "Put over a malformed record")
-	staged, err := client.Keys(ctx, "*:t:*").Result()
-	require.NoError(t, err)
-	assert.Empty(t, staged, "staged records left behind")
 
 	// Layout 1.
 	require.NoError(t, client.Set(ctx, b.dataKey("old"), "1 1700000000000000 0123456789abcdef old value", 0).Err())
