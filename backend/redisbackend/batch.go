@@ -41,10 +41,10 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		return out, nil
 	}
 	type call struct {
-		i     int
-		s     int
-		keys  []string
-		args  []any
+		i      int
+		s      int
+		keys   []string
+		args   []any
 		stage  func(redis.Pipeliner)
 		script *redis.Script
 		cmd    *redis.Cmd
