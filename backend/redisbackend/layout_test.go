@@ -342,3 +342,106 @@ func TestStagedWrites(t *testing.T) {
 	require.NoError(t, client.Set(ctx, b.dataKey("old2"), "1 1700000000000001 0123456789abcdef x", 0).Err())
 	require.NoError(t, b.Delete(ctx, "old2", 1700000000000001), "Delete of a layout 1 record")
 }
+
+// TestPutManyScript: one putManyScript call per shard decides each write
+// as a single Put would: creates and updates land with increasing
+// revisions above the shard clock and the replaced record; a stale
+// expectation conflicts alone; every created key is indexed; the clock
+// ends at the last revision; the same call retried (go-redis after a lost
+// reply) returns the same revisions and rewrites nothing.
+func TestPutManyScript(t *testing.T) {
+	t.Parallel()
+	client := redistest.StartServer(t).Client(t)
+	ctx := t.Context()
+	b, err := New(client, WithPrefix("pm"), WithIndexShards(1)) // every key in one shard: one call
+	require.NoError(t, err)
+	old, err := b.Put(ctx, "upd", []byte("before"), 0)
+	require.NoError(t, err)
+	_, err = b.Put(ctx, "stale", []byte("x"), 0)
+	require.NoError(t, err)
+	// Push the clock far ahead: revisions must still grow from it.
+	meta := metaKey(b.tags[0])
+	require.NoError(t, client.HSet(ctx, meta, "clock", "8000000000000000").Err())
+
+	keys := []string{b.idx[0], meta}
+	args := []any{b.nstr}
+	add := func(key, expected, id, value string) {
+		keys = append(keys, dataKey(b.tags[0], key))
+		args = append(args, expected, id, key, value)
+	}
+	add("c1", "0", "00000000000000c1", "one")
+	add("upd", strconv.FormatInt(old, 10), "000000000000000a", "after")
+	add("stale", "0", "00000000000000bb", "no")
+	add("c2", "0", "00000000000000c2", "two")
+	res, err := putManyScript.Run(ctx, client, keys, args...).Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 8)
+	revs := []int64{}
+	for i, st := range []int64{statusOK, statusOK, statusConflict, statusOK} {
+		assert.Equal(t, st, res[2*i], "write %d status", i)
+		r, err := strconv.ParseInt(res[2*i+1].(string), 10, 64)
+		require.NoError(t, err)
+		if st == statusOK {
+			revs = append(revs, r)
+		}
+	}
+	assert.Equal(t, []int64{8000000000000001, 8000000000000002, 8000000000000003}, revs, "from the clock, increasing")
+	clock, err := client.HGet(ctx, meta, "clock").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "8000000000000003", clock)
+	for key, want := range map[string]string{"c1": "one", "upd": "after", "stale": "x", "c2": "two"} {
+		v, _, err := b.Get(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, want, string(v), key)
+	}
+	rec, err := client.Get(ctx, dataKey(b.tags[0], "c2")).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "2 0008000000000000003 00000000000000c2 two", rec, "the record putInlineScript would store")
+	listed, err := b.List(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c1", "c2", "stale", "upd"}, listed)
+
+	again, err := putManyScript.Run(ctx, client, keys, args...).Slice()
+	require.NoError(t, err)
+	assert.Equal(t, res, again, "a retried call reports the same outcome")
+	clock, err = client.HGet(ctx, meta, "clock").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "8000000000000003", clock, "and writes nothing")
+
+	// Through PutMany, over several shards and mixed sizes.
+	b16, err := New(client, WithPrefix("pm16"))
+	require.NoError(t, err)
+	var writes []backend.Write
+	for i := range 40 {
+		size := 10
+		if i%7 == 0 {
+			size = inlineMax + 1
+		}
+		writes = append(writes, backend.Write{Key: fmt.Sprintf("k%02d", i), Value: []byte(strings.Repeat(strconv.Itoa(i%10), size))})
+	}
+	out, err := b16.PutMany(ctx, writes)
+	require.NoError(t, err)
+	for i, w := range writes {
+		require.NoError(t, out[i].Err, w.Key)
+		v, rev, err := b16.Get(ctx, w.Key)
+		require.NoError(t, err)
+		assert.Equal(t, w.Value, v, w.Key)
+		assert.Equal(t, out[i].Rev, rev, w.Key)
+		writes[i].ExpectedRev = rev
+		writes[i].Value = []byte("updated")
+	}
+	writes[3].ExpectedRev++ // stale
+	out, err = b16.PutMany(ctx, writes)
+	require.NoError(t, err)
+	for i, w := range writes {
+		if i == 3 {
+			assert.ErrorIs(t, out[i].Err, backend.ErrConflict)
+			continue
+		}
+		require.NoError(t, out[i].Err, w.Key)
+		assert.Greater(t, out[i].Rev, w.ExpectedRev, w.Key)
+	}
+	listed, err = b16.List(ctx, "")
+	require.NoError(t, err)
+	assert.Len(t, listed, 40)
+}

@@ -223,9 +223,7 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 // for a value of at most inlineMax bytes, which the script gets inline.
 func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) (*redis.Script, []string, []any, func(redis.Pipeliner)) {
 	t := b.tags[s]
-	var raw [8]byte
-	putUint64(raw[:], rand.Uint64())
-	id := hex.EncodeToString(raw[:])
+	id := newWriteID()
 	if len(value) <= inlineMax {
 		keys := []string{dataKey(t, key), b.idx[s], metaKey(t)}
 		return putInlineScript, keys, []any{strconv.FormatInt(expectedRev, 10), id, key, b.nstr, value}, nil
@@ -235,6 +233,13 @@ func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, 
 	keys := []string{dataKey(t, key), b.idx[s], metaKey(t), staging}
 	args := []any{strconv.FormatInt(expectedRev, 10), "", id, key, b.nstr}
 	return putScript, keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, rec, stagingTTL) }
+}
+
+// newWriteID returns a random write id: 16 lowercase hex digits.
+func newWriteID() string {
+	var raw [8]byte
+	putUint64(raw[:], rand.Uint64())
+	return hex.EncodeToString(raw[:])
 }
 
 // Delete removes key if its revision is expectedRev, or whatever its
