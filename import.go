@@ -161,11 +161,28 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 		return opErr(op, p.path, "", fmt.Errorf("variable %s (line %d): %w; %d of %d variables done, run the import again to finish",
 			p.entry.Key, p.entry.Line, err, len(res.Secrets), len(plan)))
 	}
+	// The next batch of new secrets is sealed (encrypted, encoded: no
+	// write) while the current one is written.
+	var ahead *sealing
+	defer func() {
+		if ahead != nil {
+			ahead.wait().discard()
+		}
+	}()
 	for i := 0; i < len(plan); {
 		// New secrets go in batches (one backend round trip, on the file
 		// backend one directory sync, per batch); the rest one by one.
 		if n := imp.creatable(plan[i:], existing); n > 0 {
-			if p, err := imp.createMany(plan[i:i+n], done); err != nil {
+			var sb *sealedBatch
+			if ahead != nil && ahead.at == i {
+				sb, ahead = ahead.wait(), nil
+			} else {
+				sb = imp.seal(plan[i : i+n])
+			}
+			if m := imp.creatable(plan[i+n:], existing); m > 0 && imp.older == importBatched {
+				ahead = imp.sealAhead(i+n, plan[i+n:i+n+m])
+			}
+			if p, err := imp.createMany(sb, done); err != nil {
 				return res, fail(p, err)
 			}
 			i += n
@@ -338,29 +355,74 @@ func (im *importer) creatable(plan []importItem, existing map[string]bool) int {
 	return n
 }
 
-// createMany creates the secrets of batch with one PutMany. Each one's
-// write-ahead audit event is stored before the batch is written, and its
-// outcome event after, so the audit stays exact per secret. A secret
-// created concurrently since the listing goes the single-write way (skip,
-// or update with Overwrite). On failure it returns the item that failed;
-// every item reported to done before it was written.
-func (im *importer) createMany(batch []importItem, done func(importItem, ImportAction, string)) (importItem, error) {
-	v, ctx := im.v, im.ctx
-	type prepared struct {
-		rec  *record.Secret
-		raw  []byte
-		aead cipher.AEAD
-	}
-	preps := make([]prepared, len(batch))
-	writes := make([]backend.Write, len(batch))
-	for i, p := range batch {
-		rec, raw, aead, err := v.newSecret(ctx, CreateSecretInput{Path: p.path, Value: StringValue(p.entry.Value), Type: p.typ, Tier: p.tier})
+// sealedBatch is a batch of new secrets sealed for writing: records
+// encrypted and encoded, nothing written. err, if set, is the error of the
+// first item that could not be sealed (at): then none is written.
+type sealedBatch struct {
+	batch  []importItem
+	preps  []preparedSecret
+	writes []backend.Write
+	at     importItem
+	err    error
+}
+
+type preparedSecret struct {
+	rec  *record.Secret
+	raw  []byte
+	aead cipher.AEAD
+}
+
+// seal seals the secrets of batch, stopping at the first that fails.
+func (im *importer) seal(batch []importItem) *sealedBatch {
+	sb := &sealedBatch{preps: make([]preparedSecret, 0, len(batch)), writes: make([]backend.Write, 0, len(batch))}
+	for _, p := range batch {
+		rec, raw, aead, err := im.v.newSecret(im.ctx, CreateSecretInput{Path: p.path, Value: StringValue(p.entry.Value), Type: p.typ, Tier: p.tier})
 		if err != nil {
-			return p, opErr("create", p.path, errVersion(err), err) // as CreateSecret words it
+			sb.at, sb.err = p, opErr("create", p.path, errVersion(err), err) // as CreateSecret words it
+			break
 		}
-		preps[i] = prepared{rec, raw, aead}
-		writes[i] = backend.Write{Key: secretPrefix + p.path, Value: raw}
+		sb.batch = append(sb.batch, p)
+		sb.preps = append(sb.preps, preparedSecret{rec, raw, aead})
+		sb.writes = append(sb.writes, backend.Write{Key: secretPrefix + p.path, Value: raw})
 	}
+	return sb
+}
+
+// discard clears the sealed records of a batch never written.
+func (sb *sealedBatch) discard() {
+	for _, w := range sb.writes {
+		clear(w.Value)
+	}
+}
+
+// sealing is a batch being sealed in the background, for the batch at
+// plan index at.
+type sealing struct {
+	at   int
+	done chan *sealedBatch
+}
+
+func (im *importer) sealAhead(at int, batch []importItem) *sealing {
+	s := &sealing{at: at, done: make(chan *sealedBatch, 1)}
+	go func() { s.done <- im.seal(batch) }()
+	return s
+}
+
+func (s *sealing) wait() *sealedBatch { return <-s.done }
+
+// createMany creates the secrets of a sealed batch with one PutMany. Each
+// one's write-ahead audit event is stored before the batch is written,
+// and its outcome event after, so the audit stays exact per secret. A
+// secret created concurrently since the listing goes the single-write way
+// (skip, or update with Overwrite). On failure it returns the item that
+// failed; every item reported to done before it was written.
+func (im *importer) createMany(sb *sealedBatch, done func(importItem, ImportAction, string)) (importItem, error) {
+	v, ctx := im.v, im.ctx
+	if sb.err != nil {
+		sb.discard()
+		return sb.at, sb.err // nothing of the batch is written
+	}
+	batch, preps, writes := sb.batch, sb.preps, sb.writes
 	// The batch's write-ahead events, stored together before any of its
 	// secrets: a secret is written only if its event is durable. On a
 	// backend.Appender they fail together (nothing of the batch is

@@ -17,6 +17,7 @@ import (
 	"github.com/agentvault/agentvault/backend/filebackend"
 	"github.com/agentvault/agentvault/backend/redisbackend"
 	"github.com/agentvault/agentvault/internal/redistest"
+	"github.com/agentvault/agentvault/kms"
 )
 
 // logBackend is a backend with audit logs and batched writes (file, Redis).
@@ -267,6 +268,53 @@ func TestImportOlderPathsAuditTheSame(t *testing.T) {
 			events, err := v.QueryAudit(ctx, agentvault.AuditQuery{PathPrefix: "ns/", Event: agentvault.EventSecretImported})
 			require.NoError(t, err)
 			assert.Len(t, events, 600)
+			_, err = v.VerifyAudit(ctx)
+			require.NoError(t, err)
+		})
+	}
+}
+
+// countdownKMS fails every Encrypt once left reaches 0.
+type countdownKMS struct {
+	kms.KeyProvider
+	left atomic.Int64
+}
+
+func (c *countdownKMS) Encrypt(ctx context.Context, pt, aad []byte) ([]byte, error) {
+	if c.left.Add(-1) < 0 {
+		return nil, errKMSDown
+	}
+	return c.KeyProvider.Encrypt(ctx, pt, aad)
+}
+
+// TestImportSealFailureInLaterBatch: the next batch is sealed while one is
+// written; when sealing fails in it (the KMS goes down after 266 data
+// keys), the batch before it is complete, nothing of the failing batch is
+// written or audited as pending, and the import again finishes the job.
+func TestImportSealFailureInLaterBatch(t *testing.T) {
+	for name, open := range logBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			w := newWriteAheadChecker(t, open(t))
+			k := &countdownKMS{KeyProvider: testKey(t)}
+			k.left.Store(1 << 30)
+			v, err := agentvault.New(w, k)
+			require.NoError(t, err)
+			defer v.Close()
+			k.left.Store(256 + 10)
+			res, err := v.ImportEnv(ctx, strings.NewReader(envOf(600)), agentvault.ImportOptions{Namespace: "ns"})
+			require.ErrorIs(t, err, errKMSDown)
+			assert.Contains(t, err.Error(), "VAR_00266", "the variable that failed")
+			assert.Equal(t, 256, res.Created)
+			keys, err := w.List(ctx, "s/ns/")
+			require.NoError(t, err)
+			assert.Len(t, keys, 256)
+			assert.Len(t, w.durablePending(ctx), 256, "no write-ahead event for the batch that was not written")
+
+			k.left.Store(1 << 30)
+			res, err = v.ImportEnv(ctx, strings.NewReader(envOf(600)), agentvault.ImportOptions{Namespace: "ns"})
+			require.NoError(t, err)
+			assert.Equal(t, 344, res.Created)
+			assert.Equal(t, "value-599", get(t, v, "ns/VAR_00599").Value.Reveal())
 			_, err = v.VerifyAudit(ctx)
 			require.NoError(t, err)
 		})
