@@ -268,6 +268,7 @@ func (v *AgentVault) planImport(r io.Reader, opts ImportOptions) ([]importItem, 
 		res.Warnings = append(res.Warnings, w.String())
 	}
 	entries := f.Dedup()
+	res.Secrets = make([]ImportedSecret, 0, len(entries))
 	plan := make([]importItem, 0, len(entries))
 	for _, e := range entries {
 		path := e.Key
