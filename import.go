@@ -140,6 +140,7 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 	}
 	res.DryRun, res.ImportID = opts.DryRun, id
 	imp := importer{v: v, ctx: ctx, actx: actx, id: id, opts: opts}
+	imp.older, _ = actx.Value(importPathKey{}).(importPath)
 	done := func(p importItem, action ImportAction, version string) {
 		item := ImportedSecret{Variable: p.entry.Key, Line: p.entry.Line, Path: p.path, Type: p.typ, Tier: p.tier,
 			Action: action, Version: version}
@@ -160,11 +161,28 @@ func (v *AgentVault) ImportEnv(ctx context.Context, r io.Reader, opts ImportOpti
 		return opErr(op, p.path, "", fmt.Errorf("variable %s (line %d): %w; %d of %d variables done, run the import again to finish",
 			p.entry.Key, p.entry.Line, err, len(res.Secrets), len(plan)))
 	}
+	// The next batch of new secrets is sealed (encrypted, encoded: no
+	// write) while the current one is written.
+	var ahead *sealing
+	defer func() {
+		if ahead != nil {
+			ahead.wait().discard()
+		}
+	}()
 	for i := 0; i < len(plan); {
 		// New secrets go in batches (one backend round trip, on the file
 		// backend one directory sync, per batch); the rest one by one.
 		if n := imp.creatable(plan[i:], existing); n > 0 {
-			if p, err := imp.createMany(plan[i:i+n], done); err != nil {
+			var sb *sealedBatch
+			if ahead != nil && ahead.at == i {
+				sb, ahead = ahead.wait(), nil
+			} else {
+				sb = imp.seal(plan[i : i+n])
+			}
+			if m := imp.creatable(plan[i+n:], existing); m > 0 && imp.older == importBatched {
+				ahead = imp.sealAhead(i+n, plan[i+n:i+n+m])
+			}
+			if p, err := imp.createMany(sb, done); err != nil {
 				return res, fail(p, err)
 			}
 			i += n
@@ -250,6 +268,7 @@ func (v *AgentVault) planImport(r io.Reader, opts ImportOptions) ([]importItem, 
 		res.Warnings = append(res.Warnings, w.String())
 	}
 	entries := f.Dedup()
+	res.Secrets = make([]ImportedSecret, 0, len(entries))
 	plan := make([]importItem, 0, len(entries))
 	for _, e := range entries {
 		path := e.Key
@@ -305,7 +324,21 @@ type importer struct {
 	ctx, actx context.Context
 	id        string
 	opts      ImportOptions
+	older     importPath // benchmarks only: an earlier write path
 }
+
+// importPath names an earlier way of writing an import, kept for the
+// benchmarks that measure the current one against it. Only tests can ask
+// for one (export_test.go puts it in the context).
+type importPath int
+
+const (
+	importBatched     importPath = iota // current: batched writes, batched audit events
+	importOneByOne                      // one event write, one Put, one event write per secret (before issue 14)
+	importEventSingly                   // batched writes (PutMany), one event write per secret
+)
+
+type importPathKey struct{}
 
 // importBatch is the most new secrets an import writes in one batch.
 const importBatch = 256
@@ -313,7 +346,7 @@ const importBatch = 256
 // creatable returns how many items at the start of plan are new secrets
 // to create in one batch (0 in a dry run).
 func (im *importer) creatable(plan []importItem, existing map[string]bool) int {
-	if im.opts.DryRun {
+	if im.opts.DryRun || im.older == importOneByOne {
 		return 0
 	}
 	n := 0
@@ -323,35 +356,84 @@ func (im *importer) creatable(plan []importItem, existing map[string]bool) int {
 	return n
 }
 
-// createMany creates the secrets of batch with one PutMany. Each one's
-// write-ahead audit event is stored before the batch is written, and its
-// outcome event after, so the audit stays exact per secret. A secret
-// created concurrently since the listing goes the single-write way (skip,
-// or update with Overwrite). On failure it returns the item that failed;
-// every item reported to done before it was written.
-func (im *importer) createMany(batch []importItem, done func(importItem, ImportAction, string)) (importItem, error) {
-	v, ctx := im.v, im.ctx
-	type prepared struct {
-		rec  *record.Secret
-		raw  []byte
-		aead cipher.AEAD
-	}
-	preps := make([]prepared, len(batch))
-	writes := make([]backend.Write, len(batch))
-	for i, p := range batch {
-		rec, raw, aead, err := v.newSecret(ctx, CreateSecretInput{Path: p.path, Value: StringValue(p.entry.Value), Type: p.typ, Tier: p.tier})
+// sealedBatch is a batch of new secrets sealed for writing: records
+// encrypted and encoded, nothing written. err, if set, is the error of the
+// first item that could not be sealed (at): then none is written.
+type sealedBatch struct {
+	batch  []importItem
+	preps  []preparedSecret
+	writes []backend.Write
+	at     importItem
+	err    error
+}
+
+type preparedSecret struct {
+	rec  *record.Secret
+	raw  []byte
+	aead cipher.AEAD
+}
+
+// seal seals the secrets of batch, stopping at the first that fails.
+func (im *importer) seal(batch []importItem) *sealedBatch {
+	sb := &sealedBatch{preps: make([]preparedSecret, 0, len(batch)), writes: make([]backend.Write, 0, len(batch))}
+	for _, p := range batch {
+		rec, raw, aead, err := im.v.newSecret(im.ctx, CreateSecretInput{Path: p.path, Value: StringValue(p.entry.Value), Type: p.typ, Tier: p.tier})
 		if err != nil {
-			return p, opErr("create", p.path, errVersion(err), err) // as CreateSecret words it
+			sb.at, sb.err = p, opErr("create", p.path, errVersion(err), err) // as CreateSecret words it
+			break
 		}
-		preps[i] = prepared{rec, raw, aead}
-		writes[i] = backend.Write{Key: secretPrefix + p.path, Value: raw}
+		sb.batch = append(sb.batch, p)
+		sb.preps = append(sb.preps, preparedSecret{rec, raw, aead})
+		sb.writes = append(sb.writes, backend.Write{Key: secretPrefix + p.path, Value: raw})
 	}
+	return sb
+}
+
+// discard clears the sealed records of a batch never written.
+func (sb *sealedBatch) discard() {
+	for _, w := range sb.writes {
+		clear(w.Value)
+	}
+}
+
+// sealing is a batch being sealed in the background, for the batch at
+// plan index at.
+type sealing struct {
+	at   int
+	done chan *sealedBatch
+}
+
+func (im *importer) sealAhead(at int, batch []importItem) *sealing {
+	s := &sealing{at: at, done: make(chan *sealedBatch, 1)}
+	go func() { s.done <- im.seal(batch) }()
+	return s
+}
+
+func (s *sealing) wait() *sealedBatch { return <-s.done }
+
+// createMany creates the secrets of a sealed batch with one PutMany. Each
+// one's write-ahead audit event is stored before the batch is written,
+// and its outcome event after, so the audit stays exact per secret. A
+// secret created concurrently since the listing goes the single-write way
+// (skip, or update with Overwrite). On failure it returns the item that
+// failed; every item reported to done before it was written.
+func (im *importer) createMany(sb *sealedBatch, done func(importItem, ImportAction, string)) (importItem, error) {
+	v, ctx := im.v, im.ctx
+	if sb.err != nil {
+		sb.discard()
+		return sb.at, sb.err // nothing of the batch is written
+	}
+	batch, preps, writes := sb.batch, sb.preps, sb.writes
+	// The batch's write-ahead events, stored together before any of its
+	// secrets: a secret is written only if its event is durable. On a
+	// backend.Appender they fail together (nothing of the batch is
+	// written); with one Put per event, the secrets before the first
+	// failed event are written, then the import stops.
 	var stop error
 	var stopAt importItem
-	for i, p := range batch {
-		if err := im.event(p, ImportCreated, "", true, nil); err != nil {
-			// Write the ones whose event is stored, then stop here.
-			stop, stopAt, batch, writes = err, p, batch[:i], writes[:i]
+	for i, err := range im.events(batch, ImportCreated, "", true, nil) {
+		if err != nil {
+			stop, stopAt, batch, writes = err, batch[i], batch[:i], writes[:i]
 			break
 		}
 	}
@@ -360,20 +442,22 @@ func (im *importer) createMany(batch []importItem, done func(importItem, ImportA
 	}
 	res, err := v.b.PutMany(ctx, writes)
 	if err != nil {
-		for _, p := range batch {
-			_ = im.event(p, ImportCreated, "v1", false, err)
-		}
+		im.events(batch, ImportCreated, "v1", false, func(int) error { return err })
 		return batch[0], opErr("create", batch[0].path, "", err)
 	}
+	errs := make([]error, len(batch))
+	for i := range batch {
+		errs[i] = res[i].Err
+		if errors.Is(errs[i], backend.ErrConflict) {
+			errs[i] = ErrAlreadyExists
+		}
+	}
+	// The outcome events, together; their failure changes nothing.
+	im.events(batch, ImportCreated, "v1", false, func(i int) error { return errs[i] })
 	var firstErr error
 	var failed importItem
 	for i, p := range batch {
-		err := res[i].Err
-		if errors.Is(err, backend.ErrConflict) {
-			err = ErrAlreadyExists
-		}
-		_ = im.event(p, ImportCreated, "v1", false, err)
-		switch {
+		switch err := errs[i]; {
 		case err == nil:
 			v.created(p.path, preps[i].rec, preps[i].raw, preps[i].aead)
 			done(p, ImportCreated, "v1")
@@ -447,11 +531,41 @@ func (im *importer) one(p importItem, exists bool) (ImportAction, string, error)
 // (pending) or the outcome of the write (err). Only a failure to write the
 // write-ahead event matters: the write must then not happen.
 func (im *importer) event(p importItem, action ImportAction, version string, pending bool, err error) error {
-	v := im.v
-	if !v.auditing(im.actx) {
+	if !im.v.auditing(im.actx) {
 		return nil
 	}
-	e := v.event(im.actx, EventSecretImported, p.path)
+	return im.v.emit(im.actx, im.newEvent(p, action, version, pending, err))
+}
+
+// events writes the per-secret events of a batch, in order, with one
+// group write (see emitMany) and returns one error per item. errOf(i), if
+// set, is item i's outcome.
+func (im *importer) events(batch []importItem, action ImportAction, version string, pending bool, errOf func(int) error) []error {
+	if !im.v.auditing(im.actx) {
+		return make([]error, len(batch))
+	}
+	evs := make([]*AuditEvent, len(batch))
+	for i, p := range batch {
+		var err error
+		if errOf != nil {
+			err = errOf(i)
+		}
+		evs[i] = im.newEvent(p, action, version, pending, err)
+	}
+	if im.older == importEventSingly {
+		errs := make([]error, len(evs))
+		for i, e := range evs {
+			if errs[i] = im.v.emit(im.actx, e); errs[i] != nil && pending {
+				break
+			}
+		}
+		return errs
+	}
+	return im.v.emitMany(im.actx, evs)
+}
+
+func (im *importer) newEvent(p importItem, action ImportAction, version string, pending bool, err error) *AuditEvent {
+	e := im.v.event(im.actx, EventSecretImported, p.path)
 	e.ImportID, e.Version = im.id, version
 	if action == ImportCreated {
 		e.Type, e.Tier = p.typ, p.tier
@@ -461,7 +575,7 @@ func (im *importer) event(p importItem, action ImportAction, version string, pen
 	} else if e.finish(err); err == nil {
 		e.Reason = string(action)
 	}
-	return v.emit(im.actx, e)
+	return e
 }
 
 // activeValueEquals compares the active value of path with val, also for an

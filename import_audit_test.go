@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,13 +20,31 @@ import (
 	"github.com/agentvault/agentvault/backend"
 	"github.com/agentvault/agentvault/backend/filebackend"
 	"github.com/agentvault/agentvault/backend/membackend"
+	"github.com/agentvault/agentvault/backend/redisbackend"
+	"github.com/agentvault/agentvault/internal/redistest"
 )
 
 // TestImportAuditedPerSecret: each secret an import creates or updates has
 // its own secret.imported events (write-ahead, then outcome) with path,
-// version and import id, so QueryAudit by path shows the creation.
+// version and import id, so QueryAudit by path shows the creation; on the
+// memory backend (one Put per event), file and Redis (the batch's events
+// in one Append).
 func TestImportAuditedPerSecret(t *testing.T) {
-	v, _ := newVault(t)
+	t.Run("memory", func(t *testing.T) {
+		v, _ := newVault(t)
+		importAuditedPerSecret(t, v)
+	})
+	for name, open := range logBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			v, err := agentvault.New(open(t), testKey(t))
+			require.NoError(t, err)
+			defer v.Close()
+			importAuditedPerSecret(t, v)
+		})
+	}
+}
+
+func importAuditedPerSecret(t *testing.T, v *agentvault.AgentVault) {
 	c := agentvault.ContextWithActor(ctx, "alice")
 	res, err := v.ImportEnv(c, strings.NewReader("A=1\nB=2\n"), agentvault.ImportOptions{Namespace: "ns"})
 	require.NoError(t, err)
@@ -103,38 +123,56 @@ func TestImportStopsWhenAuditFails(t *testing.T) {
 	assert.ErrorIs(t, err, agentvault.ErrNotFound, "a secret whose write-ahead event failed is not written")
 }
 
-// TestImportKilledMidwayLeavesNoUnauditedSecret imports 3000 variables in a
-// child process (this test binary, re-executed) on a file store, kills it
-// with SIGKILL part-way, and checks that every secret that exists has a
-// secret.imported event naming it.
+// TestImportKilledMidwayLeavesNoUnauditedSecret imports 3000 variables
+// (30,000 on Redis, which is faster) in a child process (this test binary,
+// re-executed) on a file store and on Redis, kills it with SIGKILL
+// part-way, in the first batch and in a later one, and checks that every
+// secret that exists has a secret.imported event naming it.
 func TestImportKilledMidwayLeavesNoUnauditedSecret(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process test")
 	}
-	for _, killAt := range []int{1, 37, 150} {
-		t.Run(fmt.Sprintf("kill-after-%d", killAt), func(t *testing.T) { importKilled(t, killAt) })
+	for _, kind := range []string{"file", "redis"} {
+		for _, killAt := range []int{1, 37, 150, 600} {
+			t.Run(fmt.Sprintf("%s/kill-after-%d", kind, killAt), func(t *testing.T) { importKilled(t, kind, killAt) })
+		}
 	}
 }
 
-func importKilled(t *testing.T, killAt int) {
-	dir := t.TempDir()
-	fb, err := filebackend.Open(dir)
-	require.NoError(t, err)
-	t.Cleanup(func() { fb.Close() })
-	v, err := agentvault.New(fb, testKey(t))
+func importKilled(t *testing.T, kind string, killAt int) {
+	var b backend.Backend
+	env := []string{"AGENTVAULT_IMPORT_N=3000"}
+	total := 3000
+	switch kind {
+	case "file":
+		dir := t.TempDir()
+		fb, err := filebackend.Open(dir)
+		require.NoError(t, err)
+		t.Cleanup(func() { fb.Close() })
+		b = fb
+		env = append(env, "AGENTVAULT_IMPORT_DIR="+dir)
+	case "redis":
+		srv := redistest.StartServer(t)
+		rb, err := redisbackend.New(srv.Client(t))
+		require.NoError(t, err)
+		b = rb
+		total = 30000
+		env = []string{"AGENTVAULT_IMPORT_N=30000", "AGENTVAULT_IMPORT_REDIS=" + srv.Addr}
+	}
+	v, err := agentvault.New(b, testKey(t))
 	require.NoError(t, err)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessImport$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "AGENTVAULT_IMPORT_DIR="+dir)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	require.NoError(t, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	// Kill it once killAt secrets exist (it writes 3000; the deadline only
-	// bounds a hung child).
+	// Kill it once killAt secrets exist (the deadline only bounds a hung
+	// child).
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		keys, err := fb.List(ctx, "s/imp/")
+		keys, err := b.List(ctx, "s/imp/")
 		require.NoError(t, err)
 		if len(keys) >= killAt {
 			break
@@ -152,7 +190,7 @@ func importKilled(t *testing.T, killAt int) {
 	list, err := v.ListSecrets(ctx, agentvault.ListFilter{Prefix: "imp/"})
 	require.NoError(t, err)
 	require.NotEmpty(t, list)
-	require.Less(t, len(list), 3000, "the import was cut short")
+	require.Less(t, len(list), total, "the import was cut short")
 	events, err := v.QueryAudit(ctx, agentvault.AuditQuery{PathPrefix: "imp/", Event: agentvault.EventSecretImported})
 	require.NoError(t, err)
 	audited := map[string]bool{}
@@ -166,23 +204,32 @@ func importKilled(t *testing.T, killAt int) {
 	}
 	_, err = v.VerifyAudit(ctx)
 	assert.NoError(t, err, "the killed process's audit chain verifies")
-	t.Logf("killed after %d of 3000 secrets; %d import events", len(list), len(events))
+	t.Logf("killed after %d of %d secrets; %d import events", len(list), total, len(events))
 }
 
 // TestHelperProcessImport is the child of
 // TestImportKilledMidwayLeavesNoUnauditedSecret.
 func TestHelperProcessImport(t *testing.T) {
-	dir := os.Getenv("AGENTVAULT_IMPORT_DIR")
-	if dir == "" {
+	dir, addr := os.Getenv("AGENTVAULT_IMPORT_DIR"), os.Getenv("AGENTVAULT_IMPORT_REDIS")
+	n, _ := strconv.Atoi(os.Getenv("AGENTVAULT_IMPORT_N"))
+	var b backend.Backend
+	switch {
+	case dir != "":
+		fb, err := filebackend.Open(dir)
+		require.NoError(t, err)
+		b = fb
+	case addr != "":
+		rb, err := redisbackend.New(redis.NewClient(&redis.Options{Addr: addr}))
+		require.NoError(t, err)
+		b = rb
+	default:
 		return
 	}
-	fb, err := filebackend.Open(dir)
-	require.NoError(t, err)
-	v, err := agentvault.New(fb, testKey(t))
+	v, err := agentvault.New(b, testKey(t))
 	require.NoError(t, err)
 	var env strings.Builder
-	for i := 0; i < 3000; i++ {
-		fmt.Fprintf(&env, "VAR_%04d=value-%d\n", i, i)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&env, "VAR_%05d=value-%d\n", i, i)
 	}
 	_, err = v.ImportEnv(ctx, strings.NewReader(env.String()), agentvault.ImportOptions{Namespace: "imp"})
 	if err != nil && !errors.Is(err, context.Canceled) {

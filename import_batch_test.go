@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -107,5 +108,76 @@ func BenchmarkImportBatched(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkImportAudited imports 10,000 variables with audit on (the
+// default) on Redis and file, each iteration through three paths in turn,
+// each into a fresh store, and reports each path's seconds and the ratios:
+//
+//   - old: the import before issue 14, every secret through the single
+//     path: its write-ahead event written alone (one Append of one
+//     record), one Put, its outcome event written alone;
+//   - head: secrets in batches of 256 with one PutMany each, but their
+//     events written one at a time (one Append each), as before the
+//     events were batched;
+//   - new: per batch, one Append of its write-ahead events, one PutMany,
+//     one Append of its outcome events.
+//
+// IMPORT_N overrides the count, IMPORT_PATHS (e.g. "new") the paths run
+// (for counting fsyncs with strace).
+func BenchmarkImportAudited(b *testing.B) {
+	count := 10000
+	if n, err := strconv.Atoi(os.Getenv("IMPORT_N")); err == nil && n > 0 {
+		count = n
+	}
+	paths := []string{"old", "head", "new"}
+	if p := os.Getenv("IMPORT_PATHS"); p != "" {
+		paths = strings.Split(p, ",")
+	}
+	hook := map[string]string{"old": "one-by-one", "head": "events-singly", "new": ""}
+	var env strings.Builder
+	for i := 0; i < count; i++ {
+		fmt.Fprintf(&env, "SERVICE_%05d_API_KEY=sk-%032d\n", i, i)
+	}
+	data := env.String()
+	for _, bk := range benchBackends(b) {
+		if bk.name == "memory" {
+			continue
+		}
+		b.Run(bk.name, func(b *testing.B) {
+			secs := map[string]time.Duration{}
+			for b.Loop() {
+				for _, p := range paths {
+					b.StopTimer()
+					v, err := agentvault.New(bk.open(b), testKey(b))
+					if err != nil {
+						b.Fatal(err)
+					}
+					c := ctx
+					if hook[p] != "" {
+						c = agentvault.ContextWithImportPath(ctx, hook[p])
+					}
+					b.StartTimer()
+					start := time.Now()
+					res, err := v.ImportEnv(c, strings.NewReader(data), agentvault.ImportOptions{Namespace: "production"})
+					secs[p] += time.Since(start)
+					if err != nil || res.Created != count {
+						b.Fatalf("ImportEnv (%s): %v, created %d", p, err, res.Created)
+					}
+					v.Close()
+				}
+			}
+			for _, p := range paths {
+				b.ReportMetric(secs[p].Seconds()/float64(b.N), p+"-s")
+			}
+			if secs["new"] > 0 {
+				for _, p := range []string{"old", "head"} {
+					if secs[p] > 0 {
+						b.ReportMetric(float64(secs[p])/float64(secs["new"]), p+"/new")
+					}
+				}
+			}
+		})
 	}
 }

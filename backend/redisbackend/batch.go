@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,7 +15,9 @@ import (
 var _ backend.BatchWriter = (*Backend)(nil)
 
 // PutMany applies each write as Put would, pipelined: all the EVALSHAs in
-// one round trip, followed in the same pipeline by the one WAIT (and ROLE)
+// one round trip (values of at most 4 KiB: one putManyScript per index
+// shard for all of that shard's writes; larger ones staged, one putScript
+// each), followed in the same pipeline by the one WAIT (and ROLE)
 // that WithWait calls for, which covers every write before it. On a
 // Cluster without waiting, go-redis sends one pipeline per node; on a
 // Cluster with waiting, each write is one Put.
@@ -40,23 +43,50 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		}
 		return out, nil
 	}
+	// Values of at most inlineMax bytes go in one putManyScript call per
+	// index shard (all of a shard's keys share its hash tag, so one call
+	// is one slot); larger ones are staged, one putScript each.
+	type group struct {
+		keys []string
+		args []any
+		cmd  *redis.Cmd
+		res  []any
+		err  error
+	}
 	type call struct {
-		i     int
-		s     int
-		keys  []string
-		args  []any
-		stage func(redis.Pipeliner)
-		cmd   *redis.Cmd
+		i      int
+		s      int
+		keys   []string
+		args   []any
+		stage  func(redis.Pipeliner)
+		script *redis.Script
+		cmd    *redis.Cmd
+		g      *group // inline: its group, and its place in it
+		gi     int
 	}
 	calls := make([]*call, 0, len(writes))
+	groups := map[int]*group{}
+	var order []*group
 	for i, w := range writes {
 		if err := backend.ValidateKey(w.Key); err != nil {
 			out[i].Err = opErr("put", w.Key, err)
 			continue
 		}
 		s := shardOf(w.Key, b.shards)
-		keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
-		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage})
+		if len(w.Value) <= inlineMax {
+			g := groups[s]
+			if g == nil {
+				g = &group{keys: []string{b.idx[s], metaKey(b.tags[s])}, args: []any{b.nstr}}
+				groups[s] = g
+				order = append(order, g)
+			}
+			calls = append(calls, &call{i: i, s: s, g: g, gi: len(g.keys) - 2})
+			g.keys = append(g.keys, dataKey(b.tags[s], w.Key))
+			g.args = append(g.args, strconv.FormatInt(w.ExpectedRev, 10), newWriteID(), w.Key, w.Value)
+			continue
+		}
+		script, keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
+		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage, script: script})
 	}
 	if len(calls) == 0 {
 		return out, nil
@@ -72,9 +102,17 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 	} else {
 		pipe = b.client.Pipeline()
 	}
+	for _, g := range order {
+		g.cmd = putManyScript.EvalSha(ctx, pipe, g.keys, g.args...)
+	}
 	for _, c := range calls {
-		c.stage(pipe)
-		c.cmd = putScript.EvalSha(ctx, pipe, c.keys, c.args...)
+		if c.g != nil {
+			continue
+		}
+		if c.stage != nil {
+			c.stage(pipe)
+		}
+		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	var wait, role *redis.Cmd
 	if n > 0 {
@@ -84,11 +122,31 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		role = pipe.Do(ctx, "ROLE")
 	}
 	_, _ = pipe.Exec(ctx)
+	for _, g := range order {
+		if redis.HasErrorPrefix(g.cmd.Err(), "NOSCRIPT") {
+			// The script cache was flushed: load it (Run does); the
+			// write ids keep the resent writes idempotent.
+			g.cmd = putManyScript.Run(ctx, b.client, g.keys, g.args...)
+		}
+		g.res, g.err = g.cmd.Slice()
+		if g.err == nil && len(g.res) != 2*(len(g.keys)-2) {
+			g.err = fmt.Errorf("unexpected script reply of %d values for %d writes", len(g.res), len(g.keys)-2)
+		}
+	}
 	for _, c := range calls {
+		if c.g != nil {
+			continue
+		}
 		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
 			// The script cache was flushed: load it (Run does) and go on
 			// one by one; the write id keeps a resent write idempotent.
-			res, err := stagedRun(ctx, b.client, c.stage, putScript, c.keys, c.args)
+			var res []any
+			var err error
+			if c.stage == nil {
+				res, err = c.script.Run(ctx, b.client, c.keys, c.args...).Slice()
+			} else {
+				res, err = stagedRun(ctx, b.client, c.stage, c.script, c.keys, c.args)
+			}
 			c.cmd = redis.NewCmd(ctx)
 			c.cmd.SetVal(res)
 			c.cmd.SetErr(err)
@@ -105,12 +163,21 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 			replErr = fmt.Errorf("%w: ROLE after the writes failed: %w", ErrNotReplicated, err)
 		case connected > 0:
 			b.repl.observe(nodeID, connected, time.Now())
-			replErr = b.confirm(ctx, calls[0].keys[0], calls[0].keys[2])
+			replErr = b.confirm(ctx, dataKey(b.tags[calls[0].s], writes[calls[0].i].Key), metaKey(b.tags[calls[0].s]))
 		}
 	}
 	for _, c := range calls {
 		w := writes[c.i]
-		res, err := c.cmd.Slice()
+		var res []any
+		var err error
+		if c.g != nil {
+			res, err = c.g.res, c.g.err
+			if err == nil {
+				res = res[2*c.gi : 2*c.gi+2]
+			}
+		} else {
+			res, err = c.cmd.Slice()
+		}
 		if err != nil {
 			out[c.i].Err = opErr("put", w.Key, b.scriptErr(err))
 			continue
@@ -121,6 +188,10 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 			out[c.i].Err = opErr("put", w.Key, err)
 		case status == statusConflict:
 			out[c.i].Err = conflictErr("put", w.Key, w.ExpectedRev, rev)
+		case status == statusMalformed:
+			out[c.i].Err = opErr("put", w.Key, errMalformed)
+		case status == statusExhausted:
+			out[c.i].Err = opErr("put", w.Key, errors.New("revisions exhausted"))
 		case status != statusOK:
 			out[c.i].Err = opErr("put", w.Key, fmt.Errorf("unexpected script status %d", status))
 		case replErr != nil:

@@ -95,34 +95,44 @@ func TestLexRange(t *testing.T) {
 func TestWriteIDMakesRetriedPutIdempotent(t *testing.T) {
 	t.Parallel()
 	client := redistest.StartServer(t).Client(t)
-	b, err := New(client, WithPrefix("idem"))
-	require.NoError(t, err, "New")
-	ctx := t.Context()
-	s := shardOf("k", b.shards)
-	keys := []string{dataKey(b.tags[s], "k"), b.idx[s], metaKey(b.tags[s])}
-	run := func(expected, value, id string) []any {
-		t.Helper()
-		staging := stagingKey(b.tags[s], id)
-		require.NoError(t, client.Set(ctx, staging, stagedRecord(id, []byte(value)), stagingTTL).Err(), "stage")
-		res, err := putScript.Run(ctx, client, append(keys, staging), expected, "", id, "k", b.nstr).Slice()
-		require.NoError(t, err, "putScript")
-		return res
+	for _, inline := range []bool{false, true} {
+		b, err := New(client, WithPrefix("idem"+strconv.FormatBool(inline)))
+		require.NoError(t, err, "New")
+		ctx := t.Context()
+		s := shardOf("k", b.shards)
+		keys := []string{dataKey(b.tags[s], "k"), b.idx[s], metaKey(b.tags[s])}
+		run := func(expected, value, id string) []any {
+			t.Helper()
+			if inline {
+				res, err := putInlineScript.Run(ctx, client, keys, expected, id, "k", b.nstr, value).Slice()
+				require.NoError(t, err, "putInlineScript")
+				return res
+			}
+			staging := stagingKey(b.tags[s], id)
+			require.NoError(t, client.Set(ctx, staging, stagedRecord(id, []byte(value)), stagingTTL).Err(), "stage")
+			res, err := putScript.Run(ctx, client, append(keys, staging), expected, "", id, "k", b.nstr).Slice()
+			require.NoError(t, err, "putScript")
+			return res
+		}
+
+		first := run("0", "v1", "00000000000000aa")
+		require.Equal(t, int64(statusOK), first[0], "first attempt")
+		// The same call again, as go-redis retries it after a lost reply: the
+		// earlier attempt's revision, not a conflict, and nothing rewritten.
+		again := run("0", "v1", "00000000000000aa")
+		assert.Equal(t, first, again, "retried attempt (inline %v)", inline)
+		// Another call with the same stale expectation conflicts.
+		other := run("0", "v2", "00000000000000bb")
+		assert.Equal(t, []any{int64(statusConflict), first[1]}, other, "other writer")
+
+		v, rev, err := b.Get(ctx, "k")
+		require.NoError(t, err, "Get")
+		assert.Equal(t, "v1", string(v), "Get value")
+		assert.Equal(t, first[1], strconv.FormatInt(rev, 10), "Get rev")
+		rec, err := client.Get(ctx, keys[0]).Result()
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("2 %019d 00000000000000aa v1", rev), rec, "the stored record (inline %v)", inline)
 	}
-
-	first := run("0", "v1", "00000000000000aa")
-	require.Equal(t, int64(statusOK), first[0], "first attempt")
-	// The same call again, as go-redis retries it after a lost reply: the
-	// earlier attempt's revision, not a conflict, and nothing rewritten.
-	again := run("0", "v1", "00000000000000aa")
-	assert.Equal(t, first, again, "retried attempt")
-	// Another call with the same stale expectation conflicts.
-	other := run("0", "v2", "00000000000000bb")
-	assert.Equal(t, []any{int64(statusConflict), first[1]}, other, "other writer")
-
-	v, rev, err := b.Get(ctx, "k")
-	require.NoError(t, err, "Get")
-	assert.Equal(t, "v1", string(v), "Get value")
-	assert.Equal(t, first[1], strconv.FormatInt(rev, 10), "Get rev")
 }
 
 func TestLayoutMismatch(t *testing.T) {
@@ -260,35 +270,58 @@ func TestRevisionClock(t *testing.T) {
 	assert.Equal(t, "16", shards, "the clock's hash records the shard count again")
 }
 
-// TestStagedWrites: a Put stages its record and the script renames it into
-// place (layout 2, zero-padded revision); nothing staged is left behind by
-// a write, a conflict or a malformed record; layout 1 records (written by
-// earlier versions) are read and replaced on their next Put.
+// TestStagedWrites: a Put of a value over inlineMax bytes stages its
+// record and the script renames it into place; a smaller one goes inline
+// and is stored as the same record (layout 2, zero-padded revision, the
+// value as given, no expiry); nothing staged is left behind by a write, a
+// conflict or a malformed record; layout 1 records (written by earlier
+// versions) are read and replaced on their next Put.
 func TestStagedWrites(t *testing.T) {
 	t.Parallel()
 	client := redistest.StartServer(t).Client(t)
 	ctx := t.Context()
+	for _, size := range []int{5, inlineMax, inlineMax + 1, 64 << 10} {
+		b, err := New(client, WithPrefix("st"+strconv.Itoa(size)))
+		require.NoError(t, err, "New")
+		value := strings.Repeat("v", size-5) + "value"
+		rev, err := b.Put(ctx, "k", []byte(value), 0)
+		require.NoError(t, err, "Put")
+		rec, err := client.Get(ctx, b.dataKey("k")).Result()
+		require.NoError(t, err)
+		assert.Regexp(t, `^2 [0-9]{19} [0-9a-f]{16} $`, rec[:39], "layout 2 header, size %d", size)
+		assert.Equal(t, fmt.Sprintf("2 %019d ", rev), rec[:22], "layout 2 header")
+		assert.Equal(t, value, rec[39:], "value stored as given, size %d", size)
+		ttl, err := client.PTTL(ctx, b.dataKey("k")).Result()
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(-1), ttl, "the record keeps no expiry from its staging key")
+		// An expiry set on a record by hand is dropped by the next Put.
+		require.NoError(t, client.Expire(ctx, b.dataKey("k"), time.Hour).Err())
+		rev, err = b.Put(ctx, "k", []byte(value), rev)
+		require.NoError(t, err, "Put over a record with an expiry")
+		ttl, err = client.PTTL(ctx, b.dataKey("k")).Result()
+		require.NoError(t, err)
+		assert.Equal(t, time.Duration(-1), ttl, "size %d: the expiry is gone", size)
+		_, err = b.Put(ctx, "k", []byte(value+"stale"), rev+1)
+		assert.ErrorIs(t, err, backend.ErrConflict, "Put with a wrong revision")
+		_, err = b.Put(ctx, "k", []byte(value+"again"), 0)
+		assert.ErrorIs(t, err, backend.ErrConflict, "create over an existing key")
+		require.NoError(t, client.Set(ctx, b.dataKey("bad"), "junk", 0).Err())
+		_, err = b.Put(ctx, "bad", []byte(value), 0)
+		assert.ErrorIs(t, err, errMalformed, "Put over a malformed record")
+		res, err := b.PutMany(ctx, []backend.Write{{Key: "m1", Value: []byte(value)}, {Key: "k", Value: []byte(value)}, {Key: "bad", Value: []byte(value)}})
+		require.NoError(t, err, "PutMany")
+		assert.NoError(t, res[0].Err)
+		assert.ErrorIs(t, res[1].Err, backend.ErrConflict, "PutMany: create over an existing key")
+		assert.ErrorIs(t, res[2].Err, errMalformed, "PutMany over a malformed record")
+		got, _, err := b.Get(ctx, "m1")
+		require.NoError(t, err)
+		assert.Equal(t, value, string(got))
+		staged, err := client.Keys(ctx, "*:t:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, staged, "staged records left behind")
+	}
 	b, err := New(client, WithPrefix("st"))
 	require.NoError(t, err, "New")
-	rev, err := b.Put(ctx, "k", []byte("value"), 0)
-	require.NoError(t, err, "Put")
-	rec, err := client.Get(ctx, b.dataKey("k")).Result()
-	require.NoError(t, err)
-	assert.Equal(t, fmt.Sprintf("2 %019d ", rev), rec[:22], "layout 2 header")
-	assert.True(t, strings.HasSuffix(rec, " value"), "value stored as given")
-	ttl, err := client.PTTL(ctx, b.dataKey("k")).Result()
-	require.NoError(t, err)
-	assert.Equal(t, time.Duration(-1), ttl, "the record keeps no expiry from its staging key")
-	_, err = b.Put(ctx, "k", []byte("stale"), rev+1)
-	assert.ErrorIs(t, err, backend.ErrConflict, "Put with a wrong revision")
-	_, err = b.Put(ctx, "k", []byte("again"), 0)
-	assert.ErrorIs(t, err, backend.ErrConflict, "create over an existing key")
-	require.NoError(t, client.Set(ctx, b.dataKey("bad"), "junk", 0).Err())
-	_, err = b.Put(ctx, "bad", []byte("x"), 0)
-	assert.ErrorIs(t, err, errMalformed, "Put over a malformed record")
-	staged, err := client.Keys(ctx, "*:t:*").Result()
-	require.NoError(t, err)
-	assert.Empty(t, staged, "staged records left behind")
 
 	// Layout 1.
 	require.NoError(t, client.Set(ctx, b.dataKey("old"), "1 1700000000000000 0123456789abcdef old value", 0).Err())
@@ -308,4 +341,107 @@ func TestStagedWrites(t *testing.T) {
 	assert.Equal(t, rev2, got)
 	require.NoError(t, client.Set(ctx, b.dataKey("old2"), "1 1700000000000001 0123456789abcdef x", 0).Err())
 	require.NoError(t, b.Delete(ctx, "old2", 1700000000000001), "Delete of a layout 1 record")
+}
+
+// TestPutManyScript: one putManyScript call per shard decides each write
+// as a single Put would: creates and updates land with increasing
+// revisions above the shard clock and the replaced record; a stale
+// expectation conflicts alone; every created key is indexed; the clock
+// ends at the last revision; the same call retried (go-redis after a lost
+// reply) returns the same revisions and rewrites nothing.
+func TestPutManyScript(t *testing.T) {
+	t.Parallel()
+	client := redistest.StartServer(t).Client(t)
+	ctx := t.Context()
+	b, err := New(client, WithPrefix("pm"), WithIndexShards(1)) // every key in one shard: one call
+	require.NoError(t, err)
+	old, err := b.Put(ctx, "upd", []byte("before"), 0)
+	require.NoError(t, err)
+	_, err = b.Put(ctx, "stale", []byte("x"), 0)
+	require.NoError(t, err)
+	// Push the clock far ahead: revisions must still grow from it.
+	meta := metaKey(b.tags[0])
+	require.NoError(t, client.HSet(ctx, meta, "clock", "8000000000000000").Err())
+
+	keys := []string{b.idx[0], meta}
+	args := []any{b.nstr}
+	add := func(key, expected, id, value string) {
+		keys = append(keys, dataKey(b.tags[0], key))
+		args = append(args, expected, id, key, value)
+	}
+	add("c1", "0", "00000000000000c1", "one")
+	add("upd", strconv.FormatInt(old, 10), "000000000000000a", "after")
+	add("stale", "0", "00000000000000bb", "no")
+	add("c2", "0", "00000000000000c2", "two")
+	res, err := putManyScript.Run(ctx, client, keys, args...).Slice()
+	require.NoError(t, err)
+	require.Len(t, res, 8)
+	revs := []int64{}
+	for i, st := range []int64{statusOK, statusOK, statusConflict, statusOK} {
+		assert.Equal(t, st, res[2*i], "write %d status", i)
+		r, err := strconv.ParseInt(res[2*i+1].(string), 10, 64)
+		require.NoError(t, err)
+		if st == statusOK {
+			revs = append(revs, r)
+		}
+	}
+	assert.Equal(t, []int64{8000000000000001, 8000000000000002, 8000000000000003}, revs, "from the clock, increasing")
+	clock, err := client.HGet(ctx, meta, "clock").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "8000000000000003", clock)
+	for key, want := range map[string]string{"c1": "one", "upd": "after", "stale": "x", "c2": "two"} {
+		v, _, err := b.Get(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, want, string(v), key)
+	}
+	rec, err := client.Get(ctx, dataKey(b.tags[0], "c2")).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "2 0008000000000000003 00000000000000c2 two", rec, "the record putInlineScript would store")
+	listed, err := b.List(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"c1", "c2", "stale", "upd"}, listed)
+
+	again, err := putManyScript.Run(ctx, client, keys, args...).Slice()
+	require.NoError(t, err)
+	assert.Equal(t, res, again, "a retried call reports the same outcome")
+	clock, err = client.HGet(ctx, meta, "clock").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "8000000000000003", clock, "and writes nothing")
+
+	// Through PutMany, over several shards and mixed sizes.
+	b16, err := New(client, WithPrefix("pm16"))
+	require.NoError(t, err)
+	var writes []backend.Write
+	for i := range 40 {
+		size := 10
+		if i%7 == 0 {
+			size = inlineMax + 1
+		}
+		writes = append(writes, backend.Write{Key: fmt.Sprintf("k%02d", i), Value: []byte(strings.Repeat(strconv.Itoa(i%10), size))})
+	}
+	out, err := b16.PutMany(ctx, writes)
+	require.NoError(t, err)
+	for i, w := range writes {
+		require.NoError(t, out[i].Err, w.Key)
+		v, rev, err := b16.Get(ctx, w.Key)
+		require.NoError(t, err)
+		assert.Equal(t, w.Value, v, w.Key)
+		assert.Equal(t, out[i].Rev, rev, w.Key)
+		writes[i].ExpectedRev = rev
+		writes[i].Value = []byte("updated")
+	}
+	writes[3].ExpectedRev++ // stale
+	out, err = b16.PutMany(ctx, writes)
+	require.NoError(t, err)
+	for i, w := range writes {
+		if i == 3 {
+			assert.ErrorIs(t, out[i].Err, backend.ErrConflict)
+			continue
+		}
+		require.NoError(t, out[i].Err, w.Key)
+		assert.Greater(t, out[i].Rev, w.ExpectedRev, w.Key)
+	}
+	listed, err = b16.List(ctx, "")
+	require.NoError(t, err)
+	assert.Len(t, listed, 40)
 }

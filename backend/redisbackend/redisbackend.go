@@ -188,8 +188,8 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		return 0, opErr("put", key, err)
 	}
 	s := shardOf(key, b.shards)
-	keys, args, stage := b.putCall(ctx, s, key, value, expectedRev)
-	res, err := b.runWrite(ctx, stage, putScript, keys, args...)
+	script, keys, args, stage := b.putCall(ctx, s, key, value, expectedRev)
+	res, err := b.runWrite(ctx, stage, script, keys, args...)
 	if err != nil {
 		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
 			if st, rev, perr := scriptResult(res); perr == nil && st == statusOK {
@@ -218,18 +218,28 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 }
 
-// putCall returns the keys and arguments of putScript for one Put, and
-// the staging of its record (sent before the script, in one pipeline).
-func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) ([]string, []any, func(redis.Pipeliner)) {
+// putCall returns the script, keys and arguments of one Put, and the
+// staging of its record (sent before the script, in one pipeline), nil
+// for a value of at most inlineMax bytes, which the script gets inline.
+func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) (*redis.Script, []string, []any, func(redis.Pipeliner)) {
 	t := b.tags[s]
-	var raw [8]byte
-	putUint64(raw[:], rand.Uint64())
-	id := hex.EncodeToString(raw[:])
+	id := newWriteID()
+	if len(value) <= inlineMax {
+		keys := []string{dataKey(t, key), b.idx[s], metaKey(t)}
+		return putInlineScript, keys, []any{strconv.FormatInt(expectedRev, 10), id, key, b.nstr, value}, nil
+	}
 	staging := stagingKey(t, id)
 	rec := stagedRecord(id, value)
 	keys := []string{dataKey(t, key), b.idx[s], metaKey(t), staging}
 	args := []any{strconv.FormatInt(expectedRev, 10), "", id, key, b.nstr}
-	return keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, rec, stagingTTL) }
+	return putScript, keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, rec, stagingTTL) }
+}
+
+// newWriteID returns a random write id: 16 lowercase hex digits.
+func newWriteID() string {
+	var raw [8]byte
+	putUint64(raw[:], rand.Uint64())
+	return hex.EncodeToString(raw[:])
 }
 
 // Delete removes key if its revision is expectedRev, or whatever its

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,10 +15,12 @@ import (
 	"github.com/agentvault/agentvault/envfile"
 )
 
-// importChunk is how many variables one ImportEnv call imports. The
-// library has no progress hook, so ass imports in chunks and reports
-// progress between them.
-const importChunk = 500
+// importChunk is how many variables one ImportEnv call imports: ass
+// imports in chunks and reports progress between them. Two of the
+// library's write batches (256 new secrets each: one append of their
+// write-ahead audit events, one batched write, one append of their
+// outcome events).
+const importChunk = 512
 
 // progressMin is the number of variables above which an import shows its
 // progress on a terminal.
@@ -53,7 +57,7 @@ action (create, update, skip, unchanged), path, tier and type (tier and type
 only for secrets that would be created); --verbose prints the same lines
 after a real import. On a terminal, a large import shows progress on stderr.
 
-With --json, prints {"created","updated","skipped","dry_run","secrets":
+With --json, prints {"created","updated","skipped","dry_run","import_id","secrets":
 [{"variable","line","path","type","tier","action","version"}],"warnings"};
 action is created, updated, skipped or unchanged (in a dry run: what would
 happen). If storage fails part-way, the error says how many variables were
@@ -175,7 +179,11 @@ func (c *cli) readEnvFile(args []string) (*envfile.File, error) {
 // the original input. Entries must have distinct keys. On failure the
 // result lists what was written.
 func (c *cli) importEntries(v principal, entries []envfile.Entry, opts agentvault.ImportOptions) (*agentvault.ImportResult, error) {
-	total := &agentvault.ImportResult{DryRun: opts.DryRun, Secrets: make([]agentvault.ImportedSecret, 0, len(entries))}
+	if opts.ImportID == "" {
+		// One import in the audit trail, however many chunks.
+		opts.ImportID = newImportID()
+	}
+	total := &agentvault.ImportResult{DryRun: opts.DryRun, Secrets: make([]agentvault.ImportedSecret, 0, len(entries)), ImportID: opts.ImportID}
 	lines := make(map[string]int, len(entries))
 	for _, e := range entries {
 		lines[e.Key] = e.Line
@@ -218,6 +226,16 @@ func (c *cli) importEntries(v principal, entries []envfile.Entry, opts agentvaul
 		p.update(len(total.Secrets))
 	}
 	return total, nil
+}
+
+// newImportID returns a random import id, "imp_" and 16 hex digits, like
+// the library's own.
+func newImportID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("ass: crypto/rand failed: " + err.Error())
+	}
+	return "imp_" + hex.EncodeToString(b[:])
 }
 
 // importError restates an error of ImportEnv on one chunk for the whole

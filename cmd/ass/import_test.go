@@ -353,11 +353,10 @@ func TestImportInProcessTerminal(t *testing.T) {
 	c, out, errb := newTestCLI(t, home, env.String())
 	c.stderrTTY = true
 	require.Equal(t, exitOK, c.run([]string{"import", "--namespace", "big"}), errb.String())
-	assert.Equal(t, "Imported 1010 secrets, skipped 0\n", out.String())
+	assert.Equal(t, fmt.Sprintf("Imported %d secrets, skipped 0\n", n), out.String())
 	progress := errb.String()
-	for _, want := range []string{"\rass: importing… 0/1010 variables", "\rass: importing… 500/1010 variables",
-		"\rass: importing… 1000/1010 variables", "\rass: importing… 1010/1010 variables"} {
-		assert.Contains(t, progress, want)
+	for _, done := range []int{0, importChunk, 2 * importChunk, n} {
+		assert.Contains(t, progress, fmt.Sprintf("\rass: importing… %d/%d variables", done, n))
 	}
 	assert.True(t, strings.HasSuffix(progress, "\r\033[K"), "progress line not erased: %q", progress)
 
@@ -417,6 +416,14 @@ func TestImportLargeChunked(t *testing.T) {
 		got[m["variable"].(string)] = int(m["line"].(float64))
 	}
 	assert.Equal(t, want, got)
+	// One import id for all the chunks, in every secret.imported event.
+	id, _ := j["import_id"].(string)
+	assert.Regexp(t, `^imp_[0-9a-f]{16}$`, id)
+	ids := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(s.ok("", "audit", "--json", "--event", "secret.imported")), "\n") {
+		ids[decodeObject(t, l)["import_id"].(string)]++
+	}
+	assert.Equal(t, map[string]int{id: 2*len(want) + 3}, ids, "two events per secret, a summary per chunk")
 	for _, k := range []string{"K0000", "K0001", "K0500", "K1005", "K1006"} {
 		assert.Equal(t, values[k], s.ok("", "get", "big/"+k), k)
 	}
@@ -462,21 +469,23 @@ func TestImportFailsPartWay(t *testing.T) {
 	entries := f.Dedup()
 
 	c, _, _ := newTestCLI(t, t.TempDir(), "")
-	fb.okPuts.Store(int64(importChunk + 100))
+	done := importChunk + 100 // the Put that fails is in the second chunk
+	fb.okPuts.Store(int64(done))
 	fb.broken.Store(true)
 	res, err := c.importEntries(v, entries, agentvault.ImportOptions{Namespace: "ns"})
 	require.Error(t, err)
 	msg := describe(err)
-	assert.Equal(t, fmt.Sprintf("import ns/K0600: variable K0600 (line 1202): create ns/K0600: flaky: disk full; 600 of %d variables done, run the import again to finish", n), msg)
+	assert.Equal(t, fmt.Sprintf("import ns/K%04d: variable K%04d (line %d): create ns/K%04d: flaky: disk full; %d of %d variables done, run the import again to finish",
+		done, done, 2*done+2, done, done, n), msg)
 	assert.NotContains(t, msg, canary)
 	assert.ErrorIs(t, err, errDiskFull)
-	require.Len(t, res.Secrets, 600)
-	assert.Equal(t, 600, res.Created)
-	assert.Equal(t, "K0599", res.Secrets[599].Variable)
-	assert.Equal(t, 1200, res.Secrets[599].Line)
+	require.Len(t, res.Secrets, done)
+	assert.Equal(t, done, res.Created)
+	assert.Equal(t, fmt.Sprintf("K%04d", done-1), res.Secrets[done-1].Variable)
+	assert.Equal(t, 2*done, res.Secrets[done-1].Line)
 	ms, err := v.ListSecrets(t.Context(), agentvault.ListFilter{Prefix: "ns/"})
 	require.NoError(t, err)
-	assert.Len(t, ms, 600, "the result lists exactly what was written")
+	assert.Len(t, ms, done, "the result lists exactly what was written")
 
 	// A failure at a chunk's first variable.
 	fb.okPuts.Store(0)
@@ -488,8 +497,8 @@ func TestImportFailsPartWay(t *testing.T) {
 	fb.broken.Store(false)
 	res, err = c.importEntries(v, entries, agentvault.ImportOptions{Namespace: "ns"})
 	require.NoError(t, err)
-	assert.Equal(t, n-600, res.Created)
-	assert.Equal(t, 600, res.Skipped)
+	assert.Equal(t, n-done, res.Created)
+	assert.Equal(t, done, res.Skipped)
 
 	// An error of the chunk as a whole (here: the vault is closed).
 	require.NoError(t, v.Close())
