@@ -3,6 +3,7 @@ package agentvault
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Many events of one operation at once (ImportEnv: a batch's write-ahead
@@ -35,22 +36,25 @@ func (v *AgentVault) emitMany(ctx context.Context, events []*AuditEvent) []error
 		return errs
 	}
 	// As in emit: the batch may be written by another operation's call.
-	wctx := context.WithoutCancel(ctx)
-	return v.opts.access.st.audit.submitMany(events, func(batch []*AuditEvent) []error {
-		return v.flushAudit(wctx, batch)
+	wctx := ctx
+	if ctx.Done() != nil {
+		wctx = context.WithoutCancel(ctx)
+	}
+	return v.opts.access.st.audit.submitMany(events, func(batch []*AuditEvent, reads []*auditRead) []error {
+		return v.flushAudit(wctx, batch, reads)
 	})
 }
 
 // submitMany is submit (audit_log.go) for several events: they join the
 // pending batch as one contiguous run, and it returns their errors once
 // that batch is written, leading the write when no other is in progress.
-func (st *auditWriterState) submitMany(events []*AuditEvent, flush func([]*AuditEvent) []error) []error {
+func (st *auditWriterState) submitMany(events []*AuditEvent, flush auditFlush) []error {
 	st.mu.Lock()
 	if !st.flushing && st.pending == nil {
 		// Nothing in flight: write the events alone.
 		st.flushing = true
 		st.mu.Unlock()
-		errs := flush(events)
+		errs := slices.Clone(flush(events, nil)) // flush's slice is reused by the next batch
 		st.handOff()
 		return errs
 	}
@@ -61,6 +65,9 @@ func (st *auditWriterState) submitMany(events []*AuditEvent, flush func([]*Audit
 	}
 	i, n := len(b.events), len(events)
 	b.events = append(b.events, events...)
+	if b.reads != nil { // keep one read (none) per event
+		b.reads = append(b.reads, make([]*auditRead, n)...)
+	}
 	lead := !st.flushing
 	st.flushing = true
 	st.mu.Unlock()
@@ -85,7 +92,7 @@ func (st *auditWriterState) submitMany(events []*AuditEvent, flush func([]*Audit
 	st.mu.Lock()
 	st.pending = nil // b: a leader always takes the pending batch
 	st.mu.Unlock()
-	b.errs = flush(b.events)
+	b.errs = slices.Clone(flush(b.events, b.reads)) // flush's slice is reused by the next batch
 	close(b.done)
 	st.handOff()
 	return mine()

@@ -19,7 +19,10 @@ func TestAuditSubmitManyJoinsOneBatch(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var batches [][]string
-	flush := func(events []*AuditEvent) []error {
+	flush := func(events []*AuditEvent, reads []*auditRead) []error {
+		// A batch holding a read carries one read (or nil) per event,
+		// whatever joined it after the read.
+		assert.True(t, reads == nil || len(reads) == len(events), "reads %d, events %d", len(reads), len(events))
 		mu.Lock()
 		first := len(batches) == 0
 		var names []string
@@ -49,16 +52,18 @@ func TestAuditSubmitManyJoinsOneBatch(t *testing.T) {
 		return len(st.pending.events)
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { assert.NoError(t, st.submit(&AuditEvent{Path: "leader"}, flush)) })
+	wg.Go(func() { assert.NoError(t, st.submit(&AuditEvent{Path: "leader"}, nil, flush)) })
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 }, timeout, tick)
-	wg.Go(func() { assert.Error(t, st.submit(&AuditEvent{Path: "fail"}, flush)) })
+	wg.Go(func() {
+		assert.Error(t, st.submit(&AuditEvent{Path: "fail"}, &auditRead{key: "secret/x", rev: 1}, flush))
+	})
 	require.Eventually(t, func() bool { return pendingLen() == 1 }, timeout, tick)
 	manyDone := make(chan []error, 1)
 	wg.Go(func() {
 		manyDone <- st.submitMany([]*AuditEvent{{Path: "m1"}, {Path: "m2"}, {Path: "m3"}}, flush)
 	})
 	require.Eventually(t, func() bool { return pendingLen() == 4 }, timeout, tick)
-	wg.Go(func() { assert.NoError(t, st.submit(&AuditEvent{Path: "after"}, flush)) })
+	wg.Go(func() { assert.NoError(t, st.submit(&AuditEvent{Path: "after"}, nil, flush)) })
 	require.Eventually(t, func() bool { return pendingLen() == 5 }, timeout, tick)
 	select {
 	case errs := <-manyDone:
