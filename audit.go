@@ -504,13 +504,23 @@ func auditPath(p string) string {
 // set, supplies version, type and tier. With fail-closed audit, a failure to
 // write turns a successful read into ErrAuditFailed.
 func (v *AgentVault) auditSecret(ctx context.Context, name, path string, m *SecretMetadata, err error) error {
+	return v.auditSecretValid(ctx, name, path, false, m, err)
+}
+
+// auditSecretValid is auditSecret; validPath says path passed ValidatePath
+// already (false: not known).
+func (v *AgentVault) auditSecretValid(ctx context.Context, name, path string, validPath bool, m *SecretMetadata, err error) error {
 	if !v.auditing(ctx) {
 		return err
 	}
 	if errors.Is(err, ErrExpired) && name == EventSecretRead {
 		name = EventSecretExpired
 	}
-	e := v.pooledEvent(ctx, name, auditPath(path))
+	apath := path
+	if !validPath {
+		apath = auditPath(path)
+	}
+	e := v.pooledEvent(ctx, name, apath)
 	defer releaseEvent(e)
 	if name == EventSecretListed && validPrefix(path) == nil {
 		e.Path = path
@@ -837,12 +847,14 @@ func (c *chainChecker) check(writer string, seq uint64, where string, raw []byte
 // The deferred audit hooks of the direct methods (vault.go, version.go,
 // import.go): each takes pointers to the method's named results.
 
-func (v *AgentVault) auditGet(ctx context.Context, path string, out **Secret, err *error) {
+// auditGet is GetSecret's: validPath says path passed ValidatePath (else
+// the event's path is decided as auditPath decides it).
+func (v *AgentVault) auditGet(ctx context.Context, path string, validPath bool, out **Secret, err *error) {
 	var m *SecretMetadata
 	if *out != nil {
 		m = &(*out).SecretMetadata
 	}
-	if *err = v.auditSecret(ctx, EventSecretRead, path, m, *err); *err != nil {
+	if *err = v.auditSecretValid(ctx, EventSecretRead, path, validPath, m, *err); *err != nil {
 		*out = nil
 	}
 }

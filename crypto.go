@@ -54,6 +54,11 @@ func (v *AgentVault) open(ctx context.Context, path string, rec *record.Secret, 
 	if err != nil {
 		return nil, err
 	}
+	return openWith(k, ver)
+}
+
+// openWith decrypts the envelope ver with its data key k.
+func openWith(k dataKey, ver *record.Version) ([]byte, error) {
 	pt, err := k.aead.Open(nil, ver.Nonce[:], ver.Ciphertext, k.aad)
 	if err != nil {
 		return nil, fmt.Errorf("%w: value ciphertext does not authenticate", ErrIntegrity)
@@ -75,30 +80,38 @@ func (v *AgentVault) newDataKey(aead cipher.AEAD, path string, n uint32) dataKey
 // dekFor returns the data key of a version, from the cache or by
 // unwrapping it through the KeyProvider.
 func (v *AgentVault) dekFor(ctx context.Context, path string, ver *record.Version) (dataKey, error) {
-	if k, ok := v.cache.dek(ver.WrappedDEK); ok {
-		return k, nil
+	d, err := v.dekEntryFor(ctx, path, ver)
+	if err != nil {
+		return dataKey{}, err
+	}
+	return d.key, nil
+}
+
+// dekEntryFor is dekFor returning the cache's entry (an entry not cached
+// when the cache is off).
+func (v *AgentVault) dekEntryFor(ctx context.Context, path string, ver *record.Version) (*dekEntry, error) {
+	if d := v.cache.dek(ver.WrappedDEK); d != nil {
+		return d, nil
 	}
 	dek, err := v.providerFor(ver.KeyID).Decrypt(ctx, ver.WrappedDEK, record.AAD(record.PurposeDEK, v.id[:], path, ver.Number))
 	if err != nil {
 		switch {
 		case errors.Is(err, kms.ErrDecrypt):
-			return dataKey{}, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)
+			return nil, fmt.Errorf("%w: wrapped data key does not open (tampered, moved, or wrong key): %w", ErrIntegrity, err)
 		case errors.Is(err, kms.ErrKeyNotFound):
-			return dataKey{}, fmt.Errorf("%w: wrapped data key names a key the provider does not hold (a key rotated in elsewhere and not loaded here, a deleted key, or tampering): %w", ErrIntegrity, err)
+			return nil, fmt.Errorf("%w: wrapped data key names a key the provider does not hold (a key rotated in elsewhere and not loaded here, a deleted key, or tampering): %w", ErrIntegrity, err)
 		}
-		return dataKey{}, fmt.Errorf("unwrap data key: %w", err)
+		return nil, fmt.Errorf("unwrap data key: %w", err)
 	}
 	defer clear(dek)
 	if len(dek) != dekLen {
-		return dataKey{}, fmt.Errorf("%w: data key has wrong length", ErrIntegrity)
+		return nil, fmt.Errorf("%w: data key has wrong length", ErrIntegrity)
 	}
 	aead, err := newGCM(dek)
 	if err != nil {
-		return dataKey{}, err
+		return nil, err
 	}
-	k := v.newDataKey(aead, path, ver.Number)
-	v.cache.putDEK(string(ver.WrappedDEK), k)
-	return k, nil
+	return v.cache.putDEK(string(ver.WrappedDEK), v.newDataKey(aead, path, ver.Number)), nil
 }
 
 func newGCM(key []byte) (cipher.AEAD, error) {
@@ -162,6 +175,11 @@ func (v *AgentVault) decodeRev(path string, raw []byte, shared bool, rev int64) 
 // a backend's immutable shared slice) and unwrapped data keys (keyed by the
 // wrapped key, valid for maxAge). Both are bounded; eviction is arbitrary.
 // Records hold no plaintext.
+//
+// A record's entry also holds what a warm read of it needs besides the
+// record: its backend key (built once) and the data key of its active
+// version (the same entry as in deks, so it ages out with it), so that a
+// warm read is one lookup here, one backend read and one open.
 type cache struct {
 	size   int
 	maxAge time.Duration
@@ -169,15 +187,18 @@ type cache struct {
 
 	mu   sync.RWMutex
 	recs map[string]recEntry
-	deks map[string]dekEntry
+	deks map[string]*dekEntry
 }
 
 type recEntry struct {
+	key string // the backend key of the record, secretPrefix+path
 	raw []byte
 	rec *record.Secret
-	rev int64 // the backend revision raw was read at; 0: unknown
+	rev int64     // the backend revision raw was read at; 0: unknown
+	act *dekEntry // the data key of rec's active version, once used; nil: not yet
 }
 
+// A dekEntry is immutable once cached.
 type dekEntry struct {
 	key  dataKey
 	born time.Time
@@ -185,7 +206,33 @@ type dekEntry struct {
 
 func newCache(size int, maxAge time.Duration, now func() time.Time) *cache {
 	return &cache{size: size, maxAge: maxAge, now: now,
-		recs: make(map[string]recEntry), deks: make(map[string]dekEntry)}
+		recs: make(map[string]recEntry), deks: make(map[string]*dekEntry)}
+}
+
+// entry returns the cached entry of path. Only valid paths have entries
+// (see putRecordRev).
+func (c *cache) entry(path string) (recEntry, bool) {
+	if c.size <= 0 {
+		return recEntry{}, false
+	}
+	c.mu.RLock()
+	e, ok := c.recs[path]
+	c.mu.RUnlock()
+	return e, ok
+}
+
+// hit reports whether raw, read at revision rev by GetShared, is the very
+// slice e's record was parsed from, at the revision e knows: then e.rec is
+// the record, with nothing to compare or update.
+func (e *recEntry) hit(raw []byte, rev int64) bool {
+	return e.rec != nil && rev == e.rev && rev != 0 && len(raw) == len(e.raw) && len(raw) > 0 && &raw[0] == &e.raw[0]
+}
+
+// fresh reports whether d may still be used (younger than maxAge).
+func (c *cache) fresh(d *dekEntry) bool {
+	// born is a time.Now reading (c.now): its monotonic clock reading lets
+	// Since read only that clock, not the wall clock too.
+	return d != nil && time.Since(d.born) < c.maxAge
 }
 
 // record returns the cached record of path if it was parsed from raw's
@@ -224,6 +271,20 @@ func (c *cache) record(path string, raw []byte, shared bool, rev int64) *record.
 	return e.rec
 }
 
+// setActive records d as the data key of the active version of rec, the
+// cached record of path (nothing when path's entry holds another record).
+func (c *cache) setActive(path string, rec *record.Secret, d *dekEntry) {
+	if c.size <= 0 || d == nil {
+		return
+	}
+	c.mu.Lock()
+	if e, ok := c.recs[path]; ok && e.rec == rec && e.act != d {
+		e.act = d
+		c.recs[path] = e
+	}
+	c.mu.Unlock()
+}
+
 // learnRev records that the cached record of path, when it is still the
 // one parsed from raw (the same slice), is stored at revision rev: a write
 // that stored raw returned it.
@@ -258,40 +319,51 @@ func (c *cache) putRecord(path string, raw []byte, s *record.Secret) {
 	c.putRecordRev(path, raw, s, 0)
 }
 
-// putRecordRev is putRecord for raw stored at revision rev (0: unknown).
+// putRecordRev is putRecord for raw stored at revision rev (0: unknown). A
+// path that ValidatePath refuses (a record stored under older rules) is not
+// cached: a path that has an entry is valid, which lets a warm read skip
+// validating it.
 func (c *cache) putRecordRev(path string, raw []byte, s *record.Secret, rev int64) {
-	if c.size <= 0 {
+	if c.size <= 0 || ValidatePath(path) != nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.recs[path]; !ok && len(c.recs) >= c.size {
+	e, ok := c.recs[path]
+	if !ok && len(c.recs) >= c.size {
 		for k := range c.recs {
 			delete(c.recs, k)
 			break
 		}
 	}
-	c.recs[path] = recEntry{raw: raw, rec: s, rev: rev}
+	key := e.key
+	if !ok {
+		key = secretPrefix + path
+	}
+	c.recs[path] = recEntry{key: key, raw: raw, rec: s, rev: rev}
 }
 
-func (c *cache) dek(wrapped []byte) (dataKey, bool) {
+// dek returns the cached data key of wrapped, nil when there is none or it
+// is maxAge old.
+func (c *cache) dek(wrapped []byte) *dekEntry {
 	if c.size <= 0 {
-		return dataKey{}, false
+		return nil
 	}
 	c.mu.RLock()
-	e, ok := c.deks[string(wrapped)]
+	d := c.deks[string(wrapped)]
 	c.mu.RUnlock()
-	// born is a time.Now reading (c.now): its monotonic clock reading lets
-	// Since read only that clock, not the wall clock too.
-	if !ok || time.Since(e.born) >= c.maxAge {
-		return dataKey{}, false
+	if !c.fresh(d) {
+		return nil
 	}
-	return e.key, true
+	return d
 }
 
-func (c *cache) putDEK(wrapped string, k dataKey) {
+// putDEK caches k as the data key of wrapped and returns its entry (not
+// cached when the cache is off).
+func (c *cache) putDEK(wrapped string, k dataKey) *dekEntry {
+	d := &dekEntry{key: k, born: c.now()}
 	if c.size <= 0 {
-		return
+		return d
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -301,7 +373,8 @@ func (c *cache) putDEK(wrapped string, k dataKey) {
 			break
 		}
 	}
-	c.deks[wrapped] = dekEntry{key: k, born: c.now()}
+	c.deks[wrapped] = d
+	return d
 }
 
 func (c *cache) forget(path string) {
@@ -313,7 +386,7 @@ func (c *cache) forget(path string) {
 func (c *cache) purge() {
 	c.mu.Lock()
 	c.recs = make(map[string]recEntry)
-	c.deks = make(map[string]dekEntry)
+	c.deks = make(map[string]*dekEntry)
 	c.mu.Unlock()
 }
 

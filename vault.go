@@ -316,16 +316,26 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 		return nil, opErr(op, "", "", err)
 	}
 	defer v.leave()
-	audited := false // the read's event is already written (readPredicted)
+	audited := false  // the read's event is already written (readPredicted)
+	validPath := false // path passed ValidatePath: the event records it
 	defer func() {
 		if !audited {
-			v.auditGet(ctx, path, &out, &err)
+			v.auditGet(ctx, path, validPath, &out, &err)
 		}
 	}()
 	version := getVersion(opts)
-	if err := v.check(path); err != nil {
-		return nil, opErr(op, safePath(path, err), "", err)
+	if v.closed.Load() {
+		return nil, opErr(op, safePath(path, ErrClosed), "", ErrClosed)
 	}
+	// A path with a cache entry is valid (see cache.putRecordRev): a warm
+	// read does not validate it again.
+	e, _ := v.cache.entry(path)
+	if e.rec == nil {
+		if err := ValidatePath(path); err != nil {
+			return nil, opErr(op, safePath(path, err), "", err)
+		}
+	}
+	validPath = true
 	if _, err := v.ctxActor(ctx); err != nil {
 		return nil, opErr(op, path, "", err)
 	}
@@ -334,7 +344,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 		return nil, opErr(op, path, version, err)
 	}
 	p := v.readPredicted(ctx, path, version, want,
-		func() *AuditEvent { return v.event(ctx, EventSecretRead, auditPath(path)) }, nil,
+		func() *AuditEvent { return v.event(ctx, EventSecretRead, path) }, nil,
 		func(r *auditRead) (*Secret, error) { return v.getRead(ctx, path, version, want, r) })
 	if p.read {
 		audited = p.written
@@ -343,22 +353,65 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 		}
 		return p.secret, p.err
 	}
-	rec, _, err := v.load(ctx, path)
+	rec, err := v.loadWarm(ctx, path, &e)
 	if err != nil {
 		return nil, opErr(op, path, version, err)
 	}
-	return v.getFrom(ctx, path, version, want, rec)
+	return v.getFromWarm(ctx, path, version, want, rec, &e)
+}
+
+// loadWarm is load for a read whose path is valid and whose context's
+// actor is checked, with e the path's cache entry when it has one (zero
+// otherwise). When the backend returns the very slice e's record was
+// parsed from, at e's revision, that record is the one, with nothing to
+// compare or authenticate again.
+func (v *AgentVault) loadWarm(ctx context.Context, path string, e *recEntry) (*record.Secret, error) {
+	key := e.key
+	if key == "" {
+		key = secretPrefix + path
+	}
+	raw, rev, err := v.b.GetShared(ctx, key)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, err
+	}
+	if e.hit(raw, rev) {
+		return e.rec, nil
+	}
+	return v.decodeRev(path, raw, true, rev)
 }
 
 // getFrom is GetSecret once the record is loaded.
 func (v *AgentVault) getFrom(ctx context.Context, path, version string, want uint32, rec *record.Secret) (*Secret, error) {
+	return v.getFromWarm(ctx, path, version, want, rec, nil)
+}
+
+// getFromWarm is getFrom with e, when not nil, the path's cache entry as
+// read before rec was loaded: when rec is its record, the active version's
+// data key is taken from it (while younger than the cache's maxAge) or
+// recorded in it.
+func (v *AgentVault) getFromWarm(ctx context.Context, path, version string, want uint32, rec *record.Secret, e *recEntry) (*Secret, error) {
 	const op = "get"
 	rec, ver, err := v.selectVersion(ctx, rec, version, want, nil)
 	if err != nil {
 		return nil, opErr(op, path, version, err)
 	}
 	vs := FormatVersion(ver.Number)
-	pt, err := v.open(ctx, path, rec, ver)
+	var pt []byte
+	if e != nil && e.rec == rec && ver.Number == rec.Active && !ver.Detached() {
+		d := e.act
+		if !v.cache.fresh(d) {
+			if d, err = v.dekEntryFor(ctx, path, ver); err != nil {
+				return nil, opErr(op, path, vs, err)
+			}
+			v.cache.setActive(path, rec, d)
+		}
+		pt, err = openWith(d.key, ver)
+	} else {
+		pt, err = v.open(ctx, path, rec, ver)
+	}
 	if err != nil {
 		return nil, opErr(op, path, vs, err)
 	}
