@@ -316,7 +316,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 		return nil, opErr(op, "", "", err)
 	}
 	defer v.leave()
-	audited := false  // the read's event is already written (readPredicted)
+	audited := false   // the read's event is already written (readPredicted)
 	validPath := false // path passed ValidatePath: the event records it
 	defer func() {
 		if !audited {
