@@ -311,19 +311,30 @@ func (v *AgentVault) validateValue(val SecretValue) error {
 // trip; if the value then fails to open, a second event records the
 // failure.
 func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOption) (out *Secret, err error) {
-	const op = "get"
 	if err := v.enter(); err != nil {
-		return nil, opErr(op, "", "", err)
+		return nil, opErr("get", "", "", err)
 	}
 	defer v.leave()
-	audited := false   // the read's event is already written (readPredicted)
-	validPath := false // path passed ValidatePath: the event records it
+	var g getCall
 	defer func() {
-		if !audited {
-			v.auditGet(ctx, path, validPath, &out, &err)
+		if !g.audited {
+			v.auditGet(ctx, path, g.validPath, &out, &err)
 		}
 	}()
-	version := getVersion(opts)
+	// The body is getSecret, so that GetSecret's few returns leave its
+	// defers open-coded (a hot path).
+	return v.getSecret(ctx, path, getVersion(opts), &g)
+}
+
+// getCall is what GetSecret's deferred audit needs to know of the read.
+type getCall struct {
+	audited   bool // the read's event is already written (readPredicted)
+	validPath bool // path passed ValidatePath: the event records it
+}
+
+// getSecret is GetSecret inside its operation gate and audit.
+func (v *AgentVault) getSecret(ctx context.Context, path, version string, g *getCall) (*Secret, error) {
+	const op = "get"
 	if v.closed.Load() {
 		return nil, opErr(op, safePath(path, ErrClosed), "", ErrClosed)
 	}
@@ -335,7 +346,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 			return nil, opErr(op, safePath(path, err), "", err)
 		}
 	}
-	validPath = true
+	g.validPath = true
 	if _, err := v.ctxActor(ctx); err != nil {
 		return nil, opErr(op, path, "", err)
 	}
@@ -347,7 +358,7 @@ func (v *AgentVault) GetSecret(ctx context.Context, path string, opts ...GetOpti
 		func() *AuditEvent { return v.event(ctx, EventSecretRead, path) }, nil,
 		func(r *auditRead) (*Secret, error) { return v.getRead(ctx, path, version, want, r) })
 	if p.read {
-		audited = p.written
+		g.audited = p.written
 		if p.werr != nil && v.opts.access.failClosed { // the io.Writer sink failed (see auditSecret)
 			return nil, &Error{Op: op, Path: path, Err: p.werr}
 		}
@@ -415,7 +426,9 @@ func (v *AgentVault) getFromWarm(ctx context.Context, path, version string, want
 	if err != nil {
 		return nil, opErr(op, path, vs, err)
 	}
-	return &Secret{SecretMetadata: metadata(rec, ver.Number), Value: SecretValue{b: pt}}, nil
+	out := &Secret{Value: SecretValue{b: pt}}
+	fillMetadata(&out.SecretMetadata, rec, ver.Number)
+	return out, nil
 }
 
 // getVersion applies GetOptions; without any it allocates nothing.
@@ -980,23 +993,28 @@ func matches(m *SecretMetadata, f ListFilter, now time.Time) bool {
 
 // metadata converts a record to the public metadata, as of version n.
 func metadata(rec *record.Secret, n uint32) SecretMetadata {
+	var m SecretMetadata
+	fillMetadata(&m, rec, n)
+	return m
+}
+
+// fillMetadata is metadata filling in *m, which is zero (in place: a
+// result being built on the heap is not copied).
+func fillMetadata(m *SecretMetadata, rec *record.Secret, n uint32) {
 	tier, _ := tierFromRank(rec.Tier)
-	m := SecretMetadata{
-		Path: rec.Path, Type: SecretType(rec.Type), Tier: tier, Description: rec.Description,
-		CreatedBy: rec.CreatedBy, CreatedAt: time.Unix(0, rec.CreatedAt).UTC(),
-		UpdatedAt: time.Unix(0, rec.UpdatedAt).UTC(), Version: FormatVersion(n),
-	}
+	m.Path, m.Type, m.Tier, m.Description = rec.Path, SecretType(rec.Type), tier, rec.Description
+	m.CreatedBy, m.CreatedAt = rec.CreatedBy, time.Unix(0, rec.CreatedAt).UTC()
+	m.UpdatedAt, m.Version = time.Unix(0, rec.UpdatedAt).UTC(), FormatVersion(n)
 	if rec.ExpiresAt != 0 {
 		m.ExpiresAt = time.Unix(0, rec.ExpiresAt).UTC()
 	}
-	lifecycleMetadata(&m, rec)
+	lifecycleMetadata(m, rec)
 	if len(rec.Tags) > 0 {
 		m.Tags = make(map[string]string, len(rec.Tags))
 		for _, t := range rec.Tags {
 			m.Tags[t.Key] = t.Value
 		}
 	}
-	return m
 }
 
 func toRecordTags(tags map[string]string) []record.Tag {
