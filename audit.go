@@ -150,6 +150,7 @@ type auditWriterState struct {
 	stale  bool      // an Append failed: the log's tail is unknown
 	mac    hash.Hash // HMAC-SHA256 under the access key
 	clock  timeCache // the date and time of the last event's second, encoded
+	memo   sealMemo  // encodings repeating from one event to the next
 
 	// Scratch reused from one batch to the next by its leader: the sealed
 	// lines (valid until the next batch), the lone event of a batch of one,
@@ -245,14 +246,18 @@ func (st *auditWriterState) seal(e *AuditEvent, key []byte) []byte {
 // (TestAuditSealMatchesJSON).
 func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) []byte {
 	e.Writer, e.Seq, e.Prev, e.Hash = st.writer, st.seq+1, st.prev, ""
+	m := &st.memo
+	m.forWriter(st.writer)
 	start := len(dst)
-	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, st.writer)
-	dst = append(dst[:len(dst)-1], ':') // writer:seq, one string
+	dst = append(dst, m.id...)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
-	dst = append(dst, '"')
-	dst = appendEventFields(dst, e, &st.clock)
-	dst = appendEventChain(dst, e)
+	dst = append(dst, `","time":"`...)
+	dst = st.clock.appendTime(dst, e.Time)
+	dst = m.appendRest(dst, e)
+	dst = append(dst, m.chain...)
+	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, `,"prev":`...)
+	dst = m.appendPrev(dst, e.Prev)
 	dst = append(dst, '}')
 	if st.mac == nil {
 		st.mac = hmac.New(sha256.New, key)
@@ -263,6 +268,7 @@ func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) 
 	dst = append(dst[:len(dst)-1], auditHashOpen...)
 	dst = hex.AppendEncode(dst, st.mac.Sum(st.sum[:0]))
 	e.Hash = st.hashes.string(dst[len(dst)-auditHashLen:])
+	m.hash = e.Hash
 	return append(dst, '"', '}')
 }
 

@@ -24,6 +24,12 @@ func appendEvent(dst []byte, e *AuditEvent) []byte {
 func appendEventFields(dst []byte, e *AuditEvent, tc *timeCache) []byte {
 	dst = append(dst, `,"time":"`...)
 	dst = tc.appendTime(dst, e.Time)
+	return appendEventRest(dst, e)
+}
+
+// appendEventRest appends the fields after the time, from the time's
+// closing quote to reason.
+func appendEventRest(dst []byte, e *AuditEvent) []byte {
 	dst = append(dst, `","event":`...)
 	dst = appendJSONString(dst, e.Event)
 	dst = append(dst, `,"actor":{"kind":`...)
@@ -45,6 +51,66 @@ func appendEventFields(dst []byte, e *AuditEvent, tc *timeCache) []byte {
 	dst = append(dst, `,"outcome":`...)
 	dst = appendJSONString(dst, string(e.Outcome))
 	return appendOptional(dst, `,"reason":`, e.Reason)
+}
+
+// restFields are the fields appendEventRest encodes, in its order.
+type restFields [16]string
+
+func (f *restFields) of(e *AuditEvent) {
+	*f = restFields{e.Event, string(e.Actor.Kind), e.Actor.ID, e.Path, e.Version, string(e.Type),
+		string(e.Tier), e.TokenAccessor, e.ApprovalID, e.AgentID, e.Approver, e.Fingerprint,
+		e.ImportID, e.Via, string(e.Outcome), e.Reason}
+}
+
+// sealMemo keeps the encodings that repeat from one sealed event to the
+// next (see auditWriterState.appendSealed): the parts naming the writer,
+// and the fields after the time of the last event, with those fields. A
+// field is compared by value (strings are immutable; equal strings encode
+// alike), so a memo is used only for an event it encodes exactly.
+type sealMemo struct {
+	writer string // the writer id and chain the prefixes below are for
+	id     []byte // {"id":"<writer>:   (the writer escaped, no closing quote)
+	chain  []byte // ,"writer":"<writer>","seq":
+	fields restFields
+	rest   []byte // appendEventRest of an event with fields; nil: none yet
+	hash   string // the hash of the last event sealed: 64 hex digits, plain JSON
+}
+
+// appendRest is appendEventRest through the memo.
+func (m *sealMemo) appendRest(dst []byte, e *AuditEvent) []byte {
+	var f restFields
+	f.of(e)
+	if m.rest != nil && f == m.fields {
+		return append(dst, m.rest...)
+	}
+	start := len(dst)
+	dst = appendEventRest(dst, e)
+	m.fields, m.rest = f, append(m.rest[:0], dst[start:]...)
+	return dst
+}
+
+// forWriter sets the memo's prefixes for writer.
+func (m *sealMemo) forWriter(writer string) {
+	if m.id != nil && m.writer == writer {
+		return
+	}
+	m.writer = writer
+	m.id = appendJSONString(append(m.id[:0], `{"id":`...), writer)
+	m.id = append(m.id[:len(m.id)-1], ':') // writer:seq, one string
+	m.chain = appendJSONString(append(m.chain[:0], `,"writer":`...), writer)
+	m.chain = append(m.chain, `,"seq":`...)
+	m.hash = ""
+}
+
+// appendPrev appends the prev field's value: a hash this memo made is hex,
+// appended as it is.
+func (m *sealMemo) appendPrev(dst []byte, prev string) []byte {
+	if len(prev) == auditHashLen && prev == m.hash {
+		dst = append(dst, '"')
+		dst = append(dst, prev...)
+		return append(dst, '"')
+	}
+	return appendJSONString(dst, prev)
 }
 
 // appendEventChain appends the chain fields but the hash.
@@ -88,10 +154,13 @@ func (c *timeCache) appendTime(dst []byte, t time.Time) []byte {
 	if ns := t.Nanosecond(); ns != 0 {
 		var frac [10]byte
 		frac[0] = '.'
-		for i := 9; i >= 1; i-- {
-			frac[i] = byte('0' + ns%10)
-			ns /= 10
+		for i := 9; i > 1; i -= 2 { // two digits at a time
+			q := ns / 100
+			r := (ns - q*100) * 2
+			frac[i-1], frac[i] = digitPairs[r], digitPairs[r+1]
+			ns = q
 		}
+		frac[1] = byte('0' + ns)
 		n := 10
 		for frac[n-1] == '0' {
 			n--
@@ -100,6 +169,10 @@ func (c *timeCache) appendTime(dst []byte, t time.Time) []byte {
 	}
 	return append(dst, 'Z')
 }
+
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
+	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
+	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
 
 func appendOptional(dst []byte, name, s string) []byte {
 	if s == "" {
