@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -152,6 +153,8 @@ type auditWriterState struct {
 	clock  timeCache // the date and time of the last event's second, encoded
 	memo   sealMemo  // encodings repeating from one event to the next
 
+	spare atomic.Pointer[AuditEvent] // a free event (see auditEvents)
+
 	// Scratch reused from one batch to the next by its leader: the sealed
 	// lines (valid until the next batch), the lone event of a batch of one,
 	// and the copy of the newest stored line.
@@ -250,12 +253,14 @@ func (st *auditWriterState) appendSealed(dst []byte, e *AuditEvent, key []byte) 
 	m.forWriter(st.writer)
 	start := len(dst)
 	dst = append(dst, m.id...)
+	seqAt := len(dst)
 	dst = strconv.AppendUint(dst, e.Seq, 10)
+	seqEnd := len(dst)
 	dst = append(dst, `","time":"`...)
 	dst = st.clock.appendTime(dst, e.Time)
 	dst = m.appendRest(dst, e)
 	dst = append(dst, m.chain...)
-	dst = strconv.AppendUint(dst, e.Seq, 10)
+	dst = append(dst, dst[seqAt:seqEnd]...) // the seq's digits again
 	dst = append(dst, `,"prev":`...)
 	dst = m.appendPrev(dst, e.Prev)
 	dst = append(dst, '}')
@@ -409,13 +414,19 @@ func (sb *stringBlock) string(b []byte) string {
 // auditEvents recycles the events of auditSecret, the audit of every
 // direct secret operation: emit returns only once the event's batch is
 // written, and nothing keeps the event after that (the batch's leader is
-// done with it before the batch's operations are released).
+// done with it before the batch's operations are released). The writer
+// state's spare slot holds one event first (one atomic swap each way, for
+// the common case of one operation at a time); the pool takes the rest.
 var auditEvents = sync.Pool{New: func() any { return new(AuditEvent) }}
 
-// pooledEvent is event with the event taken from auditEvents; the caller
-// hands it back with releaseEvent once emit has returned.
+// pooledEvent is event with the event taken from the spare slot or
+// auditEvents; the caller hands it back with releaseEvent once emit has
+// returned.
 func (v *AgentVault) pooledEvent(ctx context.Context, name, path string) *AuditEvent {
-	e := auditEvents.Get().(*AuditEvent)
+	e := v.opts.access.st.audit.spare.Swap(nil)
+	if e == nil {
+		e = auditEvents.Get().(*AuditEvent)
+	}
 	e.Event, e.Path = name, path
 	if acc, ok := tokenActor(ctx); ok {
 		e.Actor, e.TokenAccessor = Actor{Kind: ActorToken, ID: acc}, acc
@@ -425,9 +436,11 @@ func (v *AgentVault) pooledEvent(ctx context.Context, name, path string) *AuditE
 	return e
 }
 
-func releaseEvent(e *AuditEvent) {
+func (v *AgentVault) releaseEvent(e *AuditEvent) {
 	*e = AuditEvent{}
-	auditEvents.Put(e)
+	if !v.opts.access.st.audit.spare.CompareAndSwap(nil, e) {
+		auditEvents.Put(e)
+	}
 }
 
 // callerActor is ctxActor without the error: for audit events only, it
@@ -527,7 +540,7 @@ func (v *AgentVault) auditSecretValid(ctx context.Context, name, path string, va
 		apath = auditPath(path)
 	}
 	e := v.pooledEvent(ctx, name, apath)
-	defer releaseEvent(e)
+	defer v.releaseEvent(e)
 	if name == EventSecretListed && validPrefix(path) == nil {
 		e.Path = path
 	}

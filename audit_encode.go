@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // appendEvent appends e's JSON encoding, without its hash, to dst: the same
@@ -56,10 +57,23 @@ func appendEventRest(dst []byte, e *AuditEvent) []byte {
 // restFields are the fields appendEventRest encodes, in its order.
 type restFields [16]string
 
-func (f *restFields) of(e *AuditEvent) {
+// sameRest reports whether e's fields after the time are f.
+func (f *restFields) sameRest(e *AuditEvent) bool {
+	return eq(e.Event, f[0]) && eq(string(e.Actor.Kind), f[1]) && eq(e.Actor.ID, f[2]) && eq(e.Path, f[3]) &&
+		eq(e.Version, f[4]) && eq(string(e.Type), f[5]) && eq(string(e.Tier), f[6]) && eq(e.TokenAccessor, f[7]) &&
+		eq(e.ApprovalID, f[8]) && eq(e.AgentID, f[9]) && eq(e.Approver, f[10]) && eq(e.Fingerprint, f[11]) &&
+		eq(e.ImportID, f[12]) && eq(e.Via, f[13]) && eq(string(e.Outcome), f[14]) && eq(e.Reason, f[15])
+}
+
+func (f *restFields) setRest(e *AuditEvent) {
 	*f = restFields{e.Event, string(e.Actor.Kind), e.Actor.ID, e.Path, e.Version, string(e.Type),
 		string(e.Tier), e.TokenAccessor, e.ApprovalID, e.AgentID, e.Approver, e.Fingerprint,
 		e.ImportID, e.Via, string(e.Outcome), e.Reason}
+}
+
+// eq is a == b, without comparing bytes when both are the same string.
+func eq(a, b string) bool {
+	return len(a) == len(b) && (len(a) == 0 || unsafe.StringData(a) == unsafe.StringData(b) || a == b)
 }
 
 // sealMemo keeps the encodings that repeat from one sealed event to the
@@ -68,7 +82,7 @@ func (f *restFields) of(e *AuditEvent) {
 // field is compared by value (strings are immutable; equal strings encode
 // alike), so a memo is used only for an event it encodes exactly.
 type sealMemo struct {
-	writer string // the writer id and chain the prefixes below are for
+	writer string // the writer id the prefixes below are for
 	id     []byte // {"id":"<writer>:   (the writer escaped, no closing quote)
 	chain  []byte // ,"writer":"<writer>","seq":
 	fields restFields
@@ -78,14 +92,13 @@ type sealMemo struct {
 
 // appendRest is appendEventRest through the memo.
 func (m *sealMemo) appendRest(dst []byte, e *AuditEvent) []byte {
-	var f restFields
-	f.of(e)
-	if m.rest != nil && f == m.fields {
+	if m.rest != nil && m.fields.sameRest(e) {
 		return append(dst, m.rest...)
 	}
 	start := len(dst)
 	dst = appendEventRest(dst, e)
-	m.fields, m.rest = f, append(m.rest[:0], dst[start:]...)
+	m.fields.setRest(e)
+	m.rest = append(m.rest[:0], dst[start:]...)
 	return dst
 }
 

@@ -72,8 +72,8 @@ func (b *Backend) Append(ctx context.Context, name string, last []byte, records 
 	if err := backend.ValidateRecords(records); err != nil {
 		return fmt.Errorf("membackend: append log %s: %w", truncName(name), err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
 	l := b.logs[name]
 	if l == nil { // a name is validated before its log is created
 		if err := backend.ValidateLogName(name); err != nil {
@@ -111,8 +111,8 @@ func (b *Backend) Last(ctx context.Context, name string) ([]byte, error) {
 	if err := checkLog(ctx, "last", name); err != nil {
 		return nil, err
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
 	if b.closed {
 		return nil, fmt.Errorf("membackend: last log %s: %w", name, backend.ErrClosed)
 	}
@@ -128,8 +128,8 @@ func (b *Backend) ReadLog(ctx context.Context, name string) ([][]byte, error) {
 	if err := checkLog(ctx, "read", name); err != nil {
 		return nil, err
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
 	if b.closed {
 		return nil, fmt.Errorf("membackend: read log %s: %w", name, backend.ErrClosed)
 	}
@@ -157,8 +157,8 @@ func (b *Backend) Logs(ctx context.Context, prefix string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("membackend: logs %q: %w", prefix, err)
 	}
-	b.mu.RLock()
-	defer b.mu.RUnlock()
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
 	if b.closed {
 		return nil, fmt.Errorf("membackend: logs %q: %w", prefix, backend.ErrClosed)
 	}
@@ -195,8 +195,8 @@ func (b *Backend) ReplaceLog(ctx context.Context, name string, records [][]byte)
 	if err := backend.ValidateRecords(records); err != nil {
 		return fmt.Errorf("membackend: replace log %s: %w", name, err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
 	if b.closed {
 		return fmt.Errorf("membackend: replace log %s: %w", name, backend.ErrClosed)
 	}

@@ -20,7 +20,8 @@ import (
 )
 
 // Backend stores values in a map guarded by a read-write mutex, and logs
-// (backend.Appender) as records copied into append-only blocks. Revisions
+// (backend.Appender) as records copied into append-only blocks, guarded by
+// a mutex of their own (an append does not hold up reads of values). Revisions
 // come from one counter shared by all keys, so they increase on every Put and
 // are never handed out twice, even across Delete and re-create. Values are
 // copied on the way in and, except by GetShared, on the way out; a stored
@@ -30,11 +31,14 @@ import (
 // shared between processes. The zero value is an empty, open Backend ready
 // to use; a Backend must not be copied after first use.
 type Backend struct {
-	mu      sync.RWMutex
+	mu      sync.RWMutex // guards entries and lastRev
 	entries map[string]entry
-	logs    map[string]*memLog // backend.Appender (appender.go)
-	lastRev int64              // last revision handed out, for any key
-	closed  bool
+	lastRev int64 // last revision handed out, for any key
+
+	lmu  sync.Mutex         // guards logs
+	logs map[string]*memLog // backend.Appender (appender.go)
+
+	closed bool // set under both mu and lmu: either one guards reading it
 }
 
 type entry struct {
@@ -231,9 +235,11 @@ func (b *Backend) Close() error {
 	if b.closed {
 		return fmt.Errorf("membackend: close: %w", backend.ErrClosed)
 	}
+	b.lmu.Lock()
 	b.closed = true
 	b.entries = nil
 	b.logs = nil
+	b.lmu.Unlock()
 	return nil
 }
 
