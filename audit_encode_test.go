@@ -148,3 +148,62 @@ func TestStringBlock(t *testing.T) {
 	assert.Equal(t, want, made)
 	assert.Equal(t, "", sb.string(nil))
 }
+
+// TestAuditSealMemoSeesEveryField: sealing keeps the encoding of the last
+// event's fields after the time and reuses it for an event with the same
+// fields. Each string field of AuditEvent (found by reflection, so a field
+// added later is covered too) is changed in turn from one sealed event to
+// the next, to equal strings in new memory and back: every line is still
+// json.Marshal of its event. A prev that is not a hash sealed here is
+// escaped as any other string.
+func TestAuditSealMemoSeesEveryField(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	st := &auditWriterState{writer: "w1"}
+	base := AuditEvent{Time: time.Date(2026, 12, 1, 2, 3, 4, 5, time.UTC), Event: EventSecretRead,
+		Actor: Actor{Kind: ActorService, ID: "svc"}, Path: "app/key", Version: "v1", Type: TypeAPIKey,
+		Tier: TierSensitive, Outcome: OutcomeAllowed}
+	var buf []byte
+	seal := func(e AuditEvent, what string) {
+		t.Helper()
+		buf = st.appendSealed(buf[:0], &e, key)
+		want := e
+		want.ID = fmt.Sprintf("%s:%d", st.writer, e.Seq)
+		wantJSON, err := json.Marshal(&want)
+		require.NoError(t, err)
+		require.Equal(t, string(wantJSON), string(buf), what)
+		_, err = parseAuditEvent(buf, key)
+		require.NoError(t, err, what)
+		st.seq, st.prev = e.Seq, e.Hash
+	}
+	seal(base, "first")
+	seal(base, "same fields")
+	rt := reflect.TypeOf(base)
+	for i := 0; i < rt.NumField(); i++ {
+		f := rt.Field(i)
+		switch f.Name {
+		case "ID", "Writer", "Prev", "Hash": // set by sealing
+			continue
+		}
+		for _, val := range []string{"changed", "<&>\"", string([]byte("changed"))} {
+			e := base
+			rv := reflect.ValueOf(&e).Elem().Field(i)
+			switch rv.Kind() {
+			case reflect.String:
+				rv.SetString(val)
+			case reflect.Struct:
+				if f.Name != "Actor" {
+					continue
+				}
+				rv.Field(1).SetString(val) // Actor.ID
+			default:
+				continue
+			}
+			seal(e, f.Name+" = "+val)
+			seal(base, f.Name+" back")
+		}
+	}
+	st.prev = `not"a hash`
+	seal(base, "foreign prev")
+	st.writer = `w"2`
+	seal(base, "another writer")
+}
