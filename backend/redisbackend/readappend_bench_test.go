@@ -18,9 +18,11 @@ import (
 // MULTI path, "small" with one: one script returning the record) with
 // blocks of Backend Gets of the same record, and of the floor of the MULTI
 // path: a MULTI holding an EVALSHA of a script that returns 1 and the GET.
-// It reports each one's ns/op and the ratios to get.
+// It reports each one's ns/op, the ratios to get, and the server's own
+// time per operation (srv-us/op, see serverUsec).
 func BenchmarkGetAppendVsGet(b *testing.B) {
-	client := redistest.StartServer(b).Client(b)
+	srv := redistest.StartServer(b)
+	client := srv.Client(b)
 	be, err := New(client)
 	if err != nil {
 		b.Fatal(err)
@@ -77,18 +79,24 @@ func BenchmarkGetAppendVsGet(b *testing.B) {
 	}
 	const block = 100
 	var tGA, tSmall, tGet, tFloor time.Duration
-	run := func(f func()) time.Duration {
+	var sGA, sSmall, sGet float64 // server time, µs
+	run := func(f func(), srvUsec *float64) time.Duration {
+		s0 := serverUsec(b, srv)
 		start := time.Now()
 		for range block {
 			f()
 		}
-		return time.Since(start)
+		d := time.Since(start)
+		if srvUsec != nil {
+			*srvUsec += serverUsec(b, srv) - s0
+		}
+		return d
 	}
 	for b.Loop() {
-		tGA += run(getAppend)
-		tSmall += run(getAppendSmall)
-		tGet += run(get)
-		tFloor += run(floor)
+		tGA += run(getAppend, &sGA)
+		tSmall += run(getAppendSmall, &sSmall)
+		tGet += run(get, &sGet)
+		tFloor += run(floor, nil)
 	}
 	ops := float64(b.N * block)
 	b.ReportMetric(float64(tGA.Nanoseconds())/ops, "getappend-ns/op")
@@ -98,5 +106,8 @@ func BenchmarkGetAppendVsGet(b *testing.B) {
 	b.ReportMetric(float64(tGA)/float64(tGet), "getappend/get")
 	b.ReportMetric(float64(tSmall)/float64(tGet), "small/get")
 	b.ReportMetric(float64(tFloor)/float64(tGet), "floor/get")
+	b.ReportMetric(sGA/ops, "getappend-srv-us/op")
+	b.ReportMetric(sSmall/ops, "small-srv-us/op")
+	b.ReportMetric(sGet/ops, "get-srv-us/op")
 	b.ReportMetric(0, "ns/op")
 }
