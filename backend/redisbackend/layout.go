@@ -45,7 +45,8 @@ import (
 // after a lost reply idempotent (see putScript).
 //
 // Besides putScript and deleteScript, condAppendScript (GetAppend) reads
-// a record's header, "[12] <revision> ", to compare the revision.
+// a record's header, "[12] <revision> ", to compare the revision, and
+// readAppendScript (GetAppend of small records) the whole record.
 
 // Record layouts: the first byte of every record.
 const (
