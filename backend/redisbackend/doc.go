@@ -194,8 +194,8 @@
 // each record is at an expected revision; agentvault uses it to write an
 // audited read's event, predicted from its cache, in the read's own round
 // trip. On a single node or through Sentinel it is one round trip. When
-// every record is expected to be small (backend.ReadCond.Size at most 4
-// KiB), it is one EVALSHA that GETs the records, checks their revisions
+// the records are expected to be small (their backend.ReadCond.Size add
+// up to at most 4 KiB), it is one EVALSHA that GETs the records, checks their revisions
 // and the log's last record, appends, and returns the records. Otherwise
 // it is a MULTI holding an EVALSHA, which checks the records' headers
 // (GETRANGE, never the values) and the log's last record and appends, and

@@ -61,8 +61,8 @@ return 1
 // records itself and returns them with its status, so that GetAppend is one
 // EVALSHA, without MULTI, EXEC and separate GETs. A large value through Lua
 // costs more than a plain GET (a copy into Lua and one out of it), so
-// GetAppend uses it only when every read is expected to be small
-// (ReadCond.Size).
+// GetAppend uses it only when the reads are expected to be small
+// (ReadCond.Size, readInlineMax).
 //
 //	KEYS: the log, then the data key of each read
 //	ARGV: as condAppendScript's
@@ -95,8 +95,10 @@ out[1] = 1
 return out
 `)
 
-// readInlineMax is the largest expected value size (ReadCond.Size) a
-// GetAppend reads through readAppendScript.
+// readInlineMax is the largest expected size of all values together
+// (the sum of the ReadCond.Size) a GetAppend reads through
+// readAppendScript: every GET in Lua costs more than a plain one, so a
+// batch of many reads goes the MULTI way too.
 const readInlineMax = 4096
 
 // GetAppend reads the records of reads and appends records to the log if
@@ -140,11 +142,12 @@ func (b *Backend) GetAppend(ctx context.Context, reads []backend.ReadCond, name 
 	keys[0] = b.logKey(name)
 	args := make([]any, 1+len(reads)+len(records))
 	args[0] = last
-	small := true
+	small, total := true, 0
 	for i, r := range reads {
 		keys[1+i] = b.dataKey(r.Key)
 		args[1+i] = strconv.FormatInt(r.Rev, 10)
-		small = small && r.Size > 0 && r.Size <= readInlineMax
+		total += r.Size
+		small = small && r.Size > 0 && total <= readInlineMax
 	}
 	for i, r := range records {
 		args[1+len(reads)+i] = r
