@@ -359,8 +359,9 @@ func (s storageAppender) Logs(ctx context.Context, prefix string) ([]string, err
 // GetAppend and appends the event only if the record is still at rev. The
 // results are set by the leader before the batch is done.
 type auditRead struct {
-	key string // the backend key
-	rev int64  // the revision the event was predicted from
+	key  string // the backend key
+	rev  int64  // the revision the event was predicted from
+	size int    // about the size of the stored record (backend.ReadCond.Size)
 
 	done     bool   // the read was made: value, curRev, err hold its result
 	appended bool   // the event is durable (the record was at rev)
@@ -410,7 +411,7 @@ func (st *auditWriterState) readAppendBatch(ctx context.Context, s storage, key 
 	conds := make([]backend.ReadCond, 0, len(reads))
 	for _, r := range reads {
 		if r != nil {
-			conds = append(conds, backend.ReadCond{Key: r.key, Rev: r.rev})
+			conds = append(conds, backend.ReadCond{Key: r.key, Rev: r.rev, Size: r.size})
 		}
 	}
 	st.sealBatch(events, key, lines)

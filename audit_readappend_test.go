@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -94,6 +95,50 @@ func TestAuditedGetOneRoundTrip(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(sink.String()), "\n")
 	assert.Len(t, lines, n+4, "the io.Writer sink gets every event")
 	assert.NotContains(t, sink.String(), "v-two")
+}
+
+// TestAuditedGetOneRoundTripBySize: a small record is read by the one-trip
+// script itself, a large one by plain GETs in a MULTI with the script (a
+// large value through Lua costs more than a GET); either way each audited
+// read is one round trip, returns its value and writes its event.
+func TestAuditedGetOneRoundTripBySize(t *testing.T) {
+	v, _, trips, srv := redisVault(t)
+	multis := func() int {
+		t.Helper()
+		info, err := srv.Do("INFO", "commandstats")
+		require.NoError(t, err)
+		s, _ := info.(string)
+		_, rest, ok := strings.Cut(s, "cmdstat_multi:calls=")
+		if !ok {
+			return 0
+		}
+		n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+		require.NoError(t, err)
+		return n
+	}
+	small, large := "small-value", strings.Repeat("L", 16<<10)
+	for _, c := range []struct {
+		path, value string
+		multi       bool
+	}{{"app/small", small, false}, {"app/large", large, true}} {
+		_, err := v.CreateSecret(ctx, agentvault.CreateSecretInput{Path: c.path, Value: agentvault.StringValue(c.value)})
+		require.NoError(t, err)
+		get(t, v, c.path) // caches the record, loads the script
+		before := multis()
+		const n = 5
+		trips.trips.Store(0)
+		for range n {
+			assert.Equal(t, c.value, string(get(t, v, c.path).Value.Reveal()))
+		}
+		assert.EqualValues(t, n, trips.trips.Load(), "round trips for %d audited reads of %s", n, c.path)
+		if c.multi {
+			assert.Equal(t, before+n, multis(), "MULTIs for %d reads of %s", n, c.path)
+		} else {
+			assert.Equal(t, before, multis(), "MULTIs for %d reads of %s", n, c.path)
+		}
+		assert.Len(t, readEvents(t, v, c.path), n+1)
+	}
+	verifyAudit(t, v)
 }
 
 // TestAuditedGetConcurrentUpdate: a secret updated elsewhere after this

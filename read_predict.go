@@ -108,7 +108,28 @@ func (v *AgentVault) predictRead(ctx context.Context, path, version string, want
 	tier, _ := tierFromRank(rec.Tier)
 	e := event()
 	e.Version, e.Type, e.Tier = FormatVersion(ver.Number), SecretType(rec.Type), tier
-	return e.finish(nil), &auditRead{key: secretPrefix + path, rev: rev}
+	return e.finish(nil), &auditRead{key: secretPrefix + path, rev: rev, size: approxSize(rec)}
+}
+
+const sizeHintMax = 8 << 10
+
+// approxSize is about the size of rec's stored record: the backend's hint
+// for how to read it (backend.ReadCond.Size), never a limit. Stores tell
+// small records (a few KiB) from large ones, so it stops counting past
+// sizeHintMax: a record with a long history costs no more.
+func approxSize(rec *record.Secret) int {
+	n := 128 + len(rec.Path) + len(rec.Type) + len(rec.Description) + len(rec.CreatedBy)
+	for _, t := range rec.Tags {
+		n += 8 + len(t.Key) + len(t.Value)
+	}
+	for i := range rec.Versions {
+		v := &rec.Versions[i]
+		n += 48 + len(v.CreatedBy) + len(v.KeyID) + len(v.WrappedDEK) + len(v.Ciphertext)
+		if n > sizeHintMax {
+			break
+		}
+	}
+	return n
 }
 
 // readRecord authenticates the record r read.

@@ -38,6 +38,12 @@ type ReadAppender interface {
 type ReadCond struct {
 	Key string
 	Rev int64
+
+	// Size, when not 0, is about how many bytes the value read is
+	// expected to have (for example the size of a cached copy). It is a
+	// hint only: a store may read small values another way than large
+	// ones, never with another result.
+	Size int
 }
 
 // ReadResult is what GetAppend read at one key: its value and current

@@ -85,7 +85,8 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 			g.args = append(g.args, strconv.FormatInt(w.ExpectedRev, 10), newWriteID(), w.Key, w.Value)
 			continue
 		}
-		script, keys, args, stage := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
+		script, keys, args, stage, staged := b.putCall(ctx, s, w.Key, w.Value, w.ExpectedRev)
+		defer releaseStaged(staged) // after the pipeline and any resend
 		calls = append(calls, &call{i: i, s: s, keys: keys, args: args, stage: stage, script: script})
 	}
 	if len(calls) == 0 {

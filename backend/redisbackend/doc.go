@@ -193,10 +193,15 @@
 // GetAppend reads records and appends to a log (backend.Appender) only if
 // each record is at an expected revision; agentvault uses it to write an
 // audited read's event, predicted from its cache, in the read's own round
-// trip. On a single node or through Sentinel it is one round trip: a MULTI
-// holding an EVALSHA, which checks the records' headers (GETRANGE, never
-// the values) and the log's last record and appends, and the records'
-// GETs, so the values come from plain GETs of the state the script saw.
+// trip. On a single node or through Sentinel it is one round trip. When
+// the records are expected to be small (their backend.ReadCond.Size add
+// up to at most 4 KiB), it is one EVALSHA that GETs the records, checks their revisions
+// and the log's last record, appends, and returns the records. Otherwise
+// it is a MULTI holding an EVALSHA, which checks the records' headers
+// (GETRANGE, never the values) and the log's last record and appends, and
+// the records' GETs, so the values come from plain GETs of the state the
+// script saw (a large value through Lua costs more than a GET). Revisions
+// are compared as digit strings, exactly.
 // The records and the log have different hash tags, so on a Cluster (or a
 // Ring) it pipelines the GETs and then Appends, in two round trips, with
 // the same result. Records read are checked for lost writes as Get's are;

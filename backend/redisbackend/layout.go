@@ -3,6 +3,7 @@ package redisbackend
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,7 +45,8 @@ import (
 // after a lost reply idempotent (see putScript).
 //
 // Besides putScript and deleteScript, condAppendScript (GetAppend) reads
-// a record's header, "[12] <revision> ", to compare the revision.
+// a record's header, "[12] <revision> ", to compare the revision, and
+// readAppendScript (GetAppend of small records) the whole record.
 
 // Record layouts: the first byte of every record.
 const (
@@ -62,7 +64,10 @@ func stagingKey(tag, id string) string { return tag + ":t:" + id }
 // stagedRecord builds the layout 2 record of value for write id, with a
 // zero revision for the script to fill in.
 func stagedRecord(id string, value []byte) []byte {
-	b := make([]byte, 0, 2+revDigits+1+len(id)+1+len(value))
+	return appendStaged(make([]byte, 0, 2+revDigits+1+len(id)+1+len(value)), id, value)
+}
+
+func appendStaged(b []byte, id string, value []byte) []byte {
 	b = append(b, recordVersion, ' ')
 	for range revDigits {
 		b = append(b, '0')
@@ -71,6 +76,43 @@ func stagedRecord(id string, value []byte) []byte {
 	b = append(b, id...)
 	b = append(b, ' ')
 	return append(b, value...)
+}
+
+// stagedPool holds staged-record buffers for reuse. A fresh buffer per
+// staged Put costs more than the SET that sends it: a large allocation is
+// zeroed and its pages faulted in (a 64 KiB update measured 1.5 to 2.7
+// times a raw SET for the allocation alone).
+var stagedPool sync.Pool // *[]byte
+
+// stagedPoolMax is the largest buffer kept in stagedPool.
+const stagedPoolMax = 4 << 20
+
+// newStaged is stagedRecord in a buffer from stagedPool; give it back with
+// releaseStaged once the command that sends it has returned (go-redis
+// writes a command's arguments before the call returns and keeps no
+// reference to them).
+func newStaged(id string, value []byte) *[]byte {
+	n := 2 + revDigits + 1 + len(id) + 1 + len(value)
+	p, _ := stagedPool.Get().(*[]byte)
+	if p == nil || cap(*p) < n {
+		p = new([]byte)
+		*p = make([]byte, 0, n)
+	}
+	*p = appendStaged((*p)[:0], id, value)
+	return p
+}
+
+// releaseStaged clears a buffer of newStaged (no value lingers in a pooled
+// buffer) and returns it to the pool. p may be nil.
+func releaseStaged(p *[]byte) {
+	if p == nil {
+		return
+	}
+	clear(*p)
+	*p = (*p)[:0]
+	if cap(*p) <= stagedPoolMax {
+		stagedPool.Put(p)
+	}
 }
 
 // shardOf returns the index shard of key: FNV-1a-64(key) mod n.

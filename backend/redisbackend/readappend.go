@@ -19,7 +19,11 @@ var _ backend.ReadAppender = (*Backend)(nil)
 //
 //	KEYS: the log, then the data key of each read
 //	ARGV: the expected last record ("" for an empty log), the expected
-//	      revision of each read (decimal), then the records
+//	      revision of each read (decimal, no leading zero), then the records
+//
+// A revision is compared as a digit string, the stored one without the
+// leading zeros of layout 2: exact at any size (a Lua number holds
+// integers exactly only up to 2^53).
 //
 // It returns 1 appended, 0 a revision differed or a record is missing
 // (nothing appended), 2 the log's last record differed (nothing appended).
@@ -37,8 +41,7 @@ var _ backend.ReadAppender = (*Backend)(nil)
 var condAppendScript = redis.NewScript(`
 for i = 2, #KEYS do
   local hdr = redis.call('GETRANGE', KEYS[i], 0, 63)
-  local rev = string.match(hdr, '^[12] (%d+) ')
-  if not rev or string.format('%.0f', tonumber(rev)) ~= ARGV[i] then
+  if string.match(hdr, '^[12] 0*(%d+) ') ~= ARGV[i] then
     return 0
   end
 end
@@ -53,6 +56,50 @@ for i = #KEYS + 1, #ARGV, 1000 do
 end
 return 1
 `)
+
+// readAppendScript is condAppendScript for small records: it GETs the
+// records itself and returns them with its status, so that GetAppend is one
+// EVALSHA, without MULTI, EXEC and separate GETs. A large value through Lua
+// costs more than a plain GET (a copy into Lua and one out of it), so
+// GetAppend uses it only when the reads are expected to be small
+// (ReadCond.Size, readInlineMax).
+//
+//	KEYS: the log, then the data key of each read
+//	ARGV: as condAppendScript's
+//
+// It returns {status, record of each read (nil for a missing key)}, the
+// status as condAppendScript's; the records are read, in the same atomic
+// step, whatever the status. It reads everything before its first write,
+// and compares revisions as digit strings, as condAppendScript does.
+var readAppendScript = redis.NewScript(`
+local out = {0}
+local match = true
+for i = 2, #KEYS do
+  local rec = redis.call('GET', KEYS[i])
+  out[i] = rec
+  if match and (not rec or string.match(rec, '^[12] 0*(%d+) ') ~= ARGV[i]) then
+    match = false
+  end
+end
+if not match then return out end
+local last = redis.call('LINDEX', KEYS[1], -1)
+if last == false then last = '' end
+if last ~= ARGV[1] then
+  if last == ARGV[#ARGV] then out[1] = 1 else out[1] = 2 end
+  return out
+end
+for i = #KEYS + 1, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+out[1] = 1
+return out
+`)
+
+// readInlineMax is the largest expected size of all values together
+// (the sum of the ReadCond.Size) a GetAppend reads through
+// readAppendScript: every GET in Lua costs more than a plain one, so a
+// batch of many reads goes the MULTI way too.
+const readInlineMax = 4096
 
 // GetAppend reads the records of reads and appends records to the log if
 // each is at its expected revision (backend.ReadAppender). On a single
@@ -91,24 +138,39 @@ func (b *Backend) GetAppend(ctx context.Context, reads []backend.ReadCond, name 
 			return nil, false, logErr("get and append", name, err)
 		}
 	}
-	keys := make([]string, 0, 1+len(reads))
-	keys = append(keys, b.logKey(name))
-	args := make([]any, 0, 1+len(reads)+len(records))
-	args = append(args, last)
-	for _, r := range reads {
-		keys = append(keys, b.dataKey(r.Key))
-		args = append(args, strconv.FormatInt(r.Rev, 10))
+	keys := make([]string, 1+len(reads))
+	keys[0] = b.logKey(name)
+	args := make([]any, 1+len(reads)+len(records))
+	args[0] = last
+	small, total := true, 0
+	for i, r := range reads {
+		keys[1+i] = b.dataKey(r.Key)
+		args[1+i] = strconv.FormatInt(r.Rev, 10)
+		total += r.Size
+		small = small && r.Size > 0 && total <= readInlineMax
 	}
-	for _, r := range records {
-		args = append(args, r)
+	for i, r := range records {
+		args[1+len(reads)+i] = r
 	}
-	sent := b.marksNow()
-	status, gets, err := b.condAppend(ctx, keys, args, false)
-	if err != nil && isNoScript(err) {
-		// The server does not hold the script yet (a restart, a
-		// failover): send its source, once.
+	var (
+		status int64
+		recs   []any
+		gets   []*redis.StringCmd
+		sent   int64
+		err    error
+	)
+	for _, source := range []bool{false, true} {
+		// source: the server does not hold the script yet (a restart,
+		// a failover): send its source, once.
 		sent = b.marksNow()
-		status, gets, err = b.condAppend(ctx, keys, args, true)
+		if small {
+			status, recs, err = b.readAppend(ctx, keys, args, source)
+		} else {
+			status, gets, err = b.condAppend(ctx, keys, args, source)
+		}
+		if !isNoScript(err) {
+			break
+		}
 	}
 	if err != nil {
 		return nil, false, logErr("get and append", name, err)
@@ -118,7 +180,12 @@ func (b *Backend) GetAppend(ctx context.Context, reads []backend.ReadCond, name 
 	}
 	out := make([]backend.ReadResult, len(reads))
 	for i, r := range reads {
-		rec, err := gets[i].Result()
+		var rec string
+		if small {
+			rec, err = recordReply(recs[i])
+		} else {
+			rec, err = gets[i].Result()
+		}
 		switch {
 		case errors.Is(err, redis.Nil):
 			out[i].Err = opErr("get", r.Key, backend.ErrNotFound)
@@ -129,6 +196,43 @@ func (b *Backend) GetAppend(ctx context.Context, reads []backend.ReadCond, name 
 		}
 	}
 	return out, status == 1, nil
+}
+
+// readAppend runs readAppendScript (by its SHA, or its source when
+// source): one command, one round trip. It returns the script's status
+// and the replies of the records' GETs.
+func (b *Backend) readAppend(ctx context.Context, keys []string, args []any, source bool) (int64, []any, error) {
+	var c *redis.Cmd
+	if source {
+		c = readAppendScript.Eval(ctx, b.client, keys, args...)
+	} else {
+		c = readAppendScript.EvalSha(ctx, b.client, keys, args...)
+	}
+	reply, err := c.Slice()
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(reply) != len(keys) {
+		return 0, nil, fmt.Errorf("unexpected script reply of %d items, want %d", len(reply), len(keys))
+	}
+	status, ok := reply[0].(int64)
+	if !ok || status < 0 || status > 2 {
+		return 0, nil, fmt.Errorf("unexpected script status %v", reply[0])
+	}
+	return status, reply[1:], nil
+}
+
+// recordReply is one record of readAppendScript's reply: redis.Nil for a
+// missing key.
+func recordReply(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", redis.Nil
+	case string:
+		return v, nil
+	default:
+		return "", fmt.Errorf("unexpected script reply of type %T", v)
+	}
 }
 
 // condAppend sends condAppendScript (by its SHA, or its source when

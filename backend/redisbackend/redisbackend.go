@@ -188,8 +188,9 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		return 0, opErr("put", key, err)
 	}
 	s := shardOf(key, b.shards)
-	script, keys, args, stage := b.putCall(ctx, s, key, value, expectedRev)
+	script, keys, args, stage, staged := b.putCall(ctx, s, key, value, expectedRev)
 	res, err := b.runWrite(ctx, stage, script, keys, args...)
+	releaseStaged(staged)
 	if err != nil {
 		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
 			if st, rev, perr := scriptResult(res); perr == nil && st == statusOK {
@@ -219,20 +220,22 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 }
 
 // putCall returns the script, keys and arguments of one Put, and the
-// staging of its record (sent before the script, in one pipeline), nil
-// for a value of at most inlineMax bytes, which the script gets inline.
-func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) (*redis.Script, []string, []any, func(redis.Pipeliner)) {
+// staging of its record (sent before the script, in one pipeline) with
+// the record's buffer (release it with releaseStaged once the staging has
+// run), both nil for a value of at most inlineMax bytes, which the script
+// gets inline.
+func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, expectedRev int64) (*redis.Script, []string, []any, func(redis.Pipeliner), *[]byte) {
 	t := b.tags[s]
 	id := newWriteID()
 	if len(value) <= inlineMax {
 		keys := []string{dataKey(t, key), b.idx[s], metaKey(t)}
-		return putInlineScript, keys, []any{strconv.FormatInt(expectedRev, 10), id, key, b.nstr, value}, nil
+		return putInlineScript, keys, []any{strconv.FormatInt(expectedRev, 10), id, key, b.nstr, value}, nil, nil
 	}
 	staging := stagingKey(t, id)
-	rec := stagedRecord(id, value)
+	rec := newStaged(id, value)
 	keys := []string{dataKey(t, key), b.idx[s], metaKey(t), staging}
 	args := []any{strconv.FormatInt(expectedRev, 10), "", id, key, b.nstr}
-	return putScript, keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, rec, stagingTTL) }
+	return putScript, keys, args, func(p redis.Pipeliner) { p.Set(ctx, staging, *rec, stagingTTL) }, rec
 }
 
 // newWriteID returns a random write id: 16 lowercase hex digits.
