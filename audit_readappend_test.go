@@ -534,3 +534,51 @@ func TestAuditedSessionGetTierDenied(t *testing.T) {
 	assert.Equal(t, "tier_denied", evs[0].Reason)
 	verifyAudit(t, v)
 }
+
+// TestAuditedSessionGetStaleCacheTierRaised is an attack on the predicted
+// read: this process cached the secret while it was standard; another
+// process then raised it to critical (and stored a new value). A standard
+// token read through this process passes the tier check on the stale
+// cached record, but must not get the value: the conditional append finds
+// the record moved, and the record actually read is checked again. No
+// event may claim an allowed read.
+func TestAuditedSessionGetStaleCacheTierRaised(t *testing.T) {
+	v, rb, _, _ := redisVault(t)
+	createTier(t, v, "app/key", "standard-era", agentvault.TierStandard)
+	tok, err := v.RequestToken(ctx, agentvault.TokenRequest{Scopes: []string{"secrets:read:app/*"}})
+	require.NoError(t, err)
+	s := v.Session(tok.Value.Reveal())
+	_, err = s.GetSecret(ctx, "app/key") // caches the standard record with its revision
+	require.NoError(t, err)
+
+	other, err := agentvault.New(rb, testKey(t))
+	require.NoError(t, err)
+	defer other.Close()
+	_, err = other.UpdateSecret(ctx, "app/key", agentvault.UpdateSecretInput{
+		Value: ptrValue("critical-era"), Tier: agentvault.TierCritical})
+	require.NoError(t, err)
+
+	sec, err := s.GetSecret(ctx, "app/key")
+	require.ErrorIs(t, err, agentvault.ErrTierDenied)
+	assert.Nil(t, sec, "no value for a denied read")
+	sec, err = s.GetSecret(ctx, "app/key", agentvault.AtVersion("v1"))
+	require.ErrorIs(t, err, agentvault.ErrTierDenied, "nor the standard-era version once the secret is critical")
+	assert.Nil(t, sec)
+
+	evs, err := v.QueryAudit(ctx, agentvault.AuditQuery{ActorID: tok.Accessor})
+	require.NoError(t, err)
+	var allowed, denied int
+	for _, e := range evs {
+		switch e.Outcome {
+		case agentvault.OutcomeAllowed:
+			allowed++
+			assert.Equal(t, agentvault.TierStandard, e.Tier, "only the first read, while standard, is allowed")
+		case agentvault.OutcomeDenied:
+			denied++
+			assert.Equal(t, "tier_denied", e.Reason)
+		}
+	}
+	assert.Equal(t, 1, allowed, "events of allowed reads")
+	assert.Equal(t, 2, denied, "events of denied reads")
+	verifyAudit(t, v)
+}
