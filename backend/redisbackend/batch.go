@@ -192,7 +192,7 @@ func (b *Backend) PutMany(ctx context.Context, writes []backend.Write) ([]backen
 		case status == statusMalformed:
 			out[c.i].Err = opErr("put", w.Key, errMalformed)
 		case status == statusExhausted:
-			out[c.i].Err = opErr("put", w.Key, errors.New("revisions exhausted"))
+			out[c.i].Err = opErr("put", w.Key, errExhausted)
 		case status != statusOK:
 			out[c.i].Err = opErr("put", w.Key, fmt.Errorf("unexpected script status %d", status))
 		case replErr != nil:

@@ -37,7 +37,7 @@ import (
 //	"1 " <revision, decimal> " " <write id, 16 lowercase hex digits> " " <value bytes>
 //
 // A value of at most inlineMax bytes is not staged: it is an argument of
-// putInlineScript, which builds the same record around it and SETs it at
+// putManyScript, which builds the same record around it and SETs it at
 // the data key (one command instead of a staging SET and a RENAME; for a
 // small value the argument costs less than the staging).
 //
@@ -144,6 +144,10 @@ func metaKey(tag string) string      { return tag + ":meta" }
 
 // errMalformed is returned for a stored record this package cannot parse.
 var errMalformed = errors.New("malformed record")
+
+// errExhausted is returned when a shard's revisions reached 2^53 (Lua's doubles
+// would no longer hold them exactly).
+var errExhausted = errors.New("revisions exhausted")
 
 // parseRecord splits a stored record into its value (a fresh copy) and its
 // revision.
@@ -266,75 +270,28 @@ redis.call('ZADD', KEYS[2], 0, ARGV[4])
 return {0, revs}
 `)
 
-// inlineMax is the largest value a Put passes to putInlineScript instead of
-// staging it.
+// inlineMax is the largest value a Put or PutMany passes to putManyScript
+// (inline) instead of staging it.
 const inlineMax = 4096
 
-// putInlineScript is putScript for a value passed inline: it builds the
-// layout 2 record (the same bytes a staged write stores) and SETs it at
-// the data key if the key's revision is the expected one.
-//
-//	KEYS: data, index, meta
-//	ARGV: expected revision ("0": create only), write id, key, shard count, value
-//
-// Like putScript it reads everything before its first write, computes the
-// revision the same way, and answers a retried call whose record is
-// already stored (same write id) with that record's revision. SET drops
-// any expiry, as putScript's PERSIST does.
-var putInlineScript = redis.NewScript(`
-local meta = redis.call('HMGET', KEYS[3], 'clock', 'shards')
-if meta[2] and meta[2] ~= ARGV[4] then
-  return redis.error_reply('AVLAYOUT ' .. meta[2])
-end
-local hdr = redis.call('GETRANGE', KEYS[1], 0, 63)
-local old = false
-if hdr ~= '' then
-  local rev, id = string.match(hdr, '^[12] (%d+) (%x+) ')
-  if not rev then
-    return redis.error_reply('AVMALFORMED stored record has no valid header')
-  end
-  rev = string.format('%.0f', tonumber(rev))
-  if id == ARGV[2] then
-    return {0, rev}
-  end
-  if rev ~= ARGV[1] then
-    return {1, rev}
-  end
-  old = tonumber(rev)
-elseif ARGV[1] ~= '0' then
-  return {1, '0'}
-end
-local t = redis.call('TIME')
-local rev = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local clock = tonumber(meta[1])
-if clock and clock >= rev then
-  rev = clock + 1
-end
-if old and old >= rev then
-  rev = old + 1
-end
-if rev >= 9007199254740992 then
-  return redis.error_reply('AVEXHAUSTED revisions reached 2^53')
-end
-local revs = string.format('%.0f', rev)
-redis.call('SET', KEYS[1], '2 ' .. string.format('%019.0f', rev) .. ' ' .. ARGV[2] .. ' ' .. ARGV[5])
-redis.call('HSET', KEYS[3], 'clock', revs, 'shards', ARGV[4])
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-return {0, revs}
-`)
-
-// putManyScript is putInlineScript for several keys of one index shard
-// (PutMany): one call instead of one per key.
+// putManyScript stores values passed inline (a Put's, or a PutMany's for
+// one index shard: one call instead of one per key), building for each the
+// layout 2 record (the same bytes a staged write stores) and SETting it at
+// its data key if the key's revision is the expected one.
 //
 //	KEYS: index, meta, then the data key of each write
-//	ARGV: shard count, then for each write: expected revision, write id, key, value
+//	ARGV: shard count, then for each write: expected revision ("0": create
+//	      only), write id, key, value
 //
-// Each write is decided as putInlineScript decides it, with one reply pair
-// {status, revision} per write, in order; a stored record without a valid
-// header is statusMalformed and revisions at 2^53 statusExhausted, for
-// that write alone. All reads come before the first write. The writes get
-// increasing revisions from max(TIME, clock+1), each also above the
-// record it replaces, and the clock moves to the last one.
+// Each write is decided as putScript decides it (the same revision rule;
+// a retried call whose record is already stored, same write id, gets that
+// record's revision), with one reply pair {status, revision} per write, in
+// order; a stored record without a valid header is statusMalformed and
+// revisions at 2^53 statusExhausted, for that write alone. All reads come
+// before the first write. The writes get increasing revisions from
+// max(TIME, clock+1), each also above the record it replaces, and the
+// clock moves to the last one. SET drops any expiry, as putScript's
+// PERSIST does.
 var putManyScript = redis.NewScript(`
 local meta = redis.call('HMGET', KEYS[2], 'clock', 'shards')
 if meta[2] and meta[2] ~= ARGV[1] then

@@ -104,8 +104,8 @@ func TestWriteIDMakesRetriedPutIdempotent(t *testing.T) {
 		run := func(expected, value, id string) []any {
 			t.Helper()
 			if inline {
-				res, err := putInlineScript.Run(ctx, client, keys, expected, id, "k", b.nstr, value).Slice()
-				require.NoError(t, err, "putInlineScript")
+				res, err := putManyScript.Run(ctx, client, []string{keys[1], keys[2], keys[0]}, b.nstr, expected, id, "k", value).Slice()
+				require.NoError(t, err, "putManyScript")
 				return res
 			}
 			staging := stagingKey(b.tags[s], id)
@@ -396,7 +396,7 @@ func TestPutManyScript(t *testing.T) {
 	}
 	rec, err := client.Get(ctx, dataKey(b.tags[0], "c2")).Result()
 	require.NoError(t, err)
-	assert.Equal(t, "2 0008000000000000003 00000000000000c2 two", rec, "the record putInlineScript would store")
+	assert.Equal(t, "2 0008000000000000003 00000000000000c2 two", rec, "the record a staged write would store")
 	listed, err := b.List(ctx, "")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"c1", "c2", "stale", "upd"}, listed)

@@ -189,7 +189,7 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 	}
 	s := shardOf(key, b.shards)
 	script, keys, args, stage, staged := b.putCall(ctx, s, key, value, expectedRev)
-	res, err := b.runWrite(ctx, stage, script, keys, args...)
+	res, err := b.runWrite(ctx, s, stage, script, keys, args...)
 	releaseStaged(staged)
 	if err != nil {
 		if errors.Is(err, ErrNotReplicated) && b.marks != nil {
@@ -214,6 +214,10 @@ func (b *Backend) Put(ctx context.Context, key string, value []byte, expectedRev
 		return rev, nil
 	case statusConflict:
 		return 0, conflictErr("put", key, expectedRev, rev)
+	case statusMalformed: // putManyScript reports these per write
+		return 0, opErr("put", key, errMalformed)
+	case statusExhausted:
+		return 0, opErr("put", key, errExhausted)
 	default:
 		return 0, opErr("put", key, fmt.Errorf("unexpected script status %d", status))
 	}
@@ -228,8 +232,8 @@ func (b *Backend) putCall(ctx context.Context, s int, key string, value []byte, 
 	t := b.tags[s]
 	id := newWriteID()
 	if len(value) <= inlineMax {
-		keys := []string{dataKey(t, key), b.idx[s], metaKey(t)}
-		return putInlineScript, keys, []any{strconv.FormatInt(expectedRev, 10), id, key, b.nstr, value}, nil, nil
+		keys := []string{b.idx[s], metaKey(t), dataKey(t, key)}
+		return putManyScript, keys, []any{b.nstr, strconv.FormatInt(expectedRev, 10), id, key, value}, nil, nil
 	}
 	staging := stagingKey(t, id)
 	rec := newStaged(id, value)
@@ -259,7 +263,7 @@ func (b *Backend) Delete(ctx context.Context, key string, expectedRev int64) err
 	}
 	s := shardOf(key, b.shards)
 	t := b.tags[s]
-	res, err := b.runWrite(ctx, nil, deleteScript,
+	res, err := b.runWrite(ctx, s, nil, deleteScript,
 		[]string{dataKey(t, key), b.idx[s], metaKey(t)},
 		strconv.FormatInt(expectedRev, 10), key, b.nstr,
 	)
@@ -412,7 +416,7 @@ func (b *Backend) scriptErr(err error) error {
 	case strings.HasPrefix(msg, replyMalformed+" "):
 		return errMalformed
 	case strings.HasPrefix(msg, replyExhausted+" "):
-		return errors.New("revisions exhausted")
+		return errExhausted
 	}
 	return err
 }

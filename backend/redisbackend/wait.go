@@ -77,11 +77,11 @@ func waitSupported(c redis.UniversalClient) bool {
 	return false
 }
 
-// runWrite runs one of the write scripts (its KEYS are data, index, meta of
-// one shard) and, as WithWait asks, waits for replicas in the same round
-// trip. A nil error means the script ran and, if it wrote (status OK), the
-// write is confirmed by the replicas asked for.
-func (b *Backend) runWrite(ctx context.Context, stage func(redis.Pipeliner), script *redis.Script, keys []string, args ...any) ([]any, error) {
+// runWrite runs one of the write scripts (its KEYS all keys of shard s)
+// and, as WithWait asks, waits for replicas in the same round trip. A nil
+// error means the script ran and, if it wrote (status OK), the write is
+// confirmed by the replicas asked for.
+func (b *Backend) runWrite(ctx context.Context, s int, stage func(redis.Pipeliner), script *redis.Script, keys []string, args ...any) ([]any, error) {
 	if b.repl.want == 0 {
 		if stage == nil {
 			return script.Run(ctx, b.client, keys, args...).Slice()
@@ -93,7 +93,7 @@ func (b *Backend) runWrite(ctx context.Context, stage func(redis.Pipeliner), scr
 		if err != nil {
 			return nil, err
 		}
-		res, err := b.writeOn(ctx, node, id, stage, script, keys, args)
+		res, err := b.writeOn(ctx, node, id, s, stage, script, keys, args)
 		if err == nil || attempt >= movedRetries || !redis.HasErrorPrefix(err, "MOVED") {
 			return res, err
 		}
@@ -129,7 +129,7 @@ func (b *Backend) master(ctx context.Context, key string) (*redis.Client, string
 // writeOn sends the script to node and, in one pipeline, WAIT for the
 // replicas required and (in WaitAuto mode) ROLE, to learn how many
 // replicas the master has.
-func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, stage func(redis.Pipeliner), script *redis.Script, keys []string, args []any) ([]any, error) {
+func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, s int, stage func(redis.Pipeliner), script *redis.Script, keys []string, args []any) ([]any, error) {
 	n, auto := b.repl.want, b.repl.want == WaitAuto
 	if auto {
 		n, _ = b.repl.target(id)
@@ -189,7 +189,7 @@ func (b *Backend) writeOn(ctx context.Context, node *redis.Client, id string, st
 	// the same connection (a no-op rewrite of the shard's layout field,
 	// which the script just checked) and wait.
 	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, keys[2], "shards", b.nstr)
+		p.HSet(ctx, metaKey(b.tags[s]), "shards", b.nstr)
 		wait = waitCmd(ctx, p, connected, b.repl.timeout)
 		return nil
 	})
