@@ -58,42 +58,11 @@ func (st *auditWriterState) submitMany(events []*AuditEvent, flush auditFlush) [
 		st.handOff()
 		return errs
 	}
-	b := st.pending
-	if b == nil {
-		b = &auditBatch{done: make(chan struct{}), lead: make(chan struct{})}
-		st.pending = b
-	}
+	b := st.pendingBatch()
 	i, n := len(b.events), len(events)
 	b.events = append(b.events, events...)
 	if b.reads != nil { // keep one read (none) per event
 		b.reads = append(b.reads, make([]*auditRead, n)...)
 	}
-	lead := !st.flushing
-	st.flushing = true
-	st.mu.Unlock()
-	mine := func() []error { return append([]error(nil), b.errs[i:i+n]...) }
-	if !lead {
-		select {
-		case <-b.done:
-			return mine()
-		case <-b.lead:
-		}
-		st.mu.Lock()
-		lead = !st.flushing && st.pending == b
-		if lead {
-			st.flushing = true
-		}
-		st.mu.Unlock()
-		if !lead {
-			<-b.done
-			return mine()
-		}
-	}
-	st.mu.Lock()
-	st.pending = nil // b: a leader always takes the pending batch
-	st.mu.Unlock()
-	b.errs = slices.Clone(flush(b.events, b.reads)) // flush's slice is reused by the next batch
-	close(b.done)
-	st.handOff()
-	return mine()
+	return slices.Clone(st.await(b, flush)[i : i+n])
 }

@@ -54,11 +54,7 @@ func (st *auditWriterState) submit(e *AuditEvent, r *auditRead, flush auditFlush
 		st.handOff()
 		return err
 	}
-	b := st.pending
-	if b == nil {
-		b = &auditBatch{done: make(chan struct{}), lead: make(chan struct{})}
-		st.pending = b
-	}
+	b := st.pendingBatch()
 	i := len(b.events)
 	b.events = append(b.events, e)
 	if r != nil || b.reads != nil {
@@ -67,13 +63,29 @@ func (st *auditWriterState) submit(e *AuditEvent, r *auditRead, flush auditFlush
 		}
 		b.reads = append(b.reads, r)
 	}
+	return st.await(b, flush)[i]
+}
+
+// pendingBatch returns the batch being formed, starting one if there is
+// none. st.mu is held.
+func (st *auditWriterState) pendingBatch() *auditBatch {
+	if st.pending == nil {
+		st.pending = &auditBatch{done: make(chan struct{}), lead: make(chan struct{})}
+	}
+	return st.pending
+}
+
+// await is called with st.mu held, after events were added to b: it
+// releases the lock and returns b's errors once b is written, leading the
+// write when no other is in progress.
+func (st *auditWriterState) await(b *auditBatch, flush auditFlush) []error {
 	lead := !st.flushing
 	st.flushing = true
 	st.mu.Unlock()
 	if !lead {
 		select {
 		case <-b.done:
-			return b.errs[i]
+			return b.errs
 		case <-b.lead:
 		}
 		st.mu.Lock()
@@ -84,7 +96,7 @@ func (st *auditWriterState) submit(e *AuditEvent, r *auditRead, flush auditFlush
 		st.mu.Unlock()
 		if !lead {
 			<-b.done
-			return b.errs[i]
+			return b.errs
 		}
 	}
 	st.mu.Lock()
@@ -93,7 +105,7 @@ func (st *auditWriterState) submit(e *AuditEvent, r *auditRead, flush auditFlush
 	b.errs = slices.Clone(flush(b.events, b.reads)) // flush's slice is reused by the next batch
 	close(b.done)
 	st.handOff()
-	return b.errs[i]
+	return b.errs
 }
 
 // handOff ends a leader's flush: the next batch, if one formed meanwhile,
